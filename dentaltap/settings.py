@@ -1,0 +1,261 @@
+"""DentalTap settings: one file, driven by environment variables (12-factor).
+
+Without DATABASE_URL / REDIS_URL the project starts its own embedded PostgreSQL and Redis
+(dentaltap/devstack.py); with them it uses those servers.
+"""
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from dentaltap import config, devstack
+from dentaltap.env import env_bool, env_int, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+if not env_str("DATABASE_URL") or not env_str("REDIS_URL"):
+    devstack.ensure_environment()
+
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key-change-me-in-production")
+TESTING = env_bool("DENTALTAP_TESTING", False)
+
+BASE_DOMAIN = config.base_domain()
+PUBLIC_SCHEME = config.public_scheme()
+PUBLIC_PORT = config.public_port()
+ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env_str("DJANGO_EXTRA_ALLOWED_HOSTS", "").split(",")]
+ALLOWED_HOSTS = [host for host in ALLOWED_HOSTS if host]
+
+# --------------------------------------------------------------------------- apps
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "invitations",
+    "referrals",
+    "billing",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "practice",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Practice"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "dentaltap.urls_public"
+ROOT_URLCONF = "dentaltap.urls_tenant"
+SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# Host -> practice lookups are cached in-process this long (invalidated in-process on change).
+TENANT_HOST_CACHE_SECONDS = env_int("DENTALTAP_TENANT_HOST_CACHE_SECONDS", 30)
+
+AUTH_USER_MODEL = "tenants.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "practice-switcher"
+LOGOUT_REDIRECT_URL = "home"
+
+MIDDLEWARE = [
+    "dentaltap.middleware.HealthCheckMiddleware",
+    "tenants.middleware.CachedTenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tenants.middleware.PracticeAccessMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "dentaltap" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "dentaltap.context_processors.site",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "dentaltap.wsgi.application"
+
+# --------------------------------------------------------------------------- data
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        engine="django_tenants.postgresql_backend",
+        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 300),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def _redis_url(db: int) -> str:
+    """REDIS_URL with the given logical database (so cache, broker and tests do not mix)."""
+    parsed = urlparse(REDIS_URL)
+    if parsed.scheme == "unix":
+        return f"unix://{parsed.path}?db={db}"
+    return parsed._replace(path=f"/{db}").geturl()
+
+
+def _celery_url(db: int) -> str:
+    parsed = urlparse(REDIS_URL)
+    if parsed.scheme == "unix":
+        return f"redis+socket://{parsed.path}?virtual_host={db}"
+    return parsed._replace(path=f"/{db}").geturl()
+
+
+# Broker and cache use separate logical databases; test runs use their own pair.
+REDIS_CACHE_URL = _redis_url(11 if TESTING else 1)
+CELERY_BROKER_URL = _celery_url(10 if TESTING else 0)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        # Every key carries the current schema: no cache entry is shared across practices.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+    }
+}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# One login reaches every practice: the session and CSRF cookies cover the subdomains.
+SESSION_COOKIE_DOMAIN = f".{BASE_DOMAIN}" if "." in BASE_DOMAIN else None
+CSRF_COOKIE_DOMAIN = SESSION_COOKIE_DOMAIN
+SESSION_COOKIE_SECURE = PUBLIC_SCHEME == "https"
+CSRF_COOKIE_SECURE = PUBLIC_SCHEME == "https"
+SESSION_COOKIE_HTTPONLY = True
+_port_suffix = f":{PUBLIC_PORT}" if PUBLIC_PORT not in ("", "80", "443") else ""
+CSRF_TRUSTED_ORIGINS = [
+    f"{PUBLIC_SCHEME}://{BASE_DOMAIN}{_port_suffix}",
+    f"{PUBLIC_SCHEME}://*.{BASE_DOMAIN}{_port_suffix}",
+]
+
+# --------------------------------------------------------------------------- auth
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --------------------------------------------------------------------------- i18n
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("de", _("German")), ("ru", _("Russian"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --------------------------------------------------------------------------- static and mail
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "dentaltap" / "static"]
+# Serve straight from the app folders unless collectstatic ran (the Docker image runs it).
+WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request about a missing root
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not WHITENOISE_USE_FINDERS
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env_str("DENTALTAP_MAIL_DIR", str(devstack.DATA_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "DentalTap <hello@dentaltap.example>")
+
+# --------------------------------------------------------------------------- API
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: a request without credentials gets 401 with WWW-Authenticate.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Deny by default: every endpoint needs a login and, on a practice host, a membership.
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.access.IsPracticeMember"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "dentaltap.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DentalTap API",
+    "DESCRIPTION": "Practice workspace API. Each practice is served on its own host.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our own static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --------------------------------------------------------------------------- Celery
+
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A dead broker must not hang a request: publishing gives up quickly (outboxes retry later).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2, "visibility_timeout": 3600}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --------------------------------------------------------------------------- logging
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "WARNING")},
+    "loggers": {"dentaltap": {"level": "INFO"}, "tenants": {"level": "INFO"}},
+}
+
+if not DEBUG:
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"

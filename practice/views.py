@@ -1,0 +1,105 @@
+"""Practice workspace pages. The access middleware has already required an active membership;
+each view names the permission it needs on top."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from practice import services
+from practice.forms import AppointmentForm, PatientForm
+from practice.models import Appointment, Patient
+from tenants.access import Permission, membership_has_permission, permission_required
+
+
+def _can(request: HttpRequest, permission: str) -> bool:
+    return membership_has_permission(getattr(request, "membership", None), permission)
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {
+        "patient_count": Patient.objects.count() if _can(request, Permission.VIEW_PATIENTS) else None,
+        "upcoming": (
+            Appointment.objects.select_related("patient").filter(starts_at__gte=timezone.now())[:5]
+            if _can(request, Permission.VIEW_SCHEDULE)
+            else None
+        ),
+    }
+    return render(request, "practice/dashboard.html", context)
+
+
+@permission_required(Permission.VIEW_PATIENTS)
+def patient_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    patients = Patient.objects.all()
+    if query:
+        patients = patients.filter(Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(email__icontains=query))
+    page = Paginator(patients, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "practice/patient_list.html",
+        {"page": page, "query": query, "can_edit": _can(request, Permission.EDIT_PATIENTS)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Permission.EDIT_PATIENTS)
+def patient_create(request: HttpRequest) -> HttpResponse:
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.patient_create(**form.cleaned_data)
+        return redirect("patient-list")
+    return render(request, "practice/form.html", {"form": form, "title": "New patient", "back": "patient-list"},
+                  status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Permission.EDIT_PATIENTS)
+def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = PatientForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        services.patient_update(patient=patient, **form.cleaned_data)
+        return redirect("patient-list")
+    return render(request, "practice/form.html", {"form": form, "title": f"Edit {patient}", "back": "patient-list"},
+                  status=400 if form.errors else 200)
+
+
+@permission_required(Permission.VIEW_SCHEDULE)
+def appointment_list(request: HttpRequest) -> HttpResponse:
+    appointments = Appointment.objects.select_related("patient")
+    if request.GET.get("show") != "all":
+        appointments = appointments.filter(starts_at__gte=timezone.now() - timezone.timedelta(days=1))
+    page = Paginator(appointments, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "practice/appointment_list.html",
+        {"page": page, "can_edit": _can(request, Permission.MANAGE_SCHEDULE), "show_all": request.GET.get("show") == "all"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Permission.MANAGE_SCHEDULE)
+def appointment_create(request: HttpRequest) -> HttpResponse:
+    form = AppointmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.appointment_create(**form.cleaned_data)
+        return redirect("appointment-list")
+    return render(request, "practice/form.html", {"form": form, "title": "New appointment", "back": "appointment-list"},
+                  status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Permission.MANAGE_SCHEDULE)
+def appointment_edit(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    appointment = get_object_or_404(Appointment, pk=appointment_id)
+    form = AppointmentForm(request.POST or None, instance=appointment)
+    if request.method == "POST" and form.is_valid():
+        services.appointment_update(appointment=appointment, **form.cleaned_data)
+        return redirect("appointment-list")
+    return render(request, "practice/form.html", {"form": form, "title": "Edit appointment", "back": "appointment-list"},
+                  status=400 if form.errors else 200)

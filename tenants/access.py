@@ -1,0 +1,136 @@
+"""The access layer: "may this user do X in this practice now?"
+
+Every page, API endpoint and task asks here. Answers are read fresh from the database on each
+request (one indexed query): nothing about access is cached past a change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from rest_framework.permissions import BasePermission
+
+from tenants.models import Membership, MembershipStatus, Practice, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+    from tenants.models import User
+
+
+class Permission(models.TextChoices):
+    VIEW_PATIENTS = "view_patients", _("View patients")
+    EDIT_PATIENTS = "edit_patients", _("Edit patients")
+    VIEW_SCHEDULE = "view_schedule", _("View the schedule")
+    MANAGE_SCHEDULE = "manage_schedule", _("Manage the schedule")
+    VIEW_BILLING = "view_billing", _("View billing")
+    MANAGE_BILLING = "manage_billing", _("Manage billing")
+    INVITE_COLLEAGUES = "invite_colleagues", _("Invite colleagues")
+    MANAGE_TEAM = "manage_team", _("Manage the team")
+
+
+ALL_PERMISSIONS = frozenset(Permission.values)
+
+# Role templates. A guest sees no patient data until an owner widens it.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.OWNER: ALL_PERMISSIONS,
+    Role.PRACTICE_ADMIN: ALL_PERMISSIONS,
+    Role.DENTIST: frozenset(
+        {
+            Permission.VIEW_PATIENTS,
+            Permission.EDIT_PATIENTS,
+            Permission.VIEW_SCHEDULE,
+            Permission.MANAGE_SCHEDULE,
+            Permission.INVITE_COLLEAGUES,
+        }
+    ),
+    Role.ASSISTANT: frozenset({Permission.VIEW_PATIENTS, Permission.VIEW_SCHEDULE}),
+    Role.RECEPTIONIST: frozenset(
+        {Permission.VIEW_PATIENTS, Permission.VIEW_SCHEDULE, Permission.MANAGE_SCHEDULE}
+    ),
+    Role.GUEST: frozenset(),
+}
+
+
+def membership_get_active(*, user: User | AnonymousUser, practice: Practice) -> Membership | None:
+    """The user's active membership in the practice, or None. One indexed query."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return (
+        Membership.objects.filter(user_id=user.pk, practice_id=practice.pk, status=MembershipStatus.ACTIVE)
+        .only("id", "role", "status", "user_id", "practice_id")
+        .first()
+    )
+
+
+def membership_permissions(membership: Membership | None) -> frozenset[str]:
+    if membership is None or membership.status != MembershipStatus.ACTIVE:
+        return frozenset()
+    return ROLE_PERMISSIONS.get(membership.role, frozenset())
+
+
+def membership_has_permission(membership: Membership | None, permission: str) -> bool:
+    return permission in membership_permissions(membership)
+
+
+def is_practice_host(request: Any) -> bool:
+    tenant = getattr(request, "tenant", None)
+    return tenant is not None and tenant.schema_name != settings.PUBLIC_SCHEMA_NAME
+
+
+class IsPracticeMember(BasePermission):
+    """DRF's default permission: a login everywhere, and on a practice host an active
+    membership there. Views name the permissions they need per method in
+    `required_permissions = {"read": ..., "write": ...}`."""
+
+    message = _("You do not have access to this practice.")
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        if not is_practice_host(request):
+            return True
+        membership = getattr(request, "membership", None) or membership_get_active(
+            user=request.user, practice=request.tenant  # type: ignore[attr-defined]
+        )
+        request._request.membership = membership  # type: ignore[attr-defined]
+        if membership is None:
+            return False
+        required: dict[str, str] = getattr(view, "required_permissions", {})
+        action = "read" if request.method in ("GET", "HEAD", "OPTIONS") else "write"
+        needed = required.get(action)
+        if needed is not None and not membership_has_permission(membership, needed):
+            self.message = _("Your role in this practice does not allow this (%(permission)s).") % {
+                "permission": Permission(needed).label
+            }
+            return False
+        return True
+
+
+def permission_required(permission: str) -> Any:
+    """Page decorator: the membership the access middleware found must grant `permission`."""
+    from functools import wraps  # noqa: PLC0415
+
+    from django.template.response import TemplateResponse  # noqa: PLC0415
+
+    def decorator(view: Any) -> Any:
+        @wraps(view)
+        def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
+            membership = getattr(request, "membership", None)
+            if not membership_has_permission(membership, permission):
+                return TemplateResponse(
+                    request,
+                    "tenants/forbidden.html",
+                    {"permission_label": Permission(permission).label},
+                    status=403,
+                ).render()
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
