@@ -1,0 +1,108 @@
+"""Shared fixtures. Tests run against the real PostgreSQL (one schema per practice) and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tenants.management.commands.demo_seed import public_tenant_ensure
+from tenants.models import Practice, User
+from tenants.routing import tenant_host_cache
+from tenants.services import account_signup
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+BASE = "dentaltap.localhost"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing_and_schema(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts in the public schema with an empty host cache. Tests that commit
+    (transactional_db, live_server) get their practice schemas dropped afterwards: Django's
+    flush empties the public tables but knows nothing of tenant schemas."""
+    tenant_host_cache.clear()
+    marker = request.node.get_closest_marker("django_db")
+    committing = (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or bool(marker and marker.kwargs.get("transaction"))
+    )
+    if committing:
+        request.getfixturevalue("transactional_db")
+    yield
+    tenant_host_cache.clear()
+    if committing:
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'practice\\_%%'")
+            for (schema,) in cursor.fetchall():
+                cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    elif "db" in request.fixturenames or "django_db_setup" in request.fixturenames:
+        try:
+            connection.set_schema_to_public()
+        except Exception:  # noqa: BLE001 - connection may be closed in teardown
+            pass
+
+
+@pytest.fixture
+def public_tenant(db: None) -> Practice:
+    return public_tenant_ensure()
+
+
+PracticeMaker = Callable[..., tuple[User, Practice]]
+
+
+@pytest.fixture
+def make_practice(public_tenant: Practice) -> PracticeMaker:
+    """Sign a new owner up with their own practice, through the real service."""
+    counter = iter(range(1, 10_000))
+
+    def make(slug: str | None = None, email: str | None = None, name: str | None = None) -> tuple[User, Practice]:
+        number = next(counter)
+        slug = slug or f"practice-{number}"
+        with schema_context("public"):
+            return account_signup(
+                email=email or f"owner-{slug}@example.com",
+                password=DEFAULT_PASSWORD,
+                full_name=f"Owner of {slug}",
+                practice_name=name or f"Practice {slug}",
+                practice_slug=slug,
+            )
+
+    return make
+
+
+@pytest.fixture
+def practice_a(make_practice: PracticeMaker) -> tuple[User, Practice]:
+    return make_practice("alpha")
+
+
+@pytest.fixture
+def practice_b(make_practice: PracticeMaker) -> tuple[User, Practice]:
+    return make_practice("bravo")
+
+
+def host(practice: Practice | None = None) -> str:
+    return f"{practice.slug}.{BASE}" if practice else BASE
+
+
+@pytest.fixture
+def client_for() -> Callable[..., Client]:
+    """A test client logged in as `user` (or anonymous) talking to `practice`'s host."""
+
+    def make(user: User | None = None, practice: Practice | None = None, **extra: Any) -> Client:
+        client = Client(HTTP_HOST=host(practice), **extra)
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return UserFactory()
