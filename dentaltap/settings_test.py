@@ -14,3 +14,7 @@ from dentaltap.settings import *  # noqa: E402,F403
 # Celery tasks are published to a real broker and run by a real worker in the tests that need
 # one (tests/conftest.py: celery_worker); never eagerly in-process.
 CELERY_TASK_ALWAYS_EAGER = False
+
+# Live-server request threads must not keep connections open past a test: the test database is
+# dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
