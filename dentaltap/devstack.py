@@ -385,7 +385,10 @@ def _wait_for_http(url: str, processes: list[subprocess.Popen[bytes]], timeout: 
 def test(pytest_args: list[str]) -> int:
     embedded = ensure_environment()
     try:
-        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=PROJECT_DIR).returncode
+        # Importing this package (dentaltap/__init__ -> celery) defaults DJANGO_SETTINGS_MODULE to
+        # the app settings; the suite's own settings module is named in pyproject.toml.
+        env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=PROJECT_DIR, env=env).returncode
     finally:
         if os.environ.get("DENTALTAP_KEEP_SERVERS") != "1":
             stop(embedded)
