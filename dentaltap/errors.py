@@ -1,6 +1,6 @@
 """One error type for expected failures and one shape for every API error:
 
-    {"error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}
+{"error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from rest_framework.views import exception_handler
 class ApplicationError(Exception):
     """An expected failure a user can act on. Services raise it; views render it."""
 
-    code = "invalid"
-    status_code = status.HTTP_400_BAD_REQUEST
+    code: str = "invalid"
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(
         self,
@@ -39,8 +39,8 @@ class ApplicationError(Exception):
 
 
 class ConflictError(ApplicationError):
-    code = "conflict"
-    status_code = status.HTTP_409_CONFLICT
+    code: str = "conflict"
+    status_code: int = status.HTTP_409_CONFLICT
 
 
 def _error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -83,5 +83,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
         message = detail if isinstance(detail, str) else " ".join(_flatten(detail))
-        response.data = _error_body(exc.default_code if not hasattr(detail, "code") else detail.code, message)
+        code = getattr(detail, "code", None) or exc.default_code
+        response.data = _error_body(str(code), message)
     return response

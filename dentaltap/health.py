@@ -18,7 +18,7 @@ def _timed(check: Any) -> dict[str, Any]:
 
 
 def _database() -> None:
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
 

@@ -9,7 +9,7 @@ os.environ["DENTALTAP_PUBLIC_PORT"] = os.environ["DENTALTAP_TEST_PORT"]
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", f"localhost:{os.environ['DENTALTAP_TEST_PORT']}")
 os.environ.setdefault("DENTALTAP_MAIL_DIR", os.path.join(os.path.dirname(__file__), "..", ".data", "test-mail"))
 
-from dentaltap.settings import *  # noqa: E402,F403
+from dentaltap.settings import *  # noqa: F403
 
 # Celery tasks are published to a real broker and run by a real worker in the tests that need
 # one (tests/conftest.py: celery_worker); never eagerly in-process.

@@ -9,13 +9,23 @@ from rest_framework import serializers, viewsets
 
 from practice import services
 from practice.models import Appointment, Patient
-from tenants.access import Permission
+from tenants.access import Permission, current_practice
 
 
 class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
-        fields = ("id", "first_name", "last_name", "date_of_birth", "email", "phone", "notes", "created_at", "updated_at")
+        fields = (
+            "id",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "email",
+            "phone",
+            "notes",
+            "created_at",
+            "updated_at",
+        )
         read_only_fields = ("id", "created_at", "updated_at")
 
 
@@ -40,10 +50,14 @@ class PatientViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def perform_create(self, serializer: serializers.BaseSerializer[Patient]) -> None:
-        serializer.instance = services.patient_create(**serializer.validated_data)
+        serializer.instance = services.patient_create(
+            practice=current_practice(self.request), **serializer.validated_data
+        )
 
     def perform_update(self, serializer: serializers.BaseSerializer[Patient]) -> None:
-        serializer.instance = services.patient_update(patient=self.get_object(), **serializer.validated_data)
+        serializer.instance = services.patient_update(
+            practice=current_practice(self.request), patient=self.get_object(), **serializer.validated_data
+        )
 
 
 class AppointmentViewSet(viewsets.ModelViewSet):
@@ -53,7 +67,11 @@ class AppointmentViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def perform_create(self, serializer: serializers.BaseSerializer[Appointment]) -> None:
-        serializer.instance = services.appointment_create(**serializer.validated_data)
+        serializer.instance = services.appointment_create(
+            practice=current_practice(self.request), **serializer.validated_data
+        )
 
     def perform_update(self, serializer: serializers.BaseSerializer[Appointment]) -> None:
-        serializer.instance = services.appointment_update(appointment=self.get_object(), **serializer.validated_data)
+        serializer.instance = services.appointment_update(
+            practice=current_practice(self.request), appointment=self.get_object(), **serializer.validated_data
+        )

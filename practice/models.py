@@ -35,13 +35,15 @@ class AppointmentStatus(models.TextChoices):
 
 
 class Appointment(models.Model):
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments",
-                                verbose_name=_("patient"))
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("patient")
+    )
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=AppointmentStatus.choices,
-                              default=AppointmentStatus.SCHEDULED)
+    status = models.CharField(
+        _("status"), max_length=20, choices=AppointmentStatus.choices, default=AppointmentStatus.SCHEDULED
+    )
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -3,6 +3,8 @@ each view names the permission it needs on top."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -10,10 +12,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from practice import services
+from practice import selectors, services
 from practice.forms import AppointmentForm, PatientForm
 from practice.models import Appointment, Patient
-from tenants.access import Permission, membership_has_permission, permission_required
+from tenants.access import Permission, current_practice, membership_has_permission, permission_required
 
 
 def _can(request: HttpRequest, permission: str) -> bool:
@@ -22,7 +24,7 @@ def _can(request: HttpRequest, permission: str) -> bool:
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
-        "patient_count": Patient.objects.count() if _can(request, Permission.VIEW_PATIENTS) else None,
+        "patient_count": selectors.patient_count() if _can(request, Permission.VIEW_PATIENTS) else None,
         "upcoming": (
             Appointment.objects.select_related("patient").filter(starts_at__gte=timezone.now())[:5]
             if _can(request, Permission.VIEW_SCHEDULE)
@@ -37,7 +39,9 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     patients = Patient.objects.all()
     if query:
-        patients = patients.filter(Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(email__icontains=query))
+        patients = patients.filter(
+            Q(first_name__icontains=query) | Q(last_name__icontains=query) | Q(email__icontains=query)
+        )
     page = Paginator(patients, 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -51,10 +55,14 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 def patient_create(request: HttpRequest) -> HttpResponse:
     form = PatientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.patient_create(**form.cleaned_data)
+        services.patient_create(practice=current_practice(request), **form.cleaned_data)
         return redirect("patient-list")
-    return render(request, "practice/form.html", {"form": form, "title": "New patient", "back": "patient-list"},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "practice/form.html",
+        {"form": form, "title": "New patient", "back": "patient-list"},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -63,22 +71,30 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
     form = PatientForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
-        services.patient_update(patient=patient, **form.cleaned_data)
+        services.patient_update(practice=current_practice(request), patient=patient, **form.cleaned_data)
         return redirect("patient-list")
-    return render(request, "practice/form.html", {"form": form, "title": f"Edit {patient}", "back": "patient-list"},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "practice/form.html",
+        {"form": form, "title": f"Edit {patient}", "back": "patient-list"},
+        status=400 if form.errors else 200,
+    )
 
 
 @permission_required(Permission.VIEW_SCHEDULE)
 def appointment_list(request: HttpRequest) -> HttpResponse:
     appointments = Appointment.objects.select_related("patient")
     if request.GET.get("show") != "all":
-        appointments = appointments.filter(starts_at__gte=timezone.now() - timezone.timedelta(days=1))
+        appointments = appointments.filter(starts_at__gte=timezone.now() - datetime.timedelta(days=1))
     page = Paginator(appointments, 25).get_page(request.GET.get("page"))
     return render(
         request,
         "practice/appointment_list.html",
-        {"page": page, "can_edit": _can(request, Permission.MANAGE_SCHEDULE), "show_all": request.GET.get("show") == "all"},
+        {
+            "page": page,
+            "can_edit": _can(request, Permission.MANAGE_SCHEDULE),
+            "show_all": request.GET.get("show") == "all",
+        },
     )
 
 
@@ -87,10 +103,14 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
 def appointment_create(request: HttpRequest) -> HttpResponse:
     form = AppointmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.appointment_create(**form.cleaned_data)
+        services.appointment_create(practice=current_practice(request), **form.cleaned_data)
         return redirect("appointment-list")
-    return render(request, "practice/form.html", {"form": form, "title": "New appointment", "back": "appointment-list"},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "practice/form.html",
+        {"form": form, "title": "New appointment", "back": "appointment-list"},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -99,7 +119,11 @@ def appointment_edit(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(Appointment, pk=appointment_id)
     form = AppointmentForm(request.POST or None, instance=appointment)
     if request.method == "POST" and form.is_valid():
-        services.appointment_update(appointment=appointment, **form.cleaned_data)
+        services.appointment_update(practice=current_practice(request), appointment=appointment, **form.cleaned_data)
         return redirect("appointment-list")
-    return render(request, "practice/form.html", {"form": form, "title": "Edit appointment", "back": "appointment-list"},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "practice/form.html",
+        {"form": form, "title": "Edit appointment", "back": "appointment-list"},
+        status=400 if form.errors else 200,
+    )

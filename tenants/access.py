@@ -50,9 +50,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.ASSISTANT: frozenset({Permission.VIEW_PATIENTS, Permission.VIEW_SCHEDULE}),
-    Role.RECEPTIONIST: frozenset(
-        {Permission.VIEW_PATIENTS, Permission.VIEW_SCHEDULE, Permission.MANAGE_SCHEDULE}
-    ),
+    Role.RECEPTIONIST: frozenset({Permission.VIEW_PATIENTS, Permission.VIEW_SCHEDULE, Permission.MANAGE_SCHEDULE}),
     Role.GUEST: frozenset(),
 }
 
@@ -78,6 +76,15 @@ def membership_has_permission(membership: Membership | None, permission: str) ->
     return permission in membership_permissions(membership)
 
 
+def current_practice(request: Any) -> Practice:
+    """The practice the request's host names. Only for views on practice hosts, where the
+    tenant middleware has set it and the access middleware or permission has checked it."""
+    practice = getattr(request, "tenant", None)
+    if not isinstance(practice, Practice) or practice.schema_name == settings.PUBLIC_SCHEMA_NAME:
+        raise RuntimeError("current_practice() called outside a practice host")
+    return practice
+
+
 def is_practice_host(request: Any) -> bool:
     tenant = getattr(request, "tenant", None)
     return tenant is not None and tenant.schema_name != settings.PUBLIC_SCHEMA_NAME
@@ -96,7 +103,8 @@ class IsPracticeMember(BasePermission):
         if not is_practice_host(request):
             return True
         membership = getattr(request, "membership", None) or membership_get_active(
-            user=request.user, practice=request.tenant  # type: ignore[attr-defined]
+            user=request.user,
+            practice=request.tenant,  # type: ignore[attr-defined]
         )
         request._request.membership = membership  # type: ignore[attr-defined]
         if membership is None:
@@ -107,7 +115,7 @@ class IsPracticeMember(BasePermission):
         if needed is not None and not membership_has_permission(membership, needed):
             self.message = _("Your role in this practice does not allow this (%(permission)s).") % {
                 "permission": Permission(needed).label
-            }
+            }  # type: ignore[assignment]
             return False
         return True
 

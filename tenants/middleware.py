@@ -20,9 +20,7 @@ from tenants.urls_helpers import public_url
 
 
 def host_not_found(request: HttpRequest) -> HttpResponse:
-    response = TemplateResponse(
-        request, "tenants/host_not_found.html", {"home_url": public_url("/")}, status=404
-    )
+    response = TemplateResponse(request, "tenants/host_not_found.html", {"home_url": public_url("/")}, status=404)
     return response.render()
 
 
@@ -30,7 +28,7 @@ class CachedTenantMiddleware(TenantMainMiddleware):
     """django-tenants' routing with an in-process host cache and a clear 404 for unknown hosts."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         try:
             hostname = remove_www(request.get_host().split(":")[0]).lower()
         except DisallowedHost:
@@ -47,7 +45,7 @@ class CachedTenantMiddleware(TenantMainMiddleware):
 
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]
-        connection.set_tenant(tenant)
+        connection.set_tenant(tenant)  # type: ignore[attr-defined]
         self.setup_url_routing(request)
         return None
 

@@ -136,9 +136,7 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["user", "practice"], name="membership_one_per_user_and_practice"),
-            models.CheckConstraint(
-                condition=models.Q(role__in=Role.values), name="membership_role_known"
-            ),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_known"),
             models.CheckConstraint(
                 condition=models.Q(status__in=MembershipStatus.values), name="membership_status_known"
             ),

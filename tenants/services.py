@@ -42,10 +42,7 @@ def practice_slug_validate(slug: str) -> str:
     if not SLUG_PATTERN.match(slug) or "--" in slug:
         raise _field_error(
             "practice_slug",
-            _(
-                "Use 1 to 40 lowercase letters, digits and single hyphens, starting and ending "
-                "with a letter or digit."
-            ),
+            _("Use 1 to 40 lowercase letters, digits and single hyphens, starting and ending with a letter or digit."),
         )
     if slug in RESERVED_SLUGS:
         raise _field_error("practice_slug", _("This address is reserved. Please choose another."), "reserved")
@@ -71,7 +68,9 @@ def user_create(*, email: str, password: str, full_name: str) -> User:
     try:
         validate_password(password, user=user)
     except ValidationError as error:
-        raise ApplicationError(" ".join(error.messages), code="weak_password", fields={"password": error.messages}) from None
+        raise ApplicationError(
+            " ".join(error.messages), code="weak_password", fields={"password": error.messages}
+        ) from None
     user.set_password(password)
     try:
         with transaction.atomic():
@@ -90,7 +89,7 @@ def practice_create(*, name: str, slug: str, owner: User) -> Practice:
     All or nothing: the schema is created inside this transaction (PostgreSQL DDL is
     transactional), so a failure at any step leaves no row, schema, domain or membership.
     Concurrent creations of one slug are serialised by an advisory lock and then refused."""
-    if connection.schema_name != settings.PUBLIC_SCHEMA_NAME:
+    if connection.schema_name != settings.PUBLIC_SCHEMA_NAME:  # type: ignore[attr-defined]
         raise RuntimeError("practice_create must run in the public schema")
     name = name.strip()
     if not name:

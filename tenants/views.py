@@ -44,7 +44,7 @@ class LoginView(auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
-    def get_redirect_url(self) -> str:
+    def get_redirect_url(self, request: HttpRequest | None = None) -> str:
         # `next` may name a practice subdomain; Django's check only knows the current host.
         next_url = self.request.POST.get("next", self.request.GET.get("next", ""))
         return next_url if next_url and is_own_url(next_url) else ""
@@ -56,7 +56,7 @@ class LogoutView(auth_views.LogoutView):
 
 @login_required
 def practice_switcher(request: HttpRequest) -> HttpResponse:
-    memberships = selectors.memberships_for_switcher(user=request.user)
+    memberships = selectors.memberships_for_switcher(user=request.user)  # type: ignore[arg-type]
     context: dict[str, Any] = {
         "entries": [
             {"membership": membership, "practice": membership.practice, "url": practice_url(membership.practice)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,10 +43,8 @@ def _fresh_routing_and_schema(request: pytest.FixtureRequest) -> Iterator[None]:
             for (schema,) in cursor.fetchall():
                 cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
     elif "db" in request.fixturenames or "django_db_setup" in request.fixturenames:
-        try:
+        with contextlib.suppress(Exception):  # the connection may be closed in teardown
             connection.set_schema_to_public()
-        except Exception:  # noqa: BLE001 - connection may be closed in teardown
-            pass
 
 
 @pytest.fixture
@@ -106,3 +105,45 @@ def client_for() -> Callable[..., Client]:
 @pytest.fixture
 def user(db: None) -> User:
     return UserFactory()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[object]:
+    """A real Celery worker consuming from the real Redis broker, in a thread of this process
+    (its own database connection, so tests that use it commit: transactional_db)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from dentaltap.celery import app
+
+    app.control.purge()
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
+def _reset_broker_clients() -> None:
+    # Django resets its cache handlers itself when the CACHES setting changes.
+    from dentaltap.celery import app
+
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def redis_outage(settings: Any) -> Iterator[None]:
+    """Point the broker and the cache at a Redis that is not there (as during an outage),
+    with the same short timeouts production uses; restore them afterwards."""
+    from dentaltap.celery import app
+
+    dead_socket = "/nonexistent/dentaltap-redis.sock"
+    previous_broker = app.conf.broker_url
+    app.conf.broker_url = f"redis+socket://{dead_socket}?virtual_host=0"
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": f"unix://{dead_socket}?db=0"},
+    }
+    _reset_broker_clients()
+    try:
+        yield
+    finally:
+        app.conf.broker_url = previous_broker
+    _reset_broker_clients()

@@ -78,7 +78,8 @@ def test_signup_in_the_browser_reaches_the_new_practice(live_server: object, pag
     # The switcher on the base domain lists it; a form error shows in the browser too.
     page.goto(f"{base}/practices/")  # type: ignore[attr-defined]
     expect(page.locator("[data-practice=vogel]")).to_be_visible()  # type: ignore[attr-defined]
-    page.screenshot(path=os.path.join(os.environ.get("DENTALTAP_ARTIFACTS", "/tmp"), "switcher.png"))  # type: ignore[attr-defined]
+    if artifacts := os.environ.get("DENTALTAP_ARTIFACTS"):
+        page.screenshot(path=os.path.join(artifacts, "switcher.png"))  # type: ignore[attr-defined]
 
 
 def test_signup_form_errors_show_in_the_browser(live_server: object, page: object) -> None:

@@ -25,7 +25,11 @@ def schemas() -> set[str]:
 
 def signup(slug: str, email: str) -> tuple[User, Practice]:
     return services.account_signup(
-        email=email, password=DEFAULT_PASSWORD, full_name="Dr. Test", practice_name=f"Practice {slug}", practice_slug=slug
+        email=email,
+        password=DEFAULT_PASSWORD,
+        full_name="Dr. Test",
+        practice_name=f"Practice {slug}",
+        practice_slug=slug,
     )
 
 

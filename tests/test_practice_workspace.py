@@ -55,18 +55,24 @@ def test_appointment_pages_and_end_before_start_error(practice_a: Pair, client_f
     starts = (timezone.now() + datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     earlier = (timezone.now() + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
 
-    bad = client.post("/appointments/new/", {"patient": patient.pk, "starts_at": starts, "ends_at": earlier, "status": "scheduled"})
+    bad = client.post(
+        "/appointments/new/", {"patient": patient.pk, "starts_at": starts, "ends_at": earlier, "status": "scheduled"}
+    )
     assert bad.status_code == 400
     assert "after the start" in bad.context["form"].errors["ends_at"][0]
 
     later = (timezone.now() + datetime.timedelta(days=2, hours=1)).strftime("%Y-%m-%dT%H:%M")
-    good = client.post("/appointments/new/", {"patient": patient.pk, "starts_at": starts, "ends_at": later, "status": "scheduled"})
+    good = client.post(
+        "/appointments/new/", {"patient": patient.pk, "starts_at": starts, "ends_at": later, "status": "scheduled"}
+    )
     assert good.status_code == 302
     assert patient.last_name.encode() in client.get("/appointments/").content
     with tenant_context(alpha):
         appointment = Appointment.objects.get()
-    edit = client.post(f"/appointments/{appointment.pk}/edit/",
-                       {"patient": patient.pk, "starts_at": starts, "ends_at": later, "status": "completed"})
+    edit = client.post(
+        f"/appointments/{appointment.pk}/edit/",
+        {"patient": patient.pk, "starts_at": starts, "ends_at": later, "status": "completed"},
+    )
     assert edit.status_code == 302
     with tenant_context(alpha):
         assert Appointment.objects.get().status == "completed"
@@ -76,7 +82,9 @@ def test_patient_and_appointment_api_crud_and_error_shape(practice_a: Pair, clie
     owner, alpha = practice_a
     api = client_for(owner, alpha)
 
-    created = api.post("/api/patients/", {"first_name": "Olga", "last_name": "Smirnova"}, content_type="application/json")
+    created = api.post(
+        "/api/patients/", {"first_name": "Olga", "last_name": "Smirnova"}, content_type="application/json"
+    )
     assert created.status_code == 201
     patient_id = created.json()["id"]
     assert api.get("/api/patients/").json()["count"] == 1
@@ -90,7 +98,11 @@ def test_patient_and_appointment_api_crud_and_error_shape(practice_a: Pair, clie
     starts = timezone.now() + datetime.timedelta(days=1)
     reversed_times = api.post(
         "/api/appointments/",
-        {"patient": patient_id, "starts_at": starts.isoformat(), "ends_at": (starts - datetime.timedelta(hours=1)).isoformat()},
+        {
+            "patient": patient_id,
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts - datetime.timedelta(hours=1)).isoformat(),
+        },
         content_type="application/json",
     )
     assert reversed_times.status_code == 400
@@ -98,14 +110,22 @@ def test_patient_and_appointment_api_crud_and_error_shape(practice_a: Pair, clie
 
     unknown_patient = api.post(
         "/api/appointments/",
-        {"patient": 999999, "starts_at": starts.isoformat(), "ends_at": (starts + datetime.timedelta(hours=1)).isoformat()},
+        {
+            "patient": 999999,
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + datetime.timedelta(hours=1)).isoformat(),
+        },
         content_type="application/json",
     )
     assert unknown_patient.status_code == 400 and "patient" in unknown_patient.json()["error"]["fields"]
 
     ok = api.post(
         "/api/appointments/",
-        {"patient": patient_id, "starts_at": starts.isoformat(), "ends_at": (starts + datetime.timedelta(hours=1)).isoformat()},
+        {
+            "patient": patient_id,
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + datetime.timedelta(hours=1)).isoformat(),
+        },
         content_type="application/json",
     )
     assert ok.status_code == 201 and ok.json()["status"] == "scheduled"
@@ -114,7 +134,9 @@ def test_patient_and_appointment_api_crud_and_error_shape(practice_a: Pair, clie
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "parse_error"
 
 
-def test_assistant_reads_but_cannot_write(practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]) -> None:
+def test_assistant_reads_but_cannot_write(
+    practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]
+) -> None:
     _, alpha = practice_a
     owner_b, _ = practice_b
     Membership.objects.create(user=owner_b, practice=alpha, role=Role.ASSISTANT, joined_via=JoinedVia.INVITATION)

@@ -42,7 +42,11 @@ def test_signup_creates_user_own_practice_schema_domain_and_owner_membership(pub
     assert practice.schema_name == "practice_vogel" and schema_exists("practice_vogel")
     assert Domain.objects.get(tenant=practice).domain == "vogel.dentaltap.localhost"
     membership = Membership.objects.get(user=user, practice=practice)
-    assert (membership.role, membership.status, membership.joined_via) == (Role.OWNER, "active", JoinedVia.CREATED_PRACTICE)
+    assert (membership.role, membership.status, membership.joined_via) == (
+        Role.OWNER,
+        "active",
+        JoinedVia.CREATED_PRACTICE,
+    )
 
     # The same session reaches the new practice's pages (one login across subdomains).
     practice_client = Client(HTTP_HOST="vogel.dentaltap.localhost")
@@ -83,7 +87,7 @@ def test_signup_bad_input_shows_form_errors_and_creates_nothing(
 def test_signup_duplicate_email_and_taken_address_are_both_reported(
     make_practice: PracticeMaker,
 ) -> None:
-    existing_user, existing_practice = make_practice("vogel", email="lena.vogel@example.com")
+    _existing_user, _existing_practice = make_practice("vogel", email="lena.vogel@example.com")
 
     response = post_signup(Client(HTTP_HOST=BASE), email="LENA.VOGEL@example.com")
 
@@ -102,7 +106,9 @@ def test_signup_without_slug_derives_it_from_the_name(public_tenant: Practice) -
 
 def test_signup_api_returns_the_error_shape(public_tenant: Practice) -> None:
     client = Client(HTTP_HOST=BASE)
-    response = client.post("/api/signup/", {**GOOD, "practice_slug": "admin", "password": "x"}, content_type="application/json")
+    response = client.post(
+        "/api/signup/", {**GOOD, "practice_slug": "admin", "password": "x"}, content_type="application/json"
+    )
 
     assert response.status_code == 400
     error = response.json()["error"]
@@ -120,13 +126,20 @@ def test_signup_api_creates_account_and_practice(public_tenant: Practice) -> Non
 def test_login_next_may_name_a_practice_but_not_a_foreign_site(practice_a: tuple[User, Practice]) -> None:
     owner, _ = practice_a
     client = Client(HTTP_HOST=BASE)
-    good = client.post("/login/", {"username": owner.email, "password": "a-Strong-pass-123",
-                                    "next": "http://alpha.dentaltap.localhost:8765/patients/"})
+    good = client.post(
+        "/login/",
+        {
+            "username": owner.email,
+            "password": "a-Strong-pass-123",
+            "next": "http://alpha.dentaltap.localhost:8765/patients/",
+        },
+    )
     assert good["Location"] == "http://alpha.dentaltap.localhost:8765/patients/"
 
     client = Client(HTTP_HOST=BASE)
-    evil = client.post("/login/", {"username": owner.email, "password": "a-Strong-pass-123",
-                                   "next": "https://evil.example/phish"})
+    evil = client.post(
+        "/login/", {"username": owner.email, "password": "a-Strong-pass-123", "next": "https://evil.example/phish"}
+    )
     assert evil.status_code == 302 and evil["Location"] == "/practices/"
 
 

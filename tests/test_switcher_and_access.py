@@ -22,9 +22,9 @@ Pair = tuple[User, Practice]
 def test_switcher_lists_every_practice_of_the_user_and_only_those(
     practice_a: Pair, practice_b: Pair, make_practice: Callable[..., Pair], client_for: Callable[..., Client]
 ) -> None:
-    owner_a, alpha = practice_a
+    owner_a, _alpha = practice_a
     _, bravo = practice_b
-    _, charlie = make_practice("charlie")
+    _, _charlie = make_practice("charlie")
     Membership.objects.create(user=owner_a, practice=bravo, role=Role.DENTIST, joined_via=JoinedVia.INVITATION)
 
     response = client_for(owner_a).get("/practices/")
@@ -74,15 +74,19 @@ def test_anonymous_visitor_is_sent_to_login_on_the_base_domain(
 def test_api_refuses_token_of_a_member_of_another_practice_even_with_guessed_ids(
     practice_a: Pair, practice_b: Pair
 ) -> None:
-    owner_a, alpha = practice_a
+    owner_a, _alpha = practice_a
     _, bravo = practice_b
     with tenant_context(bravo):
         secret = PatientFactory(last_name="SecretBravoPatient")
     token = Token.objects.create(user=owner_a)
     attacker = Client(HTTP_HOST="bravo.dentaltap.localhost", HTTP_AUTHORIZATION=f"Token {token.key}")
 
-    for method, path in (("get", "/api/patients/"), ("get", f"/api/patients/{secret.pk}/"),
-                         ("patch", f"/api/patients/{secret.pk}/"), ("post", "/api/patients/")):
+    for method, path in (
+        ("get", "/api/patients/"),
+        ("get", f"/api/patients/{secret.pk}/"),
+        ("patch", f"/api/patients/{secret.pk}/"),
+        ("post", "/api/patients/"),
+    ):
         response = getattr(attacker, method)(path, {"last_name": "Owned"}, content_type="application/json")
         assert response.status_code == 403, (method, path)
         assert response.json()["error"]["code"] == "permission_denied"
@@ -102,7 +106,7 @@ def test_session_cookie_replayed_against_another_host_is_refused(
     practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]
 ) -> None:
     owner_a, alpha = practice_a
-    _, bravo = practice_b
+    _, _bravo = practice_b
     client = client_for(owner_a, alpha)
     assert client.get("/patients/").status_code == 200
     # Forge the Host header of bravo on the same session.
@@ -122,7 +126,9 @@ def test_suspended_or_revoked_membership_is_refused_on_the_next_request(
 ) -> None:
     owner_a, _ = practice_a
     _, bravo = practice_b
-    membership = Membership.objects.create(user=owner_a, practice=bravo, role=Role.DENTIST, joined_via=JoinedVia.INVITATION)
+    membership = Membership.objects.create(
+        user=owner_a, practice=bravo, role=Role.DENTIST, joined_via=JoinedVia.INVITATION
+    )
     token = Token.objects.create(user=owner_a)
     client = client_for(owner_a, bravo)
     api = Client(HTTP_HOST="bravo.dentaltap.localhost", HTTP_AUTHORIZATION=f"Token {token.key}")

@@ -54,10 +54,17 @@ class Command(BaseCommand):
             practice = practice_create(name=name, slug=slug, owner=owner)
             with tenant_context(practice):
                 for index, (first, last, born) in enumerate(DEMO_PATIENTS):
-                    patient = Patient.objects.create(first_name=first, last_name=last, date_of_birth=born,
-                                                     email=f"{first.lower()}.{last.lower()}@example.com")
+                    patient = Patient.objects.create(
+                        first_name=first,
+                        last_name=last,
+                        date_of_birth=born,
+                        email=f"{first.lower()}.{last.lower()}@example.com",
+                    )
                     starts_at = now + datetime.timedelta(days=index + 1, hours=9 - now.hour + index)
-                    Appointment.objects.create(patient=patient, starts_at=starts_at,
-                                               ends_at=starts_at + datetime.timedelta(minutes=45),
-                                               reason="Check-up" if index % 2 == 0 else "Cleaning")
+                    Appointment.objects.create(
+                        patient=patient,
+                        starts_at=starts_at,
+                        ends_at=starts_at + datetime.timedelta(minutes=45),
+                        reason="Check-up" if index % 2 == 0 else "Cleaning",
+                    )
             self.stdout.write(f"Created demo practice {name} ({slug}) owned by {email}")
