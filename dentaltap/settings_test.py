@@ -7,7 +7,8 @@ os.environ["DENTALTAP_TESTING"] = "1"
 os.environ.setdefault("DENTALTAP_TEST_PORT", "8765")
 os.environ["DENTALTAP_PUBLIC_PORT"] = os.environ["DENTALTAP_TEST_PORT"]
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", f"localhost:{os.environ['DENTALTAP_TEST_PORT']}")
-os.environ.setdefault("DENTALTAP_MAIL_DIR", os.path.join(os.path.dirname(__file__), "..", ".data", "test-mail"))
+_data_dir = os.environ.get("DENTALTAP_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", ".data"))
+os.environ.setdefault("DENTALTAP_MAIL_DIR", os.path.join(_data_dir, "test-mail"))
 
 from dentaltap.settings import *  # noqa: F403
 
