@@ -6,14 +6,16 @@ request (one indexed query): nothing about access is cached past a change.
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
-from tenants.models import Membership, MembershipStatus, Practice, Role
+from tenants.models import Membership, MembershipStatus, PermissionCode, Practice, Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -23,16 +25,7 @@ if TYPE_CHECKING:
     from tenants.models import User
 
 
-class Permission(models.TextChoices):
-    VIEW_PATIENTS = "view_patients", _("View patients")
-    EDIT_PATIENTS = "edit_patients", _("Edit patients")
-    VIEW_SCHEDULE = "view_schedule", _("View the schedule")
-    MANAGE_SCHEDULE = "manage_schedule", _("Manage the schedule")
-    VIEW_BILLING = "view_billing", _("View billing")
-    MANAGE_BILLING = "manage_billing", _("Manage billing")
-    INVITE_COLLEAGUES = "invite_colleagues", _("Invite colleagues")
-    MANAGE_TEAM = "manage_team", _("Manage the team")
-
+Permission = PermissionCode  # the public name in views and APIs
 
 ALL_PERMISSIONS = frozenset(Permission.values)
 
@@ -55,21 +48,55 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Last-active times are written at most this often per member: a write per request would cost
+# more than the access check itself.
+LAST_ACTIVE_RESOLUTION = datetime.timedelta(minutes=5)
+
+
+def active_membership_filter() -> Q:
+    """Memberships that grant access now: active, and not past a temporary access's expiry."""
+    return Q(status=MembershipStatus.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+
+
 def membership_get_active(*, user: User | AnonymousUser, practice: Practice) -> Membership | None:
-    """The user's active membership in the practice, or None. One indexed query."""
+    """The user's membership in the practice if it grants access now, else None.
+    One indexed query, never cached: a change applies to the very next request."""
     if not user.is_authenticated or not user.is_active:
         return None
     return (
-        Membership.objects.filter(user_id=user.pk, practice_id=practice.pk, status=MembershipStatus.ACTIVE)
-        .only("id", "role", "status", "user_id", "practice_id")
+        Membership.objects.filter(active_membership_filter(), user_id=user.pk, practice_id=practice.pk)
+        .only(
+            "id", "role", "status", "user_id", "practice_id", "granted_permissions",
+            "revoked_permissions", "expires_at", "last_active_at",
+        )
         .first()
-    )
+    )  # fmt: skip
+
+
+def membership_touch(membership: Membership) -> None:
+    """Record that the member was active now (at most once per LAST_ACTIVE_RESOLUTION)."""
+    now = timezone.now()
+    if membership.last_active_at is None or now - membership.last_active_at > LAST_ACTIVE_RESOLUTION:
+        Membership.objects.filter(pk=membership.pk).update(last_active_at=now)
+        membership.last_active_at = now
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def permissions_for(
+    role: str, granted: list[str] | tuple[str, ...], revoked: list[str] | tuple[str, ...]
+) -> frozenset[str]:
+    return (role_permissions(role) | frozenset(granted)) - frozenset(revoked)
 
 
 def membership_permissions(membership: Membership | None) -> frozenset[str]:
     if membership is None or membership.status != MembershipStatus.ACTIVE:
         return frozenset()
-    return ROLE_PERMISSIONS.get(membership.role, frozenset())
+    if membership.expires_at is not None and membership.expires_at <= timezone.now():
+        return frozenset()
+    return permissions_for(membership.role, membership.granted_permissions, membership.revoked_permissions)
 
 
 def membership_has_permission(membership: Membership | None, permission: str) -> bool:
@@ -109,6 +136,7 @@ class IsPracticeMember(BasePermission):
         request._request.membership = membership  # type: ignore[attr-defined]
         if membership is None:
             return False
+        membership_touch(membership)
         required: dict[str, str] = getattr(view, "required_permissions", {})
         action = "read" if request.method in ("GET", "HEAD", "OPTIONS") else "write"
         needed = required.get(action)

@@ -84,5 +84,6 @@ class PracticeAccessMiddleware:
                 {"practice_name": practice.name, "switcher_url": public_url("/practices/")},
                 status=403,
             ).render()
+        access.membership_touch(membership)
         request.membership = membership  # type: ignore[attr-defined]
         return self.get_response(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -118,8 +119,24 @@ class JoinedVia(models.TextChoices):
     ADDED_BY_STAFF = "added_by_staff", _("Added by staff")
 
 
+class PermissionCode(models.TextChoices):
+    """What a member may do in a practice. Roles are templates over these (tenants/access.py)."""
+
+    VIEW_PATIENTS = "view_patients", _("View patients")
+    EDIT_PATIENTS = "edit_patients", _("Edit patients")
+    VIEW_SCHEDULE = "view_schedule", _("View the schedule")
+    MANAGE_SCHEDULE = "manage_schedule", _("Manage the schedule")
+    VIEW_BILLING = "view_billing", _("View billing")
+    MANAGE_BILLING = "manage_billing", _("Manage billing")
+    INVITE_COLLEAGUES = "invite_colleagues", _("Invite colleagues")
+    MANAGE_TEAM = "manage_team", _("Manage the team")
+
+
 class Membership(models.Model):
-    """A user's access to a practice. Lives in the public schema so one login reaches all."""
+    """A user's access to a practice. Lives in the public schema so one login reaches all.
+
+    Effective permissions = the role's template + granted_permissions - revoked_permissions,
+    while status is active and expires_at (if any) is in the future."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="memberships")
@@ -128,6 +145,20 @@ class Membership(models.Model):
         _("status"), max_length=20, choices=MembershipStatus.choices, default=MembershipStatus.ACTIVE
     )
     joined_via = models.CharField(_("joined via"), max_length=30, choices=JoinedVia.choices)
+    granted_permissions = ArrayField(
+        models.CharField(max_length=40, choices=PermissionCode.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("extra permissions"),
+    )
+    revoked_permissions = ArrayField(
+        models.CharField(max_length=40, choices=PermissionCode.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("withheld permissions"),
+    )
+    expires_at = models.DateTimeField(_("access expires"), null=True, blank=True)
+    last_active_at = models.DateTimeField(_("last active"), null=True, blank=True)
     created_at = models.DateTimeField(_("since"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -140,7 +171,46 @@ class Membership(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status__in=MembershipStatus.values), name="membership_status_known"
             ),
+            models.CheckConstraint(
+                condition=models.Q(granted_permissions__contained_by=PermissionCode.values)
+                & models.Q(revoked_permissions__contained_by=PermissionCode.values),
+                name="membership_permissions_known",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.practice} ({self.role})"
+
+
+class AccessAction(models.TextChoices):
+    JOINED = "joined", _("Joined")
+    CHANGED = "changed", _("Access changed")
+    SUSPENDED = "suspended", _("Suspended")
+    RESTORED = "restored", _("Restored")
+    REVOKED = "revoked", _("Revoked")
+    LEFT = "left", _("Left the practice")
+    OWNERSHIP_TRANSFERRED = "ownership_transferred", _("Ownership transferred")
+
+
+class AccessChange(models.Model):
+    """Append-only audit of every change to who may do what in a practice."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="access_changes")
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="access_changes_made")
+    member = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="access_changes_received")
+    membership = models.ForeignKey(Membership, on_delete=models.SET_NULL, null=True, related_name="changes")
+    action = models.CharField(_("action"), max_length=30, choices=AccessAction.choices)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("from IP"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("access change")
+        verbose_name_plural = _("access changes")
+        ordering: ClassVar = ["-created_at", "-id"]
+        indexes: ClassVar = [models.Index(fields=["practice", "-created_at"], name="access_change_practice_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.member} @ {self.practice}"

@@ -13,7 +13,17 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from dentaltap.errors import ApplicationError
-from tenants.models import Domain, JoinedVia, Membership, Practice, Role, User, normalize_email
+from tenants.models import (
+    AccessAction,
+    Domain,
+    JoinedVia,
+    Membership,
+    MembershipStatus,
+    Practice,
+    Role,
+    User,
+    normalize_email,
+)
 from tenants.urls_helpers import practice_host
 
 logger = logging.getLogger(__name__)
@@ -111,10 +121,48 @@ def practice_create(*, name: str, slug: str, owner: User) -> Practice:
     return practice
 
 
-def membership_create(*, user: User, practice: Practice, role: str, joined_via: str) -> Membership:
+@transaction.atomic
+def membership_create(
+    *,
+    user: User,
+    practice: Practice,
+    role: str,
+    joined_via: str,
+    granted_permissions: list[str] | None = None,
+    actor: User | None = None,
+) -> Membership:
+    """Give a user access to a practice (signup, an accepted invitation, an approved request).
+
+    An active membership is returned as it is: joining again never silently changes someone's
+    role. A suspended or revoked one is reactivated with the new role, because an owner (or
+    their invitation) is letting the person back in. Audited either way it changes."""
+    from tenants.team_services import access_change_record, membership_snapshot  # noqa: PLC0415
+
     if role not in Role.values:
         raise _field_error("role", _("Unknown role: %(role)s.") % {"role": role})
-    return Membership.objects.create(user=user, practice=practice, role=role, joined_via=joined_via)
+    existing = Membership.objects.select_for_update().filter(user=user, practice=practice).first()
+    if existing is not None and existing.status == MembershipStatus.ACTIVE:
+        return existing
+    before = membership_snapshot(existing) if existing is not None else None
+    if existing is None:
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    user=user, practice=practice, role=role, joined_via=joined_via,
+                    granted_permissions=sorted(set(granted_permissions or [])),
+                )  # fmt: skip
+        except IntegrityError:  # a concurrent join of the same person won: use theirs
+            return Membership.objects.get(user=user, practice=practice)
+    else:
+        membership = existing
+        membership.role, membership.status, membership.joined_via = role, MembershipStatus.ACTIVE, joined_via
+        membership.granted_permissions, membership.revoked_permissions = sorted(set(granted_permissions or [])), []
+        membership.expires_at = None
+        membership.save()
+    access_change_record(
+        practice=practice, actor=actor, membership=membership, action=AccessAction.JOINED, before=before
+    )
+    return membership
 
 
 @transaction.atomic

@@ -1,0 +1,329 @@
+"""Changes to who may do what in a practice: roles, single permissions, temporary access,
+suspension, revocation, ownership, leaving. Every change is audited (AccessChange).
+
+The rules, enforced here and nowhere else:
+- the actor needs the "manage the team" permission in the practice (leaving needs nothing);
+- nobody changes their own access (except leaving), and nobody gives anyone a permission they
+  do not hold themselves; only owners touch owners or make owners;
+- a practice always keeps at least one active owner.
+
+Every service locks the practice row first (SELECT ... FOR UPDATE), so concurrent team changes
+in one practice run one after another: none is lost, and two owners cannot demote each other
+into a practice with no owner.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import status
+
+from dentaltap.errors import ApplicationError
+from tenants.access import Permission, membership_permissions, permissions_for
+from tenants.models import (
+    AccessAction,
+    AccessChange,
+    Membership,
+    MembershipStatus,
+    PermissionCode,
+    Practice,
+    Role,
+    User,
+)
+
+
+class NotAllowed(ApplicationError):
+    code = "not_allowed"
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class MemberNotFound(ApplicationError):
+    code = "member_not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where a change came from, for the audit log."""
+
+    ip_address: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> RequestMeta:
+        return cls(ip_address=request.META.get("REMOTE_ADDR"), user_agent=request.META.get("HTTP_USER_AGENT", "")[:300])
+
+
+UNSET: Any = object()
+
+
+def membership_snapshot(membership: Membership) -> dict[str, Any]:
+    return {
+        "role": membership.role,
+        "status": membership.status,
+        "granted_permissions": sorted(membership.granted_permissions),
+        "revoked_permissions": sorted(membership.revoked_permissions),
+        "expires_at": membership.expires_at.isoformat() if membership.expires_at else None,
+        "effective_permissions": sorted(
+            permissions_for(membership.role, membership.granted_permissions, membership.revoked_permissions)
+        )
+        if membership.status == MembershipStatus.ACTIVE
+        else [],
+    }
+
+
+def access_change_record(
+    *,
+    practice: Practice,
+    actor: User | None,
+    membership: Membership,
+    action: str,
+    before: dict[str, Any] | None,
+    meta: RequestMeta | None = None,
+) -> AccessChange:
+    meta = meta or RequestMeta()
+    return AccessChange.objects.create(
+        practice=practice,
+        actor=actor,
+        member_id=membership.user_id,
+        membership=membership,
+        action=action,
+        before=before,
+        after=membership_snapshot(membership),
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+    )
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _lock(practice: Practice) -> None:
+    Practice.objects.select_for_update().filter(pk=practice.pk).values_list("pk", flat=True).get()
+
+
+def _actor_membership(actor: User, practice: Practice) -> Membership:
+    membership = Membership.objects.filter(user=actor, practice=practice).first()
+    permissions = membership_permissions(membership)
+    if membership is None or Permission.MANAGE_TEAM not in permissions:
+        raise NotAllowed(_("Your role in this practice does not allow managing the team."))
+    return membership
+
+
+def _target(practice: Practice, membership_id: int) -> Membership:
+    target = Membership.objects.select_related("user").filter(pk=membership_id, practice=practice).first()
+    if target is None:
+        # Also the answer for a member of another practice: never confirm it exists.
+        raise MemberNotFound(_("There is no such member in this practice."))
+    return target
+
+
+def _other_active_owners(practice: Practice, excluding: Membership) -> int:
+    return (
+        Membership.objects.filter(practice=practice, role=Role.OWNER, status=MembershipStatus.ACTIVE)
+        .exclude(pk=excluding.pk)
+        .count()
+    )
+
+
+def _check_may_act_on(actor_membership: Membership, target: Membership) -> None:
+    if actor_membership.pk == target.pk:
+        raise NotAllowed(_("You cannot change your own access. Ask another owner."), code="own_access")
+    if target.role == Role.OWNER and actor_membership.role != Role.OWNER:
+        raise NotAllowed(_("Only an owner can change another owner's access."))
+
+
+def _check_keeps_an_owner(practice: Practice, target: Membership) -> None:
+    if (
+        target.role == Role.OWNER
+        and target.status == MembershipStatus.ACTIVE
+        and not _other_active_owners(practice, target)
+    ):
+        raise ApplicationError(
+            _("A practice must keep at least one owner. Make someone else owner first."), code="last_owner"
+        )
+
+
+def _check_permissions(names: list[str], field: str) -> list[str]:
+    unknown = sorted(set(names) - set(PermissionCode.values))
+    if unknown:
+        message = _("Unknown permission: %(names)s.") % {"names": ", ".join(unknown)}
+        raise ApplicationError(message, fields={field: [message]})
+    return sorted(set(names))
+
+
+# --------------------------------------------------------------------------- services
+
+
+@transaction.atomic
+def membership_change(
+    *,
+    actor: User,
+    practice: Practice,
+    membership_id: int,
+    role: str | None = None,
+    granted_permissions: list[str] | None = None,
+    revoked_permissions: list[str] | None = None,
+    expires_at: datetime.datetime | None = UNSET,
+    meta: RequestMeta | None = None,
+) -> Membership:
+    """Change a member's role, single permissions on top of the role, or access expiry."""
+    _lock(practice)
+    actor_membership = _actor_membership(actor, practice)
+    target = _target(practice, membership_id)
+    _check_may_act_on(actor_membership, target)
+    if target.status == MembershipStatus.REVOKED:
+        raise ApplicationError(_("This access was revoked. Invite the person again instead."), code="revoked")
+    before = membership_snapshot(target)
+
+    new_role = target.role if role is None else role
+    if new_role not in Role.values:
+        message = _("Unknown role: %(role)s.") % {"role": new_role}
+        raise ApplicationError(message, fields={"role": [message]})
+    granted = (
+        target.granted_permissions
+        if granted_permissions is None
+        else _check_permissions(granted_permissions, "granted_permissions")
+    )
+    revoked = (
+        target.revoked_permissions
+        if revoked_permissions is None
+        else _check_permissions(revoked_permissions, "revoked_permissions")
+    )
+    new_expiry = target.expires_at if expires_at is UNSET else expires_at
+
+    if new_role == Role.OWNER and actor_membership.role != Role.OWNER:
+        raise NotAllowed(_("Only an owner can make someone an owner."))
+    if target.role == Role.OWNER and new_role != Role.OWNER:
+        _check_keeps_an_owner(practice, target)
+    if new_expiry is not None and new_expiry != target.expires_at and new_expiry <= timezone.now():
+        message = _("The access expiry must be in the future.")
+        raise ApplicationError(message, fields={"expires_at": [message]})
+    if new_expiry is not None and new_role == Role.OWNER:
+        message = _("An owner's access cannot expire.")
+        raise ApplicationError(message, fields={"expires_at": [message]})
+
+    beyond = permissions_for(new_role, granted, revoked) - membership_permissions(actor_membership)
+    if beyond:
+        labels = ", ".join(str(PermissionCode(name).label) for name in sorted(beyond))
+        raise NotAllowed(_("You cannot give permissions you do not have yourself: %(labels)s.") % {"labels": labels})
+
+    target.role, target.granted_permissions, target.revoked_permissions = new_role, granted, revoked
+    target.expires_at = new_expiry
+    target.save(update_fields=["role", "granted_permissions", "revoked_permissions", "expires_at", "updated_at"])
+    access_change_record(
+        practice=practice, actor=actor, membership=target, action=AccessAction.CHANGED, before=before, meta=meta
+    )
+    return target
+
+
+def _status_change(
+    *,
+    actor: User,
+    practice: Practice,
+    membership_id: int,
+    new_status: str,
+    action: str,
+    meta: RequestMeta | None,
+    from_status: str | None = None,
+) -> Membership:
+    _lock(practice)
+    actor_membership = _actor_membership(actor, practice)
+    target = _target(practice, membership_id)
+    _check_may_act_on(actor_membership, target)
+    if from_status is not None and target.status != from_status:
+        raise ApplicationError(_("Only a suspended access can be restored."), code="not_suspended")
+    if target.status == MembershipStatus.REVOKED:
+        raise ApplicationError(_("This access was revoked. Invite the person again instead."), code="revoked")
+    if new_status != MembershipStatus.ACTIVE:
+        _check_keeps_an_owner(practice, target)
+    before = membership_snapshot(target)
+    target.status = new_status
+    target.save(update_fields=["status", "updated_at"])
+    access_change_record(practice=practice, actor=actor, membership=target, action=action, before=before, meta=meta)
+    return target
+
+
+@transaction.atomic
+def membership_suspend(
+    *, actor: User, practice: Practice, membership_id: int, meta: RequestMeta | None = None
+) -> Membership:
+    return _status_change(
+        actor=actor, practice=practice, membership_id=membership_id,
+        new_status=MembershipStatus.SUSPENDED, action=AccessAction.SUSPENDED, meta=meta,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def membership_restore(
+    *, actor: User, practice: Practice, membership_id: int, meta: RequestMeta | None = None
+) -> Membership:
+    return _status_change(
+        actor=actor, practice=practice, membership_id=membership_id, new_status=MembershipStatus.ACTIVE,
+        action=AccessAction.RESTORED, meta=meta, from_status=MembershipStatus.SUSPENDED,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def membership_revoke(
+    *, actor: User, practice: Practice, membership_id: int, meta: RequestMeta | None = None
+) -> Membership:
+    return _status_change(
+        actor=actor, practice=practice, membership_id=membership_id,
+        new_status=MembershipStatus.REVOKED, action=AccessAction.REVOKED, meta=meta,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def ownership_transfer(
+    *, actor: User, practice: Practice, membership_id: int, meta: RequestMeta | None = None
+) -> Membership:
+    """Make another active member the owner; the former owner stays on as practice admin."""
+    _lock(practice)
+    actor_membership = _actor_membership(actor, practice)
+    if actor_membership.role != Role.OWNER:
+        raise NotAllowed(_("Only an owner can transfer ownership."))
+    target = _target(practice, membership_id)
+    if target.pk == actor_membership.pk:
+        raise ApplicationError(_("You already own this practice."), code="own_access")
+    if target.status != MembershipStatus.ACTIVE:
+        raise ApplicationError(_("Ownership can only go to an active member."), code="not_active")
+    before_target, before_actor = membership_snapshot(target), membership_snapshot(actor_membership)
+    target.role, target.expires_at, target.revoked_permissions = Role.OWNER, None, []
+    target.save(update_fields=["role", "expires_at", "revoked_permissions", "updated_at"])
+    actor_membership.role = Role.PRACTICE_ADMIN
+    actor_membership.save(update_fields=["role", "updated_at"])
+    for membership, before in ((target, before_target), (actor_membership, before_actor)):
+        access_change_record(
+            practice=practice, actor=actor, membership=membership,
+            action=AccessAction.OWNERSHIP_TRANSFERRED, before=before, meta=meta,
+        )  # fmt: skip
+    return target
+
+
+@transaction.atomic
+def membership_leave(*, user: User, practice: Practice, meta: RequestMeta | None = None) -> Membership:
+    """Leave a practice. The last owner cannot: the practice would have nobody in charge."""
+    _lock(practice)
+    membership = (
+        Membership.objects.filter(user=user, practice=practice).exclude(status=MembershipStatus.REVOKED).first()
+    )
+    if membership is None:
+        raise MemberNotFound(_("You are not a member of this practice."))
+    if membership.role == Role.OWNER and not _other_active_owners(practice, membership):
+        raise ApplicationError(
+            _("You are this practice's only owner. Transfer ownership before leaving."), code="last_owner"
+        )
+    before = membership_snapshot(membership)
+    membership.status = MembershipStatus.REVOKED
+    membership.save(update_fields=["status", "updated_at"])
+    access_change_record(
+        practice=practice, actor=user, membership=membership, action=AccessAction.LEFT, before=before, meta=meta
+    )
+    return membership
