@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", f"localhost:{os.environ
 _data_dir = os.environ.get("DENTALTAP_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", ".data"))
 os.environ.setdefault("DENTALTAP_MAIL_DIR", os.path.join(_data_dir, "test-mail"))
 
-from dentaltap.settings import *  # noqa: F403
+from dentaltap.settings import *  # noqa: E402, F403
 
 # Celery tasks are published to a real broker and run by a real worker in the tests that need
 # one (tests/conftest.py: celery_worker); never eagerly in-process.

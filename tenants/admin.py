@@ -3,14 +3,23 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 from django_tenants.admin import TenantAdminMixin
 
-from tenants.models import Domain, Membership, Practice, User
+from tenants.models import AccessChange, Domain, Membership, Practice, User
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ("user",)
-    fields = ("user", "role", "status", "joined_via", "created_at")
+    fields = (
+        "user",
+        "role",
+        "status",
+        "granted_permissions",
+        "revoked_permissions",
+        "expires_at",
+        "joined_via",
+        "created_at",
+    )
     readonly_fields = ("created_at",)
 
 
@@ -44,8 +53,9 @@ class DomainAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "practice", "role", "status", "joined_via", "created_at")
+    list_display = ("user", "practice", "role", "status", "expires_at", "joined_via", "last_active_at", "created_at")
     list_filter = ("role", "status", "joined_via")
+    readonly_fields = ("last_active_at", "created_at", "updated_at")
     search_fields = ("user__email", "user__full_name", "practice__name", "practice__slug")
     list_select_related = ("user", "practice")
     autocomplete_fields = ("user", "practice")
@@ -64,3 +74,23 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
     inlines = (MembershipInline,)
+
+
+@admin.register(AccessChange)
+class AccessChangeAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only."""
+
+    list_display = ("created_at", "practice", "actor", "member", "action", "ip_address")
+    list_filter = ("action",)
+    search_fields = ("practice__name", "practice__slug", "actor__email", "member__email")
+    list_select_related = ("practice", "actor", "member")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from typing import Any
 
-from tenants.models import Membership, MembershipStatus, User
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import HttpRequest
+from django.utils import timezone
+
+from tenants.access import membership_permissions, permissions_for
+from tenants.models import Membership, MembershipStatus, PermissionCode, Practice, Role, User
 
 
 def memberships_for_switcher(*, user: User) -> QuerySet[Membership]:
@@ -12,3 +18,57 @@ def memberships_for_switcher(*, user: User) -> QuerySet[Membership]:
         .select_related("practice")
         .order_by("-joined_via", "practice__name")
     )
+
+
+def effective_permissions(membership: Membership) -> frozenset[str]:
+    """What the member could do with their access active (the page shows this for suspended
+    members too, so an owner sees what restoring would give back)."""
+    return permissions_for(membership.role, membership.granted_permissions, membership.revoked_permissions)
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    membership: Membership
+    permissions: list[tuple[str, str]]
+    has_access_now: bool
+    is_expired: bool
+
+
+def team_members(*, practice: Practice) -> list[TeamRow]:
+    """Everyone with a membership in the practice, owners first, revoked last."""
+    memberships = (
+        Membership.objects.filter(practice=practice)
+        .select_related("user")
+        .annotate(
+            status_rank=Case(
+                When(status=MembershipStatus.ACTIVE, then=Value(0)),
+                When(status=MembershipStatus.SUSPENDED, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            ),
+            owner_rank=Case(When(role=Role.OWNER, then=Value(0)), default=Value(1), output_field=IntegerField()),
+        )
+        .order_by("status_rank", "owner_rank", "user__full_name", "user__email")
+    )
+    labels = dict(PermissionCode.choices)
+    now = timezone.now()
+    return [
+        TeamRow(
+            membership=membership,
+            permissions=[
+                (name, str(labels[name])) for name in PermissionCode.values if name in effective_permissions(membership)
+            ],
+            has_access_now=bool(membership_permissions(membership))
+            or (
+                membership.status == MembershipStatus.ACTIVE
+                and (membership.expires_at is None or membership.expires_at > now)
+            ),
+            is_expired=membership.expires_at is not None and membership.expires_at <= now,
+        )
+        for membership in memberships
+    ]
+
+
+def team_extra_sections(request: HttpRequest, practice: Practice) -> list[dict[str, Any]]:
+    """Sections other apps add to the Team page (pending access requests, invitations)."""
+    return []

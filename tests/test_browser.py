@@ -29,24 +29,29 @@ pytestmark = [
 
 
 @pytest.fixture
-def page(live_server: object) -> Iterator[object]:
+def browser(live_server: object) -> Iterator[object]:
     from django.db import connections
     from playwright.sync_api import sync_playwright
 
-    # Committed before the browser starts, from this thread's normal (non-async) context.
+    # Data is committed before the browser starts, from this thread's normal (non-async)
+    # context: fixtures that create it must come before this one in the test's arguments.
     public_tenant_ensure()
     connections.close_all()
-
     # Playwright's sync API runs an event loop in this thread; Django must allow the ORM here.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        browser.close()
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def test_signup_in_the_browser_reaches_the_new_practice(live_server: object, page: object) -> None:
@@ -95,3 +100,73 @@ def test_signup_form_errors_show_in_the_browser(live_server: object, page: objec
     page.get_by_role("button", name="Create my practice").click()  # type: ignore[attr-defined]
     expect(page.locator("#id_password-errors")).to_contain_text("too short")  # type: ignore[attr-defined]
     expect(page.locator("#id_practice_slug-errors")).to_contain_text("lowercase letters")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def team_practice(live_server: object) -> dict[str, str]:
+    from django.db import connections
+    from django_tenants.utils import tenant_context
+
+    from tenants.models import JoinedVia, Role
+    from tenants.services import account_signup, membership_create
+    from tests.factories import DEFAULT_PASSWORD, PatientFactory, UserFactory
+
+    public_tenant_ensure()
+    _, practice = account_signup(
+        email="owner@example.com",
+        password=DEFAULT_PASSWORD,
+        full_name="Dr. Owner",
+        practice_name="Team Dental",
+        practice_slug="team",
+    )
+    colleague = UserFactory(email="colleague@example.com", full_name="Dr. Colleague")
+    membership_create(user=colleague, practice=practice, role=Role.DENTIST, joined_via=JoinedVia.INVITATION)
+    with tenant_context(practice):
+        PatientFactory(first_name="Maria", last_name="Schmidt")
+    connections.close_all()
+    return {"password": DEFAULT_PASSWORD}
+
+
+def test_owner_narrows_then_revokes_a_colleague_in_the_browser(
+    live_server: object, team_practice: dict[str, str], browser: object, page: object
+) -> None:
+    """Two people, two browser contexts: the colleague's very next page load reflects each change."""
+    from playwright.sync_api import expect
+
+    port = os.environ["DENTALTAP_TEST_PORT"]
+    base, practice_url = f"http://dentaltap.localhost:{port}", f"http://team.dentaltap.localhost:{port}"
+
+    def log_in(target: object, email: str) -> None:
+        target.goto(f"{base}/login/?next={practice_url}/patients/")  # type: ignore[attr-defined]
+        target.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
+        target.get_by_label("Password").fill(team_practice["password"])  # type: ignore[attr-defined]
+        target.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
+        target.wait_for_url(f"{practice_url}/patients/")  # type: ignore[attr-defined]
+
+    log_in(page, "owner@example.com")
+    colleague_context = browser.new_context()  # type: ignore[attr-defined]
+    colleague_page = colleague_context.new_page()
+    colleague_page.set_default_timeout(15_000)
+    log_in(colleague_page, "colleague@example.com")
+    expect(colleague_page.get_by_role("button", name="New patient")).to_be_visible()
+
+    # The owner narrows the colleague to view-only.
+    page.goto(f"{practice_url}/team/")  # type: ignore[attr-defined]
+    page.locator('tr[data-member="colleague@example.com"]').get_by_role("link", name="Manage").click()  # type: ignore[attr-defined]
+    for label in ("Edit patients", "Manage the schedule", "Invite colleagues"):
+        page.get_by_label(label).uncheck()  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Save access").click()  # type: ignore[attr-defined]
+    expect(page.get_by_text("Access of Dr. Colleague updated.")).to_be_visible()  # type: ignore[attr-defined]
+
+    colleague_page.reload()
+    expect(colleague_page.get_by_test_id("read-only")).to_be_visible()
+    expect(colleague_page.get_by_text("Schmidt, Maria")).to_be_visible()
+    expect(colleague_page.get_by_role("button", name="New patient")).to_have_count(0)
+
+    # The owner revokes: the colleague is refused on the next load.
+    page.locator('tr[data-member="colleague@example.com"]').get_by_role("link", name="Manage").click()  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Revoke access").click()  # type: ignore[attr-defined]
+    expect(page.get_by_text("Access revoked.")).to_be_visible()  # type: ignore[attr-defined]
+    colleague_page.reload()
+    expect(colleague_page.get_by_role("heading", name="You do not have access to this practice")).to_be_visible()
+    colleague_context.close()

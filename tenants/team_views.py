@@ -1,0 +1,139 @@
+"""The practice's Team pages: members and their access, changes, and the audit log."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dentaltap.errors import ApplicationError
+from tenants import selectors, team_services
+from tenants.access import Permission, current_practice, permission_required, role_permissions
+from tenants.models import AccessChange, Membership, PermissionCode
+from tenants.team_forms import MemberAccessForm
+from tenants.team_services import RequestMeta
+from tenants.urls_helpers import public_url
+
+
+@permission_required(Permission.MANAGE_TEAM)
+def team_list(request: HttpRequest) -> HttpResponse:
+    practice = current_practice(request)
+    rows = selectors.team_members(practice=practice)
+    return render(
+        request,
+        "tenants/team/list.html",
+        {"rows": rows, "extra_sections": selectors.team_extra_sections(request, practice)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Permission.MANAGE_TEAM)
+def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
+    practice = current_practice(request)
+    target = Membership.objects.select_related("user").filter(pk=membership_id, practice=practice).first()
+    if target is None:
+        return render(request, "404.html", status=404)
+    effective = selectors.effective_permissions(target)
+    initial = {
+        "role": target.role,
+        "permissions": sorted(effective),
+        "expires_on": (target.expires_at - datetime.timedelta(days=1)).date() if target.expires_at else None,
+    }
+    form = MemberAccessForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        role = form.cleaned_data["role"]
+        chosen = set(form.cleaned_data["permissions"])
+        template = role_permissions(role)
+        # Changing the role without touching the boxes means "the new role's template".
+        if role != target.role and chosen == set(effective):
+            chosen = set(template)
+        try:
+            team_services.membership_change(
+                actor=request.user,  # type: ignore[arg-type]
+                practice=practice,
+                membership_id=target.pk,
+                role=role,
+                granted_permissions=sorted(chosen - template),
+                revoked_permissions=sorted(template - chosen),
+                expires_at=form.expires_at(),
+                meta=RequestMeta.from_request(request),
+            )
+        except ApplicationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Access of %(name)s updated.") % {"name": target.user.get_full_name()})
+            return redirect("team-list")
+    context = {
+        "form": form,
+        "target": target,
+        "effective": sorted(effective),
+        "permission_labels": dict(PermissionCode.choices),
+        "is_self": target.user_id == request.user.pk,
+        "now": timezone.now(),
+    }
+    return render(request, "tenants/team/edit.html", context, status=400 if form.errors else 200)
+
+
+def _add_errors(form: MemberAccessForm, error: ApplicationError) -> None:
+    field_map = {"granted_permissions": "permissions", "revoked_permissions": "permissions", "expires_at": "expires_on"}
+    if not error.fields:
+        form.add_error(None, error.message)
+    for field, field_messages in error.fields.items():
+        for message in field_messages:
+            name = field_map.get(field, field)
+            form.add_error(name if name in form.fields else None, message)
+
+
+ACTIONS = {
+    "suspend": (team_services.membership_suspend, _("Access suspended.")),
+    "restore": (team_services.membership_restore, _("Access restored.")),
+    "revoke": (team_services.membership_revoke, _("Access revoked.")),
+    "transfer-ownership": (team_services.ownership_transfer, _("Ownership transferred.")),
+}
+
+
+@require_POST
+@permission_required(Permission.MANAGE_TEAM)
+def member_action(request: HttpRequest, membership_id: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        return render(request, "404.html", status=404)
+    service, done = ACTIONS[action]
+    try:
+        service(
+            actor=request.user,  # type: ignore[arg-type]
+            practice=current_practice(request),
+            membership_id=membership_id,
+            meta=RequestMeta.from_request(request),
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("team-list")
+    messages.success(request, done)
+    return redirect("team-list")
+
+
+@require_POST
+def practice_leave(request: HttpRequest) -> HttpResponse:
+    try:
+        team_services.membership_leave(
+            user=request.user,  # type: ignore[arg-type]
+            practice=current_practice(request),
+            meta=RequestMeta.from_request(request),
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("dashboard")
+    return redirect(public_url("/practices/"))
+
+
+@permission_required(Permission.MANAGE_TEAM)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    changes = AccessChange.objects.filter(practice=current_practice(request)).select_related("actor", "member")
+    page = Paginator(changes, 50).get_page(request.GET.get("page"))
+    return render(request, "tenants/team/audit.html", {"page": page})
