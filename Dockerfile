@@ -53,13 +53,12 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY . .
 
-# Static files, hashed and compressed for WhiteNoise. Settings pick the manifest storage only when
-# staticfiles/staticfiles.json already exists, so seed an empty manifest first; collectstatic then
-# writes the real one. The dummy URLs keep settings from starting the embedded servers; nothing
+# Static files, hashed and compressed for WhiteNoise (DJANGO_STATIC_MANIFEST=1 selects the
+# manifest storage). The dummy URLs keep settings from starting the embedded servers; nothing
 # connects to them here.
+ENV DJANGO_STATIC_MANIFEST=1
 RUN chmod 0755 docker/entrypoint.sh \
     && mkdir -p staticfiles \
-    && printf '{"paths": {}, "version": "1.1", "hash": ""}' > staticfiles/staticfiles.json \
     && DATABASE_URL=postgres://collectstatic@localhost:1/collectstatic \
        REDIS_URL=redis://localhost:1/0 \
        DJANGO_SECRET_KEY=collectstatic-only \

@@ -50,8 +50,7 @@ release_tasks() {
         # The base domain is served by the public tenant: without it every request to the site
         # 404s (SHOW_PUBLIC_IF_NO_TENANT_FOUND is off). Idempotent.
         log "ensuring the public tenant and its domain"
-        python manage.py shell --no-imports -c \
-            'from tenants.management.commands.demo_seed import public_tenant_ensure; public_tenant_ensure()'
+        python manage.py ensure_public_tenant
     fi
 }
 
