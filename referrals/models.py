@@ -1,1 +1,193 @@
-"""Models arrive with their issue; the app is registered so its tables land in the public schema."""
+"""Referral codes, link visits, referrals (who brought whom) and access requests from public
+links. Public schema (shared app): their constraints hold across every practice."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tenants.models import Practice, Role
+
+
+class ReferralCode(models.Model):
+    """A user's personal referral code: `/r/<code>` on the base domain."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="referral_code")
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("referral code")
+        verbose_name_plural = _("referral codes")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ReferralVisit(models.Model):
+    """One opening of a referral link (the top of the funnel)."""
+
+    referral_code = models.ForeignKey(ReferralCode, on_delete=models.CASCADE, related_name="visits")
+    visited_at = models.DateTimeField(_("visited"), auto_now_add=True, db_index=True)
+    referer = models.CharField(_("referring page"), max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    landing_path = models.CharField(_("landing path"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("referral link visit")
+        verbose_name_plural = _("referral link visits")
+        ordering: ClassVar = ["-visited_at"]
+
+    def __str__(self) -> str:
+        return f"{self.referral_code_id} @ {self.visited_at:%Y-%m-%d %H:%M}"
+
+
+class ReferralSource(models.TextChoices):
+    INVITATION = "invitation", _("Invitation")
+    LINK = "link", _("Referral link")
+
+
+class ReferralStatus(models.TextChoices):
+    SIGNED_UP = "signed_up", _("Signed up")
+    # Later issues (billing) move a referral on: converted (first payment), rewarded, reversed.
+
+
+class Eligibility(models.TextChoices):
+    ELIGIBLE = "eligible", _("Eligible")
+    INELIGIBLE = "ineligible", _("Not eligible")
+    REVIEW = "review", _("Needs review")
+
+
+class EligibilityReason(models.TextChoices):
+    NONE = "", _("None")
+    SELF_REFERRAL = "self_referral", _("Self-referral")
+    EMAIL_REGISTERED = "email_registered", _("Email already registered")
+    DISPOSABLE_EMAIL = "disposable_email", _("Disposable email domain")
+    VELOCITY_LIMIT = "velocity_limit", _("Too many referrals in a short time")
+
+
+class Referral(models.Model):
+    """Who brought whom. A user is referred at most once (database rule)."""
+
+    referrer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals_made")
+    referred_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="referral_received"
+    )
+    referred_practice = models.ForeignKey(
+        Practice, on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
+    )
+    source = models.CharField(_("source"), max_length=20, choices=ReferralSource.choices)
+    invitation = models.ForeignKey(
+        "invitations.Invitation", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
+    )
+    referral_code = models.ForeignKey(
+        ReferralCode, on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=ReferralStatus.choices, default=ReferralStatus.SIGNED_UP
+    )
+    eligibility = models.CharField(_("eligibility"), max_length=20, choices=Eligibility.choices)
+    eligibility_reason = models.CharField(
+        _("reason"), max_length=30, choices=EligibilityReason.choices, blank=True, default=""
+    )
+    eligibility_note = models.CharField(_("reason details"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=models.Q(source__in=ReferralSource.values), name="referral_source_known"),
+            models.CheckConstraint(
+                condition=models.Q(eligibility__in=Eligibility.values), name="referral_eligibility_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(eligibility="eligible", eligibility_reason="")
+                | (~models.Q(eligibility="eligible") & ~models.Q(eligibility_reason="")),
+                name="referral_reason_iff_not_eligible",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(source="invitation") | models.Q(invitation__isnull=False),
+                name="referral_invitation_source_has_invitation",
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["referrer", "created_at"], name="referral_referrer_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referred_user_id} ({self.source})"
+
+
+class AccessRequestStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class AccessRequest(models.Model):
+    """A newcomer from a public referral link asking to join the referrer's practice. Public
+    links never open a practice by themselves: an owner (MANAGE_TEAM) approves or declines."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="access_requests")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_requests")
+    referral = models.ForeignKey(Referral, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(
+        _("status"), max_length=20, choices=AccessRequestStatus.choices, default=AccessRequestStatus.PENDING
+    )
+    granted_role = models.CharField(_("granted role"), max_length=30, choices=Role.choices, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("owners notified"), null=True, blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("access request")
+        verbose_name_plural = _("access requests")
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "requester"],
+                condition=models.Q(status="pending"),
+                name="access_request_one_pending_per_practice_and_user",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=AccessRequestStatus.values), name="access_request_status_known"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="approved") | ~models.Q(granted_role=""),
+                name="access_request_approved_names_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester_id} → {self.practice_id} ({self.status})"
+
+
+class PracticeReferralSettings(models.Model):
+    """Per-practice growth settings. Kept here, one-to-one with the practice, so the tenants
+    app's Practice stays small. No row means the defaults."""
+
+    practice = models.OneToOneField(Practice, on_delete=models.CASCADE, related_name="referral_settings")
+    links_grant_guest_access = models.BooleanField(
+        _("referral links grant guest access at once"),
+        default=False,
+        help_text=_(
+            "Off: newcomers from your members' referral links ask for access and you approve. "
+            "On: they join at once as guests (no patient data unless you widen the role)."
+        ),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("practice referral settings")
+        verbose_name_plural = _("practice referral settings")
+
+    def __str__(self) -> str:
+        return f"{self.practice_id}: links grant guest = {self.links_grant_guest_access}"

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from dentaltap.ratelimit import rate_limited
 from tenants import apis, views
 
 urlpatterns = [
@@ -9,5 +10,5 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("practices/", views.practice_switcher, name="practice-switcher"),
     path("api/practices/", apis.PracticeListApi.as_view(), name="api-practices"),
-    path("api/signup/", apis.SignupApi.as_view(), name="api-signup"),
+    path("api/signup/", rate_limited("signup", field="email")(apis.SignupApi.as_view()), name="api-signup"),
 ]

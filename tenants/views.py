@@ -12,7 +12,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from dentaltap.errors import ApplicationError
-from tenants import selectors, services
+from dentaltap.ratelimit import rate_limited
+from referrals import attribution as referral_attribution
+from referrals import services as referral_services
+from tenants import selectors
 from tenants.forms import EmailAuthenticationForm, SignupForm
 from tenants.urls_helpers import is_own_url, practice_url
 
@@ -22,11 +25,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("signup", field="email")
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user, practice = services.account_signup(**form.cleaned_data)
+            # Credited to the referrer whose link this browser opened first (if any, in the window).
+            user, practice = referral_services.account_signup_attributed(
+                attribution_code=referral_attribution.attribution_code(request), **form.cleaned_data
+            )
         except ApplicationError as error:
             for field, messages in error.fields.items():
                 for message in messages:

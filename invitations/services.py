@@ -1,0 +1,512 @@
+"""Everything that changes invitations: invite (one or many), resend, revoke, accept, send."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
+
+from dentaltap.errors import ApplicationError, ConflictError
+from invitations import tokens
+from invitations.models import Invitation, InvitationStatus
+from invitations.roles import grantable_roles
+from referrals.models import Referral, ReferralSource
+from referrals.services import referral_code_get_or_create, referral_record
+from tenants import services as tenant_services
+from tenants.access import Permission, membership_get_active, membership_has_permission
+from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User, normalize_email
+from tenants.urls_helpers import public_url
+
+logger = logging.getLogger(__name__)
+
+# Entries of a pasted list are separated by commas, semicolons and new lines (and spaces).
+_SEGMENTS = re.compile(r"[,;\n]+")
+# `Dr. Anna Weber <anna@example.com>`: the address between angle brackets.
+_ANGLE_ADDRESS = re.compile(r"<([^<>]+)>")
+
+
+class InvitationLinkError(ApplicationError):
+    """A token that cannot be used: its code says why (and the page says what to do)."""
+
+    status_code: int = 410
+
+
+def _expiry() -> datetime.datetime:
+    return timezone.now() + datetime.timedelta(days=settings.INVITATION_EXPIRY_DAYS)
+
+
+def _unguessable_hash() -> str:
+    # A placeholder nobody holds the token for: the real token is minted when the email is sent.
+    return tokens.token_hash(tokens.token_new())
+
+
+def emails_parse(raw: str | Sequence[str]) -> list[str]:
+    """Split a pasted list into candidate addresses, in order. Entries are separated by commas,
+    semicolons, new lines or spaces; `Dr. Anna Weber <anna@example.com>` gives the address."""
+    chunks = [raw] if isinstance(raw, str) else [str(chunk) for chunk in raw]
+    found: list[str] = []
+    for chunk in chunks:
+        for segment in _SEGMENTS.split(chunk):
+            angle = _ANGLE_ADDRESS.search(segment)
+            if angle is not None:
+                found.append(angle.group(1).strip())
+                continue
+            found.extend(part.strip("\"'") for part in segment.split() if part.strip("\"'"))
+    return found
+
+
+# --------------------------------------------------------------------------- invite
+
+
+@dataclass(frozen=True)
+class InvitationIssue:
+    email: str
+    code: str
+    message: str
+
+
+@dataclass
+class InvitationBatch:
+    created: list[Invitation] = field(default_factory=list)
+    resent: list[Invitation] = field(default_factory=list)
+    issues: list[InvitationIssue] = field(default_factory=list)
+
+    @property
+    def invitations(self) -> list[Invitation]:
+        return [*self.created, *self.resent]
+
+
+def _require_inviter(*, practice: Practice, user: User) -> Membership:
+    membership = membership_get_active(user=user, practice=practice)
+    if not membership_has_permission(membership, Permission.INVITE_COLLEAGUES):
+        raise ApplicationError(
+            _("Your role in this practice does not allow inviting colleagues."),
+            code="permission_denied",
+            status_code=403,
+        )
+    assert membership is not None  # noqa: S101 - implied by the permission check
+    return membership
+
+
+def _valid_addresses(emails: str | Sequence[str], issues: list[InvitationIssue]) -> list[str]:
+    """The distinct valid addresses, normalised, in order; each invalid one added to `issues`."""
+    candidates = emails_parse(emails)
+    if not candidates:
+        text = _("Enter at least one email address.")
+        raise ApplicationError(text, code="required", fields={"emails": [text]})
+    if len(candidates) > settings.INVITATION_MAX_PER_REQUEST:
+        text = _("Invite at most %(count)d people at once.") % {"count": settings.INVITATION_MAX_PER_REQUEST}
+        raise ApplicationError(text, code="too_many", fields={"emails": [text]})
+    valid: dict[str, None] = {}
+    for candidate in candidates:
+        email = normalize_email(candidate)
+        try:
+            validate_email(email)
+        except ValidationError:
+            issues.append(InvitationIssue(candidate, "invalid_email", _("This is not a valid email address.")))
+            continue
+        valid[email] = None
+    if not valid:
+        text = _("None of these is a valid email address.")
+        raise ApplicationError(text, code="invalid", fields={"emails": [f"{i.email}: {i.message}" for i in issues]})
+    return list(valid)
+
+
+def invitation_create_many(
+    *,
+    practice: Practice,
+    invited_by: User,
+    emails: str | Sequence[str],
+    role: str = Role.ASSISTANT,
+    message: str = "",
+) -> InvitationBatch:
+    """Invite every valid address in `emails`; report the others one by one.
+
+    An address with a pending invitation to this practice is re-invited (resend: new token,
+    expiry reset, the new role and message). Members of the practice are reported, not invited.
+    The emails go out from a task after commit."""
+    membership = _require_inviter(practice=practice, user=invited_by)
+    if role not in grantable_roles(membership):
+        message_text = _("You cannot invite people with this role.")
+        raise ApplicationError(message_text, code="role_not_allowed", fields={"role": [message_text]})
+    message = message.strip()
+    if len(message) > 1000:
+        text = _("Keep the message under 1000 characters.")
+        raise ApplicationError(text, fields={"message": [text]})
+
+    batch = InvitationBatch()
+    valid = _valid_addresses(emails, batch.issues)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # One practice's invitation batches run one at a time; the partial unique constraint
+            # still guards the rule itself.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"invitations:{practice.pk}"])
+        members = set(
+            Membership.objects.filter(practice=practice, status=MembershipStatus.ACTIVE, user__email__in=valid)
+            .values_list("user__email", flat=True)
+            .iterator()
+        )
+        pending = {
+            invitation.email: invitation
+            for invitation in Invitation.objects.select_for_update().filter(
+                practice=practice, status=InvitationStatus.PENDING, email__in=valid
+            )
+        }
+        now = timezone.now()
+        expires_at = _expiry()
+        new: list[Invitation] = []
+        for email in valid:
+            if email in members:
+                batch.issues.append(
+                    InvitationIssue(email, "already_member", _("This person is already a member of the practice."))
+                )
+            elif email in pending:
+                invitation = pending[email]
+                invitation.role, invitation.message, invitation.invited_by = role, message, invited_by
+                invitation.expires_at, invitation.send_requested_at = expires_at, now
+                invitation.token_hash = _unguessable_hash()
+                batch.resent.append(invitation)
+            else:
+                new.append(
+                    Invitation(
+                        practice=practice,
+                        invited_by=invited_by,
+                        email=email,
+                        role=role,
+                        message=message,
+                        token_hash=_unguessable_hash(),
+                        expires_at=expires_at,
+                        send_requested_at=now,
+                    )
+                )
+        Invitation.objects.bulk_update(
+            batch.resent,
+            ["role", "message", "invited_by", "expires_at", "send_requested_at", "token_hash", "updated_at"],
+        )
+        batch.created = Invitation.objects.bulk_create(new)
+        ids = [invitation.pk for invitation in batch.invitations]
+        if ids:
+            transaction.on_commit(lambda: invitations_enqueue_send(ids), robust=True)
+    logger.info(
+        "practice %s: %d invited, %d resent, %d refused by user %s",
+        practice.pk,
+        len(batch.created),
+        len(batch.resent),
+        len(batch.issues),
+        invited_by.pk,
+    )
+    return batch
+
+
+def invitations_enqueue_send(invitation_ids: Sequence[int]) -> int:
+    """Publish one send task per invitation; stop at the first broker failure (the beat task
+    `invitations_send_unsent` picks up whatever was not sent). Returns how many were queued."""
+    from invitations.tasks import invitation_send  # noqa: PLC0415 - tasks import services
+
+    queued = 0
+    for invitation_id in invitation_ids:
+        try:
+            invitation_send.delay(invitation_id)
+        except (BrokerError, RedisError, OSError) as error:
+            logger.warning(
+                "broker unavailable, %d invitation email(s) left for the retry: %s", len(invitation_ids) - queued, error
+            )
+            break
+        queued += 1
+    return queued
+
+
+def _lock_for_management(*, invitation_id: int, practice: Practice, by: User) -> Invitation:
+    membership = _require_inviter(practice=practice, user=by)
+    invitation = Invitation.objects.select_for_update().filter(pk=invitation_id, practice=practice).first()
+    if invitation is None:
+        raise ApplicationError(_("This invitation does not exist."), code="not_found", status_code=404)
+    if invitation.invited_by_id != by.pk and not membership_has_permission(membership, Permission.MANAGE_TEAM):
+        raise ApplicationError(
+            _("Only the person who sent this invitation or a team manager may change it."),
+            code="permission_denied",
+            status_code=403,
+        )
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, invitation_id: int, practice: Practice, by: User) -> Invitation:
+    """A new email with a new token; the expiry starts again. The old link stops working."""
+    invitation = _lock_for_management(invitation_id=invitation_id, practice=practice, by=by)
+    if invitation.status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
+        raise ConflictError(
+            _("This invitation was %(status)s and cannot be sent again.")
+            % {"status": invitation.get_status_display().lower()},
+            code=f"invitation_{invitation.status}",
+        )
+    invitation.status = InvitationStatus.PENDING
+    invitation.token_hash = _unguessable_hash()
+    invitation.expires_at = _expiry()
+    invitation.send_requested_at = timezone.now()
+    try:
+        with transaction.atomic():
+            invitation.save(update_fields=["status", "token_hash", "expires_at", "send_requested_at", "updated_at"])
+    except IntegrityError:
+        raise ConflictError(
+            _("A newer invitation to this address is already pending."), code="invitation_pending_exists"
+        ) from None
+    invitation_id = invitation.pk
+    transaction.on_commit(lambda: invitations_enqueue_send([invitation_id]), robust=True)
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation_id: int, practice: Practice, by: User) -> Invitation:
+    invitation = _lock_for_management(invitation_id=invitation_id, practice=practice, by=by)
+    if invitation.status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
+        raise ConflictError(
+            _("This invitation was already %(status)s.") % {"status": invitation.get_status_display().lower()},
+            code=f"invitation_{invitation.status}",
+        )
+    invitation.status = InvitationStatus.REVOKED
+    invitation.save(update_fields=["status", "updated_at"])
+    return invitation
+
+
+# --------------------------------------------------------------------------- the link
+
+
+def _link_error(invitation: Invitation | None) -> InvitationLinkError | None:
+    if invitation is None:
+        return InvitationLinkError(
+            _("This invitation link is not valid. Check that you opened the whole link from the email."),
+            code="invitation_not_found",
+            status_code=404,
+        )
+    status = invitation.effective_status
+    if status == InvitationStatus.EXPIRED:
+        return InvitationLinkError(
+            _("This invitation has expired. Ask %(name)s to send it again.")
+            % {"name": invitation.invited_by.get_full_name() if invitation.invited_by else invitation.practice.name},
+            code="invitation_expired",
+        )
+    if status == InvitationStatus.REVOKED:
+        return InvitationLinkError(_("This invitation was withdrawn by the practice."), code="invitation_revoked")
+    if status == InvitationStatus.ACCEPTED:
+        return InvitationLinkError(
+            _("This invitation was already used. Log in to reach the practice."), code="invitation_used"
+        )
+    return None
+
+
+def invitation_get_usable(*, token: str) -> Invitation:
+    """The pending invitation this token opens, or an InvitationLinkError saying why not. An
+    invitation found past its expiry is marked expired (its own statement: the answer is final)."""
+    invitation = (
+        Invitation.objects.select_related("practice", "invited_by").filter(token_hash=tokens.token_hash(token)).first()
+    )
+    error = _link_error(invitation)
+    if error is not None:
+        if invitation is not None and error.code == "invitation_expired":
+            Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.PENDING).update(
+                status=InvitationStatus.EXPIRED, updated_at=timezone.now()
+            )
+        raise error
+    assert invitation is not None  # noqa: S101 - no error means found
+    return invitation
+
+
+def _lock_usable(token: str) -> Invitation:
+    """Inside the accepting transaction: the row locked, so one token is consumed once."""
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("practice", "invited_by")
+        .filter(token_hash=tokens.token_hash(token))
+        .first()
+    )
+    error = _link_error(invitation)
+    if error is not None:
+        raise error
+    assert invitation is not None  # noqa: S101
+    return invitation
+
+
+def _mark_accepted(invitation: Invitation, user: User) -> None:
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["status", "accepted_at", "accepted_by", "updated_at"])
+
+
+def email_mismatch_error(*, invited: str, current: str) -> ApplicationError:
+    return ApplicationError(
+        _(
+            "This invitation was sent to %(invited)s, but you are logged in as %(current)s. "
+            "Log out and open the link again, or ask for an invitation to your own address."
+        )
+        % {"invited": invited, "current": current},
+        code="email_mismatch",
+        status_code=403,
+    )
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """An existing user, logged in with the invited email, joins the practice."""
+    invitation = _lock_usable(token)
+    if normalize_email(user.email) != invitation.email:
+        raise email_mismatch_error(invited=invitation.email, current=user.email)
+    # An active membership stays as it is; an ended one is reactivated with the invited role
+    # (the owner's invitation lets the person back in): tenants.services.membership_create.
+    membership = tenant_services.membership_create(
+        user=user,
+        practice=invitation.practice,
+        role=invitation.role,
+        joined_via=JoinedVia.INVITATION,
+        actor=invitation.invited_by,
+    )
+    _mark_accepted(invitation, user)
+    logger.info("invitation %s accepted by existing user %s", invitation.pk, user.pk)
+    return membership
+
+
+@dataclass(frozen=True)
+class InvitationSignupResult:
+    user: User
+    practice: Practice
+    membership: Membership
+    referral: Referral | None
+    invitation: Invitation
+
+
+@transaction.atomic
+def invitation_accept_signup(
+    *, token: str, password: str, full_name: str, practice_name: str, practice_slug: str
+) -> InvitationSignupResult:
+    """A newcomer signs up from the invitation, with the invited email: their own practice, the
+    invited membership and the referral, all in one transaction or none of it."""
+    invitation = _lock_usable(token)
+    user, practice = tenant_services.account_signup(
+        email=invitation.email,
+        password=password,
+        full_name=full_name,
+        practice_name=practice_name,
+        practice_slug=practice_slug,
+    )
+    membership = tenant_services.membership_create(
+        user=user,
+        practice=invitation.practice,
+        role=invitation.role,
+        joined_via=JoinedVia.INVITATION,
+        actor=invitation.invited_by,
+    )
+    referral = None
+    if invitation.invited_by is not None:
+        referral = referral_record(
+            referrer=invitation.invited_by,
+            referred_user=user,
+            referred_practice=practice,
+            source=ReferralSource.INVITATION,
+            invitation=invitation,
+            referral_code=referral_code_get_or_create(user=invitation.invited_by),
+        )
+    _mark_accepted(invitation, user)
+    logger.info("invitation %s accepted by new user %s (own practice %s)", invitation.pk, user.pk, practice.slug)
+    return InvitationSignupResult(user, practice, membership, referral, invitation)
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def invitation_link(*, token: str, referral_code: str) -> str:
+    """The link in the email, on the base domain (never built from a request's Host header)."""
+    return public_url(f"/invitations/{token}/?ref={referral_code}")
+
+
+def invitation_send(*, invitation_id: int) -> bool:
+    """Mint a token and email the invitation, once per send request. Safe to run twice: the row
+    lock and `sent_at >= send_requested_at` make a duplicate task a no-op. Returns True if sent.
+
+    The email goes out while the row is locked: if sending fails, the transaction rolls back and
+    the task retries; if the commit failed after a send, the beat task sends a fresh link."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("practice", "invited_by")
+            .filter(pk=invitation_id)
+            .first()
+        )
+        if invitation is None or invitation.status != InvitationStatus.PENDING or invitation.is_expired:
+            return False
+        if invitation.sent_at is not None and invitation.sent_at >= invitation.send_requested_at:
+            return False
+        token = tokens.token_new()
+        invitation.token_hash = tokens.token_hash(token)
+        invitation.sent_at = timezone.now()
+        invitation.send_count += 1
+        invitation.save(update_fields=["token_hash", "sent_at", "send_count", "updated_at"])
+        invitation_email_build(invitation=invitation, token=token).send()
+    return True
+
+
+def invitation_email_build(*, invitation: Invitation, token: str) -> EmailMultiAlternatives:
+    inviter = invitation.invited_by
+    code = referral_code_get_or_create(user=inviter).code if inviter else ""
+    context = {
+        "inviter_name": inviter.get_full_name() if inviter else invitation.practice.name,
+        "inviter_email": inviter.email if inviter else "",
+        "practice_name": invitation.practice.name,
+        "role": Role(invitation.role).label,
+        "personal_message": invitation.message,
+        "accept_url": invitation_link(token=token, referral_code=code),
+        "expires_at": invitation.expires_at,
+        "home_url": public_url("/"),
+    }
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("%(name)s invited you to %(practice)s on DentalTap") % {
+            "name": context["inviter_name"],
+            "practice": context["practice_name"],
+        }
+        text = render_to_string("invitations/emails/invitation.txt", context)
+        html = render_to_string("invitations/emails/invitation.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[invitation.email],
+        reply_to=[inviter.email] if inviter else None,
+        headers={"X-DentalTap-Invitation": str(invitation.pk)},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def invitations_send_unsent() -> int:
+    """Re-queue invitations whose email is owed for a while (e.g. the broker was down)."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.INVITATION_RESEND_UNSENT_AFTER_SECONDS)
+    ids = list(
+        Invitation.objects.filter(
+            status=InvitationStatus.PENDING, expires_at__gt=timezone.now(), send_requested_at__lte=cutoff
+        )
+        .filter(Q(sent_at__isnull=True) | Q(sent_at__lt=F("send_requested_at")))
+        .order_by("send_requested_at")
+        .values_list("pk", flat=True)[:2000]
+    )
+    return invitations_enqueue_send(ids) if ids else 0
+
+
+def invitations_expire() -> int:
+    """Persist the expiry of pending invitations past their date (their links already refuse)."""
+    return Invitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=timezone.now()).update(
+        status=InvitationStatus.EXPIRED, updated_at=timezone.now()
+    )

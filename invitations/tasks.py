@@ -1,0 +1,34 @@
+"""Invitation tasks: ids in, a service call, retries only for transient failures."""
+
+from __future__ import annotations
+
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.db import OperationalError
+
+from invitations import services
+
+
+@shared_task(
+    autoretry_for=(OperationalError, SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=6,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def invitation_send(invitation_id: int) -> bool:
+    """Email one invitation (a fresh token each send). Safe to run twice."""
+    return services.invitation_send(invitation_id=invitation_id)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def invitations_send_unsent() -> int:
+    """Beat: re-queue invitations whose email is owed (e.g. the broker was down at commit)."""
+    return services.invitations_send_unsent()
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def invitations_expire() -> int:
+    """Beat: persist the expiry of pending invitations past their date."""
+    return services.invitations_expire()

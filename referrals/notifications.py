@@ -1,0 +1,57 @@
+"""Emails about access requests, sent from tasks."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from referrals.models import AccessRequest, AccessRequestStatus
+from tenants.access import ROLE_PERMISSIONS, Permission
+from tenants.models import Membership, MembershipStatus
+from tenants.urls_helpers import practice_url
+
+
+def access_request_notify(*, access_request_id: int) -> int:
+    """One email per team manager of the practice, with a link to the confirmation page (the
+    approval itself is a POST there). Returns how many were sent; 0 if already notified."""
+    managing_roles = [role for role, permissions in ROLE_PERMISSIONS.items() if Permission.MANAGE_TEAM in permissions]
+    with transaction.atomic():
+        access_request = (
+            AccessRequest.objects.select_for_update(of=("self",))
+            .select_related("practice", "requester")
+            .filter(pk=access_request_id)
+            .first()
+        )
+        if access_request is None or access_request.status != AccessRequestStatus.PENDING:
+            return 0
+        if access_request.notified_at is not None:
+            return 0
+        recipients = list(
+            Membership.objects.filter(
+                practice=access_request.practice, status=MembershipStatus.ACTIVE, role__in=managing_roles
+            ).values_list("user__email", flat=True)
+        )
+        context = {
+            "requester_name": access_request.requester.get_full_name(),
+            "requester_email": access_request.requester.email,
+            "practice_name": access_request.practice.name,
+            "review_url": practice_url(access_request.practice, f"/access-requests/{access_request.pk}/"),
+        }
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = _("%(name)s asks to join %(practice)s") % {
+                "name": context["requester_name"],
+                "practice": context["practice_name"],
+            }
+            text = render_to_string("referrals/emails/access_request.txt", context)
+            html = render_to_string("referrals/emails/access_request.html", context)
+        access_request.notified_at = timezone.now()
+        access_request.save(update_fields=["notified_at"])
+        for recipient in recipients:
+            message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [recipient])
+            message.attach_alternative(html, "text/html")
+            message.send()
+    return len(recipients)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from referrals.models import AccessRequest, AccessRequestStatus, PracticeReferralSettings, ReferralCode
+from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User
+
+
+def referral_code_find(code: str) -> ReferralCode | None:
+    code = (code or "").strip()
+    if not code or len(code) > 32:
+        return None
+    return ReferralCode.objects.select_related("user").filter(code=code, user__is_active=True).first()
+
+
+def referrer_home_practice(*, user: User) -> Practice | None:
+    """The practice a referral link opens a door to: the referrer's own (the first they created)."""
+    membership = (
+        Membership.objects.filter(
+            user=user, role=Role.OWNER, joined_via=JoinedVia.CREATED_PRACTICE, status=MembershipStatus.ACTIVE
+        )
+        .select_related("practice")
+        .order_by("created_at")
+        .first()
+    )
+    return membership.practice if membership else None
+
+
+def practice_links_grant_guest_access(*, practice: Practice) -> bool:
+    return PracticeReferralSettings.objects.filter(practice=practice, links_grant_guest_access=True).exists()
+
+
+def access_requests_pending(*, practice: Practice) -> QuerySet[AccessRequest]:
+    return (
+        AccessRequest.objects.filter(practice=practice, status=AccessRequestStatus.PENDING)
+        .select_related("requester")
+        .order_by("created_at")
+    )
+
+
+def access_requests_recent(*, practice: Practice, limit: int = 20) -> QuerySet[AccessRequest]:
+    return (
+        AccessRequest.objects.filter(practice=practice)
+        .exclude(status=AccessRequestStatus.PENDING)
+        .select_related("requester", "decided_by")
+        .order_by("-decided_at")[:limit]
+    )
+
+
+def access_requests_of_user(*, user: User) -> QuerySet[AccessRequest]:
+    return AccessRequest.objects.filter(requester=user).select_related("practice").order_by("-created_at")

@@ -1,0 +1,326 @@
+"""Everything that changes referral codes, visits, referrals and access requests."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dentaltap.errors import ApplicationError, ConflictError
+from invitations.models import Invitation
+from invitations.roles import grantable_roles
+from referrals import mailboxes, selectors
+from referrals.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    Eligibility,
+    EligibilityReason,
+    PracticeReferralSettings,
+    Referral,
+    ReferralCode,
+    ReferralSource,
+    ReferralVisit,
+)
+from tenants import services as tenant_services
+from tenants.access import Permission, membership_get_active, membership_has_permission
+from tenants.models import JoinedVia, Membership, Practice, Role, User
+
+logger = logging.getLogger(__name__)
+
+CODE_BYTES = 6  # 8 URL-safe characters: 2^48 codes, short enough to read out loud
+
+
+# --------------------------------------------------------------------------- codes and visits
+
+
+def referral_code_get_or_create(*, user: User) -> ReferralCode:
+    """The user's referral code, created on first need. Safe under concurrency: the one-to-one
+    and the unique code are database constraints; a lost race reads the winner's row."""
+    existing = ReferralCode.objects.filter(user=user).first()
+    if existing is not None:
+        return existing
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return ReferralCode.objects.create(user=user, code=secrets.token_urlsafe(CODE_BYTES))
+        except IntegrityError:
+            existing = ReferralCode.objects.filter(user=user).first()
+            if existing is not None:
+                return existing
+    raise RuntimeError("could not allocate a unique referral code")
+
+
+def referral_visit_record(
+    *, referral_code: ReferralCode, referer: str, ip_address: str | None, user_agent: str, landing_path: str
+) -> ReferralVisit:
+    return ReferralVisit.objects.create(
+        referral_code=referral_code,
+        referer=referer[:500],
+        ip_address=ip_address or None,
+        user_agent=user_agent[:300],
+        landing_path=landing_path[:300],
+    )
+
+
+# --------------------------------------------------------------------------- eligibility and referrals
+
+
+@dataclass(frozen=True)
+class EligibilityDecision:
+    eligibility: str
+    reason: str = EligibilityReason.NONE
+    note: str = ""
+
+
+def referral_eligibility_decide(*, referrer: User, referred_user: User) -> EligibilityDecision:
+    """Decide, in this order: self-referral, an already registered mailbox, the referrer's
+    velocity, a throw-away domain (review only). Call inside the signup transaction, which holds
+    the referrer's advisory lock so concurrent signups count each other."""
+    email = referred_user.email
+    if referrer.pk == referred_user.pk or mailboxes.mailbox_canonical(referrer.email) == mailboxes.mailbox_canonical(
+        email
+    ):
+        return EligibilityDecision(
+            Eligibility.INELIGIBLE, EligibilityReason.SELF_REFERRAL, _("The referrer and the new user share a mailbox.")
+        )
+    if mailboxes.users_with_mailbox(email).exclude(pk=referred_user.pk).exists():
+        return EligibilityDecision(
+            Eligibility.INELIGIBLE,
+            EligibilityReason.EMAIL_REGISTERED,
+            _("Another account already uses this mailbox under a different spelling."),
+        )
+    limit = settings.REFERRAL_VELOCITY_LIMIT_PER_DAY
+    since = timezone.now() - datetime.timedelta(days=1)
+    recent = Referral.objects.filter(referrer=referrer, created_at__gte=since).count()
+    if recent >= limit:
+        return EligibilityDecision(
+            Eligibility.INELIGIBLE,
+            EligibilityReason.VELOCITY_LIMIT,
+            _("The referrer already brought %(count)d signups in 24 hours (limit %(limit)d).")
+            % {"count": recent, "limit": limit},
+        )
+    if mailboxes.is_disposable(email):
+        return EligibilityDecision(
+            Eligibility.REVIEW, EligibilityReason.DISPOSABLE_EMAIL, _("The email uses a throw-away domain.")
+        )
+    return EligibilityDecision(Eligibility.ELIGIBLE)
+
+
+@transaction.atomic
+def referral_record(
+    *,
+    referrer: User,
+    referred_user: User,
+    referred_practice: Practice | None,
+    source: str,
+    invitation: Invitation | None = None,
+    referral_code: ReferralCode | None = None,
+) -> Referral:
+    with connection.cursor() as cursor:
+        # Serialises one referrer's concurrent signups so the velocity count is exact.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"referrals:{referrer.pk}"])
+    decision = referral_eligibility_decide(referrer=referrer, referred_user=referred_user)
+    referral = Referral.objects.create(
+        referrer=referrer,
+        referred_user=referred_user,
+        referred_practice=referred_practice,
+        source=source,
+        invitation=invitation,
+        referral_code=referral_code,
+        eligibility=decision.eligibility,
+        eligibility_reason=decision.reason,
+        eligibility_note=decision.note,
+    )
+    logger.info(
+        "referral %s: %s -> %s via %s (%s %s)",
+        referral.pk,
+        referrer.pk,
+        referred_user.pk,
+        source,
+        decision.eligibility,
+        decision.reason,
+    )
+    return referral
+
+
+# --------------------------------------------------------------------------- signup through a link
+
+
+@dataclass(frozen=True)
+class ReferralSignupResult:
+    user: User
+    practice: Practice
+    referral: Referral | None
+    access_practice: Practice | None
+    access_request: AccessRequest | None
+    guest_membership: Membership | None
+
+
+@transaction.atomic
+def referral_signup(
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    practice_name: str,
+    practice_slug: str,
+    attribution_code: str | None,
+    access_code: str | None = None,
+    request_access: bool = True,
+) -> ReferralSignupResult:
+    """A newcomer's account and own practice, plus (all or nothing):
+    - a Referral to whoever the attribution code names (first touch; unknown codes are ignored);
+    - when `access_code` names a referrer (the link signed up from) and `request_access` holds:
+      an access request to the referrer's practice, or at once a guest membership when that
+      practice lets its links grant guest access."""
+    user, practice = tenant_services.account_signup(
+        email=email, password=password, full_name=full_name, practice_name=practice_name, practice_slug=practice_slug
+    )
+    attribution = selectors.referral_code_find(attribution_code or "")
+    referral = None
+    if attribution is not None:
+        referral = referral_record(
+            referrer=attribution.user,
+            referred_user=user,
+            referred_practice=practice,
+            source=ReferralSource.LINK,
+            referral_code=attribution,
+        )
+
+    access_link = selectors.referral_code_find(access_code or "") if access_code else None
+    access_practice = selectors.referrer_home_practice(user=access_link.user) if access_link else None
+    access_request = guest_membership = None
+    if access_practice is not None and request_access:
+        if selectors.practice_links_grant_guest_access(practice=access_practice):
+            guest_membership = tenant_services.membership_create(
+                user=user, practice=access_practice, role=Role.GUEST, joined_via=JoinedVia.REFERRAL_LINK
+            )
+        else:
+            access_request = AccessRequest.objects.create(practice=access_practice, requester=user, referral=referral)
+            request_id = access_request.pk
+            transaction.on_commit(lambda: _enqueue_access_request_notify(request_id), robust=True)
+    return ReferralSignupResult(user, practice, referral, access_practice, access_request, guest_membership)
+
+
+def _enqueue_access_request_notify(access_request_id: int) -> None:
+    from referrals.tasks import access_request_notify  # noqa: PLC0415 - tasks import services
+
+    access_request_notify.delay(access_request_id)
+
+
+# --------------------------------------------------------------------------- access requests
+
+
+def _require_permission(*, user: User, practice: Practice, permission: str) -> Membership:
+    membership = membership_get_active(user=user, practice=practice)
+    if not membership_has_permission(membership, permission):
+        raise ApplicationError(
+            _("Your role in this practice does not allow this."), code="permission_denied", status_code=403
+        )
+    assert membership is not None  # noqa: S101 - implied by the permission check
+    return membership
+
+
+def _lock_pending_request(access_request_id: int, practice: Practice) -> AccessRequest:
+    access_request = (
+        AccessRequest.objects.select_for_update()
+        .select_related("requester", "practice")
+        .filter(pk=access_request_id, practice=practice)
+        .first()
+    )
+    if access_request is None:
+        raise ApplicationError(_("This access request does not exist."), code="not_found", status_code=404)
+    if access_request.status != AccessRequestStatus.PENDING:
+        raise ConflictError(
+            _("This request was already answered (%(status)s).") % {"status": access_request.get_status_display()},
+            code="already_decided",
+        )
+    return access_request
+
+
+@transaction.atomic
+def access_request_approve(
+    *, access_request_id: int, practice: Practice, by: User, role: str = Role.GUEST
+) -> AccessRequest:
+    membership = _require_permission(user=by, practice=practice, permission=Permission.MANAGE_TEAM)
+    if role not in grantable_roles(membership):
+        raise ApplicationError(
+            _("You cannot grant this role."),
+            code="role_not_allowed",
+            fields={"role": [_("You cannot grant this role.")]},
+        )
+    access_request = _lock_pending_request(access_request_id, practice)
+    tenant_services.membership_create(
+        user=access_request.requester, practice=practice, role=role, joined_via=JoinedVia.REFERRAL_LINK, actor=by
+    )
+    access_request.status = AccessRequestStatus.APPROVED
+    access_request.granted_role = role
+    access_request.decided_by = by
+    access_request.decided_at = timezone.now()
+    access_request.save(update_fields=["status", "granted_role", "decided_by", "decided_at"])
+    return access_request
+
+
+@transaction.atomic
+def access_request_decline(*, access_request_id: int, practice: Practice, by: User) -> AccessRequest:
+    _require_permission(user=by, practice=practice, permission=Permission.MANAGE_TEAM)
+    access_request = _lock_pending_request(access_request_id, practice)
+    access_request.status = AccessRequestStatus.DECLINED
+    access_request.decided_by = by
+    access_request.decided_at = timezone.now()
+    access_request.save(update_fields=["status", "decided_by", "decided_at"])
+    return access_request
+
+
+@transaction.atomic
+def access_request_withdraw(*, access_request_id: int, by: User) -> AccessRequest:
+    """The newcomer declines the access they were offered; their practice and attribution stay."""
+    access_request = AccessRequest.objects.select_for_update().filter(pk=access_request_id, requester=by).first()
+    if access_request is None:
+        raise ApplicationError(_("This access request does not exist."), code="not_found", status_code=404)
+    if access_request.status != AccessRequestStatus.PENDING:
+        raise ConflictError(_("This request was already answered."), code="already_decided")
+    access_request.status = AccessRequestStatus.WITHDRAWN
+    access_request.decided_by = by
+    access_request.decided_at = timezone.now()
+    access_request.save(update_fields=["status", "decided_by", "decided_at"])
+    return access_request
+
+
+def practice_referral_settings_update(
+    *, practice: Practice, by: User, links_grant_guest_access: bool
+) -> PracticeReferralSettings:
+    _require_permission(user=by, practice=practice, permission=Permission.MANAGE_TEAM)
+    row, _created = PracticeReferralSettings.objects.update_or_create(
+        practice=practice, defaults={"links_grant_guest_access": links_grant_guest_access}
+    )
+    return row
+
+
+def account_signup_attributed(
+    *, attribution_code: str | None, email: str, password: str, full_name: str, practice_name: str, practice_slug: str
+) -> tuple[User, Practice]:
+    """The plain signup, credited to the referrer an attribution cookie names (if any)."""
+    if not attribution_code:
+        return tenant_services.account_signup(
+            email=email,
+            password=password,
+            full_name=full_name,
+            practice_name=practice_name,
+            practice_slug=practice_slug,
+        )
+    result = referral_signup(
+        email=email,
+        password=password,
+        full_name=full_name,
+        practice_name=practice_name,
+        practice_slug=practice_slug,
+        attribution_code=attribution_code,
+    )
+    return result.user, result.practice

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.db import OperationalError
+
+from referrals import notifications
+
+
+@shared_task(
+    autoretry_for=(OperationalError, SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=6,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def access_request_notify(access_request_id: int) -> int:
+    """Email the practice's team managers about a new access request. Safe to run twice: it
+    sends only while the request is pending and not yet notified."""
+    return notifications.access_request_notify(access_request_id=access_request_id)

@@ -1,0 +1,192 @@
+"""Referral pages: the landing + signup (base domain), the user's own link, and the practice's
+access requests (practice host)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dentaltap.errors import ApplicationError
+from dentaltap.ratelimit import client_ip, rate_limited
+from invitations.forms import form_errors_apply
+from invitations.models import Invitation
+from invitations.roles import role_choices
+from referrals import attribution, selectors, services
+from referrals.forms import ApproveForm, ReferralSettingsForm, ReferralSignupForm
+from referrals.models import AccessRequest, Referral, ReferralVisit
+from tenants.access import Permission, current_practice, permission_required
+from tenants.models import Role, User
+from tenants.urls_helpers import practice_url, public_url
+
+# --------------------------------------------------------------------------- base domain
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("signup", field="email")
+def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
+    """`/r/<code>`: record the visit, remember the first referrer, show a signup naming them."""
+    referral_code = selectors.referral_code_find(code)
+    if referral_code is None:
+        return HttpResponseRedirect("/signup/")  # the normal signup, without attribution
+    referrer: User = referral_code.user
+    access_practice = selectors.referrer_home_practice(user=referrer)
+    form = ReferralSignupForm(
+        request.POST or None, access_practice_name=access_practice.name if access_practice else None
+    )
+
+    if request.method == "POST" and not request.user.is_authenticated and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = services.referral_signup(
+                email=data["email"],
+                password=data["password"],
+                full_name=data["full_name"],
+                practice_name=data["practice_name"],
+                practice_slug=data["practice_slug"],
+                attribution_code=attribution.attribution_code(request) or referral_code.code,
+                access_code=referral_code.code,
+                request_access=bool(data.get("request_access")),
+            )
+        except ApplicationError as error:
+            form_errors_apply(form, error.fields, error.message)
+        else:
+            login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
+            if result.access_request is not None and result.access_practice is not None:
+                messages.info(
+                    request,
+                    _("Welcome! Your request to join %(practice)s was sent to its owner.")
+                    % {"practice": result.access_practice.name},
+                )
+            elif result.guest_membership is not None and result.access_practice is not None:
+                messages.info(
+                    request,
+                    _("Welcome! You are also a guest of %(practice)s: find it under My practices.")
+                    % {"practice": result.access_practice.name},
+                )
+            return HttpResponseRedirect(practice_url(result.practice))
+
+    context = {"referrer": referrer, "access_practice": access_practice, "form": form}
+    response = render(request, "referrals/landing.html", context, status=400 if form.errors else 200)
+    if request.method == "GET":
+        services.referral_visit_record(
+            referral_code=referral_code,
+            referer=request.META.get("HTTP_REFERER", ""),
+            ip_address=client_ip(request) if client_ip(request) != "unknown" else None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            landing_path=request.get_full_path(),
+        )
+        attribution.attribution_set(request, response, referral_code.code)
+    return response
+
+
+@login_required
+def my_referrals(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    code = services.referral_code_get_or_create(user=user)
+    link = public_url(f"/r/{code.code}/")
+    context = {
+        "link": link,
+        "share_text": _(
+            "I use DentalTap for my practice: patients, schedule and team in one place. Start free: %(link)s"
+        )
+        % {"link": link},
+        "visits": ReferralVisit.objects.filter(referral_code=code).count(),
+        "signups": Referral.objects.filter(referrer=user).count(),
+        "invitations_sent": Invitation.objects.filter(invited_by=user, sent_at__isnull=False).count(),
+        "access_requests": selectors.access_requests_of_user(user=user),
+    }
+    return render(request, "referrals/my_referrals.html", context)
+
+
+@require_POST
+@login_required
+def access_request_withdraw(request: HttpRequest, access_request_id: int) -> HttpResponse:
+    try:
+        services.access_request_withdraw(access_request_id=access_request_id, by=request.user)  # type: ignore[arg-type]
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Your access request was withdrawn. Your own practice is unchanged."))
+    return HttpResponseRedirect("/referrals/")
+
+
+# --------------------------------------------------------------------------- practice host
+
+
+@permission_required(Permission.MANAGE_TEAM)
+def access_request_list(request: HttpRequest) -> HttpResponse:
+    practice = current_practice(request)
+    context = {
+        "pending": selectors.access_requests_pending(practice=practice),
+        "recent": selectors.access_requests_recent(practice=practice),
+        "settings_form": ReferralSettingsForm(
+            initial={"links_grant_guest_access": selectors.practice_links_grant_guest_access(practice=practice)}
+        ),
+    }
+    return render(request, "referrals/access_request_list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Permission.MANAGE_TEAM)
+def access_request_review(request: HttpRequest, access_request_id: int) -> HttpResponse:
+    """The page an owner reaches from the email: GET shows the request; the decision is a POST
+    (one click from the list or from here)."""
+    practice = current_practice(request)
+    access_request = (
+        AccessRequest.objects.select_related("requester").filter(pk=access_request_id, practice=practice).first()
+    )
+    if access_request is None:
+        return render(request, "referrals/access_request_missing.html", status=404)
+    error_message = ""
+    if request.method == "POST":
+        form = ApproveForm(request.POST)
+        if form.is_valid():
+            try:
+                if form.cleaned_data["action"] == "approve":
+                    services.access_request_approve(
+                        access_request_id=access_request.pk,
+                        practice=practice,
+                        by=request.user,  # type: ignore[arg-type]
+                        role=form.cleaned_data["role"] or Role.GUEST,
+                    )
+                    messages.success(
+                        request, _("%(name)s can now enter the practice.") % {"name": access_request.requester}
+                    )
+                else:
+                    services.access_request_decline(
+                        access_request_id=access_request.pk,
+                        practice=practice,
+                        by=request.user,  # type: ignore[arg-type]
+                    )
+                    messages.success(request, _("Request from %(name)s declined.") % {"name": access_request.requester})
+            except ApplicationError as error:
+                error_message = error.message
+            else:
+                return HttpResponseRedirect("/access-requests/")
+        else:
+            error_message = _("Choose approve or decline.")
+    context = {
+        "access_request": access_request,
+        "role_choices": role_choices(getattr(request, "membership", None)),
+        "error_message": error_message,
+    }
+    return render(request, "referrals/access_request_review.html", context, status=400 if error_message else 200)
+
+
+@require_POST
+@permission_required(Permission.MANAGE_TEAM)
+def referral_settings_update(request: HttpRequest) -> HttpResponse:
+    form = ReferralSettingsForm(request.POST)
+    form.is_valid()  # a lone checkbox: always valid
+    services.practice_referral_settings_update(
+        practice=current_practice(request),
+        by=request.user,  # type: ignore[arg-type]
+        links_grant_guest_access=bool(form.cleaned_data.get("links_grant_guest_access")),
+    )
+    messages.success(request, _("Settings saved."))
+    return HttpResponseRedirect("/access-requests/")
