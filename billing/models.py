@@ -1,1 +1,284 @@
-"""Models arrive with their issue; the app is registered so its tables land in the public schema."""
+"""Billing (public schema): plans, each practice's Stripe account, the Stripe event inbox, paid
+invoices, referral rewards and the append-only credit ledger.
+
+Money is integer cents plus an ISO currency code, everywhere."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from tenants.models import Practice
+
+
+class Plan(models.Model):
+    """A plan as data (admin-editable). Exactly one plan is the freemium default."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    is_freemium = models.BooleanField(_("freemium default"), default=False)
+    price_cents = models.PositiveIntegerField(_("price (cents)"), default=0)
+    currency = models.CharField(_("currency"), max_length=3, default="usd")
+    interval = models.CharField(_("billing interval"), max_length=10, default="month")
+    stripe_price_id = models.CharField(_("Stripe price id"), max_length=100, blank=True)
+    max_patients = models.PositiveIntegerField(
+        _("patient limit"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
+    max_practitioners = models.PositiveIntegerField(
+        _("practitioner limit"), null=True, blank=True, help_text=_("Owners and dentists. Empty: no limit.")
+    )
+    is_active = models.BooleanField(_("offered"), default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering: ClassVar = ["sort_order", "price_cents"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["is_freemium"], condition=Q(is_freemium=True), name="plan_one_freemium"),
+            models.UniqueConstraint(
+                fields=["stripe_price_id"], condition=~Q(stripe_price_id=""), name="plan_stripe_price_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_freemium=True) | ~Q(stripe_price_id=""), name="plan_paid_has_stripe_price"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PracticeAccount(models.Model):
+    """A practice's billing state: its Stripe customer and subscription, and its plan."""
+
+    practice = models.OneToOneField(Practice, on_delete=models.CASCADE, related_name="billing_account")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="accounts")
+    stripe_customer_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    stripe_subscription_id = models.CharField(max_length=100, blank=True)
+    subscription_status = models.CharField(max_length=30, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    # Stripe's `created` of the last subscription event applied: an older one arriving late is
+    # ignored, so out-of-order events cannot roll the plan back.
+    subscription_event_created = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("practice billing account")
+        verbose_name_plural = _("practice billing accounts")
+
+    def __str__(self) -> str:
+        return f"{self.practice} ({self.plan})"
+
+
+class StripeEventStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PROCESSED = "processed", _("Processed")
+    IGNORED = "ignored", _("Ignored")
+    FAILED = "failed", _("Failed")
+
+
+class StripeEvent(models.Model):
+    """The webhook inbox: every verified event, stored once (unique event id) in the request
+    that received it, then processed by a task. The row is the job: `pending` until done."""
+
+    stripe_event_id = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    livemode = models.BooleanField(default=False)
+    api_version = models.CharField(max_length=40, blank=True)
+    stripe_created = models.BigIntegerField(help_text=_("Stripe's `created` (Unix time)."))
+    object_id = models.CharField(max_length=100, blank=True, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=StripeEventStatus.choices, default=StripeEventStatus.PENDING)
+    note = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
+        ordering: ClassVar = ["-received_at"]
+        indexes: ClassVar = [
+            models.Index(fields=["received_at"], condition=Q(status="pending"), name="stripe_event_pending_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_event_id}"
+
+
+class Payment(models.Model):
+    """A paid invoice, keyed on Stripe's invoice id: two events about one payment (invoice.paid
+    and invoice.payment_succeeded, or a retry) land on one row."""
+
+    stripe_invoice_id = models.CharField(max_length=100, unique=True)
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="payments")
+    stripe_customer_id = models.CharField(max_length=100, db_index=True)
+    stripe_charge_id = models.CharField(max_length=100, blank=True, db_index=True)
+    stripe_payment_intent_id = models.CharField(max_length=100, blank=True, db_index=True)
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    livemode = models.BooleanField(default=False)
+    paid_at = models.DateTimeField()
+    hosted_invoice_url = models.URLField(max_length=500, blank=True)
+    number = models.CharField(max_length=60, blank=True)
+    is_reversed = models.BooleanField(default=False, help_text=_("Refunded or disputed."))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering: ClassVar = ["-paid_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_invoice_id} {self.amount_cents / 100:.2f} {self.currency.upper()}"
+
+
+class PaymentReversal(models.Model):
+    """A refund or dispute, keyed on the Stripe object that reported it. Kept even when the
+    payment it reverses is not known yet (events arrive out of order)."""
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", _("Refund")
+        DISPUTE = "dispute", _("Dispute")
+
+    stripe_object_id = models.CharField(max_length=100, unique=True, help_text=_("Charge or dispute id."))
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    stripe_customer_id = models.CharField(max_length=100, blank=True, db_index=True)
+    stripe_charge_id = models.CharField(max_length=100, blank=True, db_index=True)
+    stripe_payment_intent_id = models.CharField(max_length=100, blank=True, db_index=True)
+    amount_cents = models.PositiveIntegerField(default=0)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment reversal")
+        verbose_name_plural = _("payment reversals")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_object_id}"
+
+
+class ReferralProgram(models.Model):
+    """The referral reward's terms (admin-editable). The newest active row applies."""
+
+    name = models.CharField(max_length=80, default="Two-sided credit")
+    reward_cents = models.PositiveIntegerField(_("reward (cents)"), default=5000)
+    currency = models.CharField(max_length=3, default="usd")
+    hold_days = models.PositiveSmallIntegerField(_("hold period (days)"), default=14)
+    yearly_cap_per_referrer = models.PositiveIntegerField(_("rewards per referrer per year"), default=20)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("referral program")
+        verbose_name_plural = _("referral program")
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reward_cents / 100:.2f} {self.currency.upper()}, hold {self.hold_days}d"
+
+
+class RewardStatus(models.TextChoices):
+    PENDING = "pending", _("Pending (hold period)")
+    ON_HOLD = "on_hold", _("On hold (staff review)")
+    CREDITING = "crediting", _("Being credited")
+    CREDITED = "credited", _("Credited")
+    CANCELLED = "cancelled", _("Cancelled")
+    REJECTED = "rejected", _("Rejected by staff")
+    CLAWED_BACK = "clawed_back", _("Clawed back")
+    FAILED = "failed", _("Credit failed")
+
+
+class Reward(models.Model):
+    """What a qualified referral earns its referrer: one reward per referral (database rule)."""
+
+    referral = models.OneToOneField("referrals.Referral", on_delete=models.PROTECT, related_name="reward")
+    referrer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rewards")
+    beneficiary_practice = models.ForeignKey(
+        Practice, on_delete=models.PROTECT, related_name="rewards", help_text=_("Whose Stripe balance it lowers.")
+    )
+    qualifying_payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="rewards")
+    program = models.ForeignKey(ReferralProgram, on_delete=models.PROTECT, related_name="rewards")
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=RewardStatus.choices, default=RewardStatus.PENDING)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    hold_until = models.DateTimeField()
+    stripe_balance_transaction_id = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    credited_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
+        ordering: ClassVar = ["-created_at"]
+        indexes: ClassVar = [
+            models.Index(fields=["hold_until"], condition=Q(status="pending"), name="reward_due_idx"),
+            models.Index(fields=["referrer", "created_at"], name="reward_referrer_idx"),
+        ]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=Q(status__in=RewardStatus.values), name="reward_status_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reward {self.pk}: {self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"
+
+
+class RewardAction(models.Model):
+    """Audit of everything that happened to a reward: system steps and staff decisions."""
+
+    reward = models.ForeignKey(Reward, on_delete=models.CASCADE, related_name="actions")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class LedgerKind(models.TextChoices):
+    REWARD_CREDIT = "reward_credit", _("Referral reward")
+    REWARD_CLAWBACK = "reward_clawback", _("Referral reward reversed")
+
+
+class LedgerEntry(models.Model):
+    """Append-only credit ledger of a practice. A balance is a sum; a correction is a reversing
+    entry. One credit and at most one clawback per reward, by database constraint."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="ledger_entries")
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries")
+    kind = models.CharField(max_length=30, choices=LedgerKind.choices)
+    amount_cents = models.IntegerField(help_text=_("Positive: credit to the practice. Negative: reversal."))
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=200)
+    stripe_balance_transaction_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering: ClassVar = ["-created_at", "-id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["reward", "kind"], name="ledger_one_entry_per_reward_and_kind"),
+            models.CheckConstraint(condition=~Q(amount_cents=0), name="ledger_amount_nonzero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_cents / 100:+.2f} {self.currency.upper()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise RuntimeError("Ledger entries are append-only: add a reversing entry instead.")
+        super().save(*args, **kwargs)

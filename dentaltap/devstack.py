@@ -297,6 +297,24 @@ def run() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
+        stripe_port = os.environ.get("DENTALTAP_STRIPE_STANDIN_PORT", "12111")
+        webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRETS", "whsec_dentaltap_dev").split(",")[0]
+        if not os.environ.get("STRIPE_SECRET_KEY"):
+            # No real Stripe key: run the local Stripe stand-in, whose checkout page sends the
+            # signed webhooks Stripe would (an upgrade and a referral credit can be clicked through).
+            os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{stripe_port}"
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable, "-m", "billing.standin", f"--port={stripe_port}",
+                        f"--webhook-url=http://127.0.0.1:{port}/stripe/webhook/",
+                        f"--webhook-host={base_domain}:{port}",
+                        f"--webhook-secret={webhook_secret}",
+                        "--price=price_dentaltap_pro_monthly=4900",
+                    ],
+                    cwd=PROJECT_DIR,
+                )
+            )  # fmt: skip
         _manage("migrate_schemas", "--executor=standard", "-v", "0")
         _manage("demo_seed")
         (DATA_DIR / "celery").mkdir(parents=True, exist_ok=True)
@@ -347,6 +365,8 @@ def run() -> int:
                     f"  Practice 'north': {scheme}://northside.{base_domain}:{port}/",
                     f"  API docs:         {scheme}://smile.{base_domain}:{port}/api/docs/",
                     f"  Sent mail:        {DATA_DIR / 'mail'}",
+                    f"  Stripe:           {os.environ.get('STRIPE_API_BASE') or 'api.stripe.com'}"
+                    + (" (local stand-in)" if not os.environ.get("STRIPE_SECRET_KEY") else ""),
                     "  Demo logins (password 'dentaltap-demo'):",
                     "    owner@smile.example       owner of Smile Dental",
                     "    owner@northside.example   owner of Northside Clinic",

@@ -115,6 +115,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if env_str("DENTALTAP_DATABASE_NAME"):
+    # A worker process started by the test suite joins the suite's test database.
+    DATABASES["default"]["NAME"] = env_str("DENTALTAP_DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -187,8 +190,12 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "dentaltap" / "static"]
 # Serve straight from the app folders unless collectstatic ran (the Docker image runs it).
-WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request about a missing root
+# Hashed, compressed files from collectstatic in production images (DJANGO_STATIC_MANIFEST=1);
+# straight from the app folders in development and tests.
+STATIC_MANIFEST = env_bool("DJANGO_STATIC_MANIFEST", (STATIC_ROOT / "staticfiles.json").exists())
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request about a missing root
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -199,6 +206,12 @@ STORAGES = {
 }
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10)
 EMAIL_FILE_PATH = env_str("DENTALTAP_MAIL_DIR", str(devstack.DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "DentalTap <hello@dentaltap.example>")
 
@@ -246,6 +259,21 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 CELERY_TASK_ALWAYS_EAGER = False
 
+# --------------------------------------------------------------------------- Stripe and billing
+
+# Without a real key the app talks to the local Stripe stand-in (billing/standin.py), which the
+# dev stack starts; tests start their own. Production sets STRIPE_SECRET_KEY and no API base.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_dentaltap_standin")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
+# Comma-separated: during a rotation both the old and the new signing secret are accepted.
+STRIPE_WEBHOOK_SECRETS = [
+    s.strip() for s in env_str("STRIPE_WEBHOOK_SECRETS", "whsec_dentaltap_dev").split(",") if s.strip()
+]
+STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
+STRIPE_LIVEMODE = env_bool("STRIPE_LIVEMODE", False)
+CELERY_BEAT_SCHEDULE["billing-stripe-events-relay"] = {"task": "billing.tasks.stripe_events_relay", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["billing-rewards-release-due"] = {"task": "billing.tasks.rewards_release_due", "schedule": 300.0}
+
 # --------------------------------------------------------------------------- logging
 
 LOGGING = {
@@ -260,3 +288,39 @@ LOGGING = {
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating proxy (load balancer, ingress) that sets X-Forwarded-Proto.
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PUBLIC_SCHEME == "https":
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+
+# ---- invitations and referrals (issue 3) ------------------------------------------------------
+
+INVITATION_EXPIRY_DAYS = env_int("DENTALTAP_INVITATION_EXPIRY_DAYS", 14)
+INVITATION_MAX_PER_REQUEST = env_int("DENTALTAP_INVITATION_MAX_PER_REQUEST", 500)
+# An invitation created this long ago and still not emailed (e.g. Redis was down) is re-queued.
+INVITATION_RESEND_UNSENT_AFTER_SECONDS = env_int("DENTALTAP_INVITATION_RESEND_UNSENT_AFTER_SECONDS", 300)
+REFERRAL_COOKIE_NAME = "dentaltap_ref"
+REFERRAL_COOKIE_DAYS = env_int("DENTALTAP_REFERRAL_COOKIE_DAYS", 60)
+# More referrals than this by one referrer in 24 hours are recorded as not eligible.
+REFERRAL_VELOCITY_LIMIT_PER_DAY = env_int("DENTALTAP_REFERRAL_VELOCITY_LIMIT_PER_DAY", 20)
+# Read this many proxy hops from X-Forwarded-For for the client IP (0: use REMOTE_ADDR only).
+RATE_LIMIT_TRUSTED_PROXY_COUNT = env_int("DENTALTAP_RATE_LIMIT_TRUSTED_PROXY_COUNT", 0)
+# {scope: {key kind: (attempts, window seconds)}}; counted in Redis, failing open when it is down.
+# The test suite gets generous limits (many signups from 127.0.0.1); its rate-limit tests set
+# their own.
+_RATE_LIMIT_SCALE = 1000 if TESTING else 1
+RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
+    "invitation_create": {"user": (30 * _RATE_LIMIT_SCALE, 3600), "ip": (60 * _RATE_LIMIT_SCALE, 3600)},
+    "invitation_accept": {"ip": (30 * _RATE_LIMIT_SCALE, 3600), "user": (30 * _RATE_LIMIT_SCALE, 3600)},
+    "signup": {"ip": (20 * _RATE_LIMIT_SCALE, 3600), "email": (5 * _RATE_LIMIT_SCALE, 3600)},
+}
+CELERY_BEAT_SCHEDULE["invitations-send-unsent"] = {
+    "task": "invitations.tasks.invitations_send_unsent",
+    "schedule": 300.0,
+}
+CELERY_BEAT_SCHEDULE["invitations-expire"] = {"task": "invitations.tasks.invitations_expire", "schedule": 3600.0}
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("invitations.context_processors.growth_nav")  # type: ignore[index]
+LOGGING["loggers"].update({"invitations": {"level": "INFO"}, "referrals": {"level": "INFO"}})  # type: ignore[attr-defined]

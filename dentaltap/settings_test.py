@@ -19,3 +19,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 # Live-server request threads must not keep connections open past a test: the test database is
 # dropped at the end of the run.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# Webhook signing secrets for the suite (tests/stripe_helpers.py signs with these); two of them
+# because a rotation accepts the previous one too.
+STRIPE_WEBHOOK_SECRETS = ["whsec_test_current", "whsec_test_previous"]
+# Stripe is the local stand-in; tests that call it start one and point STRIPE_API_BASE at it.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:9/unreachable-unless-a-test-starts-the-stand-in")

@@ -9,7 +9,11 @@ admin.site.site_title = "DentalTap admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The schema of the base domain's own URLs (the default would describe the practice hosts').
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="dentaltap.urls_public"), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("tenants.urls")),
+    path("", include("billing.urls_public")),
+    path("", include("invitations.urls_public")),
+    path("", include("referrals.urls_public")),
 ]

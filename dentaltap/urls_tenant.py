@@ -7,5 +7,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("tenants.team_urls")),
+    path("", include("billing.urls")),
     path("", include("practice.urls")),
+    path("", include("invitations.urls")),
+    path("", include("referrals.urls")),
 ]

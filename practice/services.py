@@ -36,6 +36,9 @@ def _patient_count_refresh_after_commit(practice: Practice) -> None:
 
 @transaction.atomic
 def patient_create(*, practice: Practice, **data: Any) -> Patient:
+    from billing.limits import patient_limit_check  # noqa: PLC0415 - billing builds on practices
+
+    patient_limit_check(practice=practice)
     patient = Patient.objects.create(**{key: data[key] for key in PATIENT_FIELDS if key in data})
     _patient_count_refresh_after_commit(practice)
     return patient

@@ -4,7 +4,10 @@ each view names the permission it needs on top."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -12,10 +15,25 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from dentaltap.errors import ApplicationError
 from practice import selectors, services
 from practice.forms import AppointmentForm, PatientForm
 from practice.models import Appointment, Patient
 from tenants.access import Permission, current_practice, membership_has_permission, permission_required
+
+
+def _saved(form: forms.BaseForm, service: Callable[..., object], **arguments: Any) -> bool:
+    """Run the service; an expected failure (a plan limit, a rule) becomes a form error."""
+    try:
+        service(**arguments)
+    except ApplicationError as error:
+        if not error.fields:
+            form.add_error(None, error.message)
+        for field, messages in error.fields.items():
+            for message in messages:
+                form.add_error(field if field in form.fields else None, message)
+        return False
+    return True
 
 
 def _can(request: HttpRequest, permission: str) -> bool:
@@ -54,8 +72,11 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.EDIT_PATIENTS)
 def patient_create(request: HttpRequest) -> HttpResponse:
     form = PatientForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        services.patient_create(practice=current_practice(request), **form.cleaned_data)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _saved(form, services.patient_create, practice=current_practice(request), **form.cleaned_data)
+    ):
         return redirect("patient-list")
     return render(
         request,
@@ -70,8 +91,13 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
     form = PatientForm(request.POST or None, instance=patient)
-    if request.method == "POST" and form.is_valid():
-        services.patient_update(practice=current_practice(request), patient=patient, **form.cleaned_data)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _saved(
+            form, services.patient_update, practice=current_practice(request), patient=patient, **form.cleaned_data
+        )
+    ):
         return redirect("patient-list")
     return render(
         request,
@@ -102,8 +128,11 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.MANAGE_SCHEDULE)
 def appointment_create(request: HttpRequest) -> HttpResponse:
     form = AppointmentForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        services.appointment_create(practice=current_practice(request), **form.cleaned_data)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _saved(form, services.appointment_create, practice=current_practice(request), **form.cleaned_data)
+    ):
         return redirect("appointment-list")
     return render(
         request,
@@ -118,8 +147,17 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
 def appointment_edit(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(Appointment, pk=appointment_id)
     form = AppointmentForm(request.POST or None, instance=appointment)
-    if request.method == "POST" and form.is_valid():
-        services.appointment_update(practice=current_practice(request), appointment=appointment, **form.cleaned_data)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _saved(
+            form,
+            services.appointment_update,
+            practice=current_practice(request),
+            appointment=appointment,
+            **form.cleaned_data,
+        )
+    ):
         return redirect("appointment-list")
     return render(
         request,

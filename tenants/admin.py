@@ -30,8 +30,7 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Practice)
 class PracticeAdmin(TenantAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "slug", "schema_name", "plan", "created_at")
-    list_filter = ("plan",)
+    list_display = ("name", "slug", "schema_name", "created_at")
     search_fields = ("name", "slug", "schema_name")
     readonly_fields = ("schema_name", "created_at")
     inlines = (DomainInline, MembershipInline)

@@ -64,16 +64,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
-class Plan(models.TextChoices):
-    FREEMIUM = "freemium", _("Freemium")
-
-
 class Practice(TenantMixin):
     """A dental practice: one tenant, one PostgreSQL schema."""
 
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("address"), max_length=40, unique=True)
-    plan = models.CharField(_("plan"), max_length=40, choices=Plan.choices, default=Plan.FREEMIUM)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     auto_create_schema = True
@@ -86,6 +81,20 @@ class Practice(TenantMixin):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def plan(self) -> str:
+        """The code of the practice's current plan (billing owns plans; freemium by default)."""
+        return self._billing_account().plan.code
+
+    @property
+    def plan_name(self) -> str:
+        return self._billing_account().plan.name
+
+    def _billing_account(self) -> Any:
+        from billing.services import account_for  # noqa: PLC0415 - billing builds on tenants
+
+        return account_for(self)
 
 
 class Domain(DomainMixin):

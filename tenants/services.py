@@ -143,6 +143,9 @@ def membership_create(
     existing = Membership.objects.select_for_update().filter(user=user, practice=practice).first()
     if existing is not None and existing.status == MembershipStatus.ACTIVE:
         return existing
+    from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
+
+    practitioner_limit_check(practice=practice, role=role)
     before = membership_snapshot(existing) if existing is not None else None
     if existing is None:
         try:

@@ -209,6 +209,10 @@ def membership_change(
         message = _("An owner's access cannot expire.")
         raise ApplicationError(message, fields={"expires_at": [message]})
 
+    if new_role != target.role and target.status == MembershipStatus.ACTIVE:
+        from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
+
+        practitioner_limit_check(practice=practice, role=new_role, excluding_membership_id=target.pk)
     beyond = permissions_for(new_role, granted, revoked) - membership_permissions(actor_membership)
     if beyond:
         labels = ", ".join(str(PermissionCode(name).label) for name in sorted(beyond))
@@ -243,6 +247,10 @@ def _status_change(
         raise ApplicationError(_("This access was revoked. Invite the person again instead."), code="revoked")
     if new_status != MembershipStatus.ACTIVE:
         _check_keeps_an_owner(practice, target)
+    else:
+        from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
+
+        practitioner_limit_check(practice=practice, role=target.role, excluding_membership_id=target.pk)
     before = membership_snapshot(target)
     target.status = new_status
     target.save(update_fields=["status", "updated_at"])
@@ -294,6 +302,10 @@ def ownership_transfer(
         raise ApplicationError(_("You already own this practice."), code="own_access")
     if target.status != MembershipStatus.ACTIVE:
         raise ApplicationError(_("Ownership can only go to an active member."), code="not_active")
+    from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
+
+    # The new owner becomes a practitioner while the old one stays on as admin (not one).
+    practitioner_limit_check(practice=practice, role=Role.OWNER, excluding_membership_id=actor_membership.pk)
     before_target, before_actor = membership_snapshot(target), membership_snapshot(actor_membership)
     target.role, target.expires_at, target.revoked_permissions = Role.OWNER, None, []
     target.save(update_fields=["role", "expires_at", "revoked_permissions", "updated_at"])

@@ -16,8 +16,18 @@ from tenants.models import Practice, User
 from tenants.routing import tenant_host_cache
 from tenants.services import account_signup
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.stripe_helpers import stripe_standin  # noqa: F401 - a fixture for every test module
 
 BASE = "dentaltap.localhost"
+
+
+def _restore_migration_data() -> None:
+    import importlib
+
+    from django.apps import apps
+
+    defaults = importlib.import_module("billing.migrations.0002_default_plans_and_program")
+    defaults.create_defaults(apps, None)
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +44,12 @@ def _fresh_routing_and_schema(request: pytest.FixtureRequest) -> Iterator[None]:
     )
     if committing:
         request.getfixturevalue("transactional_db")
+    elif "db" in request.fixturenames:
+        request.getfixturevalue("db")
+    if committing or "db" in request.fixturenames:
+        # A committing test before this one ended with Django's flush, which also empties the
+        # rows data migrations created (plans, the referral program): put them back.
+        _restore_migration_data()
     yield
     tenant_host_cache.clear()
     if committing:
@@ -129,21 +145,35 @@ def _reset_broker_clients() -> None:
         app.amqp._producer_pool = None
 
 
-@pytest.fixture
-def redis_outage(settings: Any) -> Iterator[None]:
-    """Point the broker and the cache at a Redis that is not there (as during an outage),
-    with the same short timeouts production uses; restore them afterwards."""
+@contextlib.contextmanager
+def redis_down(settings: Any) -> Iterator[None]:
+    """Point the broker and the cache at a Redis that is not there (as during an outage), with
+    the same short timeouts production uses; restore them on exit."""
     from dentaltap.celery import app
 
     dead_socket = "/nonexistent/dentaltap-redis.sock"
-    previous_broker = app.conf.broker_url
+    previous_broker, previous_caches = app.conf.broker_url, settings.CACHES
     app.conf.broker_url = f"redis+socket://{dead_socket}?virtual_host=0"
-    settings.CACHES = {
-        "default": {**settings.CACHES["default"], "LOCATION": f"unix://{dead_socket}?db=0"},
-    }
+    settings.CACHES = {"default": {**previous_caches["default"], "LOCATION": f"unix://{dead_socket}?db=0"}}
     _reset_broker_clients()
     try:
         yield
     finally:
         app.conf.broker_url = previous_broker
-    _reset_broker_clients()
+        settings.CACHES = previous_caches
+        _reset_broker_clients()
+
+
+@pytest.fixture
+def redis_outage(settings: Any) -> Iterator[None]:
+    with redis_down(settings):
+        yield
+
+
+def upgrade_to_paid_plan(practice: Practice, plan_code: str = "pro") -> None:
+    """Put a practice on a paid plan directly (tests about rules other than plan limits)."""
+    from billing.models import Plan, PracticeAccount
+    from billing.services import account_for
+
+    account_for(practice)
+    PracticeAccount.objects.filter(practice=practice).update(plan=Plan.objects.get(code=plan_code))

@@ -17,6 +17,7 @@ from practice.models import Patient
 from tenants import team_services
 from tenants.models import AccessAction, AccessChange, JoinedVia, Membership, MembershipStatus, Practice, Role, User
 from tenants.services import membership_create
+from tests.conftest import upgrade_to_paid_plan
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,7 @@ Pair = tuple[User, Practice]
 def team(practice_a: Pair) -> dict[str, object]:
     """alpha's owner, plus a dentist and an assistant who joined by invitation."""
     owner, alpha = practice_a
+    upgrade_to_paid_plan(alpha)  # these tests are about access rules, not plan limits
     dentist, assistant = UserFactory(full_name="Dr. Dent"), UserFactory(full_name="Asa Sistant")
     return {
         "owner": owner,

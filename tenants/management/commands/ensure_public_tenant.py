@@ -14,4 +14,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             tenant = public_tenant_ensure()
-        self.stdout.write(f"Public tenant ready: {tenant.name} ({', '.join(tenant.domains.values_list('domain', flat=True))})")
+        self.stdout.write(
+            f"Public tenant ready: {tenant.name} ({', '.join(tenant.domains.values_list('domain', flat=True))})"
+        )

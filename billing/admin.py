@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from billing import services
+from billing.models import (
+    LedgerEntry,
+    Payment,
+    PaymentReversal,
+    Plan,
+    PracticeAccount,
+    ReferralProgram,
+    Reward,
+    RewardAction,
+    StripeEvent,
+    StripeEventStatus,
+)
+from billing.tasks import stripe_event_process
+from dentaltap.errors import ApplicationError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that only the system writes: staff read them (and act through actions)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "code",
+        "is_freemium",
+        "price_cents",
+        "currency",
+        "stripe_price_id",
+        "max_patients",
+        "max_practitioners",
+        "is_active",
+    )
+    list_editable = ("is_active",)
+
+
+@admin.register(ReferralProgram)
+class ReferralProgramAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "reward_cents",
+        "currency",
+        "hold_days",
+        "yearly_cap_per_referrer",
+        "is_active",
+        "created_at",
+    )
+
+
+@admin.register(PracticeAccount)
+class PracticeAccountAdmin(admin.ModelAdmin):
+    list_display = ("practice", "plan", "stripe_customer_id", "subscription_status", "current_period_end")
+    list_filter = ("plan", "subscription_status")
+    search_fields = ("practice__name", "practice__slug", "stripe_customer_id")
+    list_select_related = ("practice", "plan")
+    readonly_fields = ("stripe_customer_id", "stripe_subscription_id", "subscription_event_created", "updated_at")
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "type", "stripe_event_id", "object_id", "status", "attempts", "note")
+    list_filter = ("status", "type", "livemode")
+    search_fields = ("stripe_event_id", "object_id")
+    actions = ("reprocess",)
+
+    @admin.action(description="Process again (pending or failed events)")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
+        events = list(queryset.filter(status__in=[StripeEventStatus.PENDING, StripeEventStatus.FAILED]))
+        for event in events:
+            StripeEvent.objects.filter(pk=event.pk).update(status=StripeEventStatus.PENDING)
+            stripe_event_process.delay(event.pk)
+        self.message_user(request, f"{len(events)} event(s) queued.")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser  # needed to run actions; the fields stay read-only
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in StripeEvent._meta.fields]
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("paid_at", "practice", "stripe_invoice_id", "amount_cents", "currency", "is_reversed")
+    list_filter = ("is_reversed", "currency")
+    search_fields = ("stripe_invoice_id", "stripe_customer_id", "practice__name")
+
+
+@admin.register(PaymentReversal)
+class PaymentReversalAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "kind", "stripe_object_id", "stripe_charge_id", "amount_cents")
+    list_filter = ("kind",)
+
+
+class RewardActionInline(admin.TabularInline):
+    model = RewardAction
+    extra = 0
+    can_delete = False
+    readonly_fields = ("created_at", "actor", "from_status", "to_status", "note")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Reward)
+class RewardAdmin(admin.ModelAdmin):
+    """Fraud review: staff approve, hold, reject or retry rewards; every action is logged."""
+
+    list_display = (
+        "created_at",
+        "referrer",
+        "beneficiary_practice",
+        "amount_cents",
+        "currency",
+        "status",
+        "hold_until",
+        "reason",
+    )
+    list_filter = ("status",)
+    search_fields = ("referrer__email", "beneficiary_practice__name", "referral__referred_user__email")
+    list_select_related = ("referrer", "beneficiary_practice")
+    inlines = (RewardActionInline,)
+    actions = ("approve", "hold", "reject", "retry")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Reward._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _review(self, request: HttpRequest, queryset: QuerySet[Reward], decision: str) -> None:
+        done, refused = 0, []
+        for reward in queryset:
+            try:
+                services.reward_review(reward_pk=reward.pk, decision=decision, actor=request.user)  # type: ignore[arg-type]
+                done += 1
+            except ApplicationError as error:
+                refused.append(f"#{reward.pk}: {error.message}")
+        if done:
+            self.message_user(request, f"{decision}: {done} reward(s).")
+        for message in refused:
+            self.message_user(request, message, level=messages.WARNING)
+
+    @admin.action(description="Approve (release when the hold ends)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
+        self._review(request, queryset, "approve")
+
+    @admin.action(description="Hold for review")
+    def hold(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
+        self._review(request, queryset, "hold")
+
+    @admin.action(description="Reject")
+    def reject(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
+        self._review(request, queryset, "reject")
+
+    @admin.action(description="Retry a failed credit")
+    def retry(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
+        self._review(request, queryset, "retry")
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "practice",
+        "kind",
+        "amount_cents",
+        "currency",
+        "reward",
+        "stripe_balance_transaction_id",
+    )
+    list_filter = ("kind", "currency")
+    search_fields = ("practice__name", "stripe_balance_transaction_id")

@@ -1,0 +1,92 @@
+"""Billing API: the Stripe webhook (base domain) and a practice's billing summary (practice host)."""
+
+from __future__ import annotations
+
+from django.db.models import Sum
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing import selectors, services
+from billing.models import LedgerEntry, Payment, Reward
+from tenants.access import Permission, current_practice
+
+
+class StripeWebhookApi(APIView):
+    """Receives Stripe events. Verifies the signature against the configured secrets, stores the
+    event once, answers fast; a task processes it after commit."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    class OutputSerializer(serializers.Serializer):
+        received = serializers.BooleanField()
+        duplicate = serializers.BooleanField()
+
+    @extend_schema(
+        request={"application/json": {"type": "object"}},
+        responses={200: OutputSerializer, 400: OpenApiResponse(description="Bad signature or payload")},
+    )
+    def post(self, request: Request) -> Response:
+        _event, created = services.webhook_receive(
+            payload=request.body, signature=request.headers.get("Stripe-Signature")
+        )
+        return Response({"received": True, "duplicate": not created})
+
+
+class BillingSummaryApi(APIView):
+    """Plan, credit balance, ledger, invoices and rewards of this practice."""
+
+    required_permissions = {"read": Permission.VIEW_BILLING, "write": Permission.MANAGE_BILLING}
+
+    class LedgerSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = LedgerEntry
+            fields = ("id", "created_at", "kind", "amount_cents", "currency", "description")
+
+    class PaymentSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Payment
+            fields = (
+                "stripe_invoice_id",
+                "number",
+                "paid_at",
+                "amount_cents",
+                "currency",
+                "hosted_invoice_url",
+                "is_reversed",
+            )
+
+    class RewardSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Reward
+            fields = ("id", "created_at", "amount_cents", "currency", "status", "reason", "hold_until", "credited_at")
+
+    class OutputSerializer(serializers.Serializer):
+        plan = serializers.CharField()
+        subscription_status = serializers.CharField()
+        credit_balance_cents = serializers.IntegerField()
+        ledger = serializers.ListField(child=serializers.DictField())
+        payments = serializers.ListField(child=serializers.DictField())
+        rewards = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        practice = current_practice(request)
+        account = services.account_for(practice)
+        ledger = LedgerEntry.objects.filter(practice=practice)
+        return Response(
+            {
+                "plan": account.plan.code,
+                "subscription_status": account.subscription_status,
+                "credit_balance_cents": ledger.aggregate(total=Sum("amount_cents"))["total"] or 0,
+                "ledger": self.LedgerSerializer(ledger[:100], many=True).data,
+                "payments": self.PaymentSerializer(Payment.objects.filter(practice=practice)[:100], many=True).data,
+                "rewards": self.RewardSerializer(
+                    selectors.rewards_for_practice(practice=practice)[:100], many=True
+                ).data,
+            }
+        )

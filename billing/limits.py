@@ -1,0 +1,61 @@
+"""Plan limits, checked where the limited thing is created, with a message that says how to
+get past them. Counted under a lock so two concurrent creations cannot both squeeze in."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from billing.services import account_for
+from dentaltap.errors import ApplicationError
+from tenants.models import Membership, MembershipStatus, Practice, Role
+
+PRACTITIONER_ROLES = frozenset({Role.OWNER, Role.DENTIST})
+
+
+class PlanLimitReached(ApplicationError):
+    code = "plan_limit_reached"
+    status_code = 403
+
+
+def _lock(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+
+
+def patient_limit_check(*, practice: Practice) -> None:
+    """Call inside the practice's schema, in the transaction that adds the patient."""
+    from practice.models import Patient  # noqa: PLC0415 - tenant app
+
+    plan = account_for(practice).plan
+    if plan.max_patients is None:
+        return
+    _lock(f"plan-limit:patients:{practice.pk}")
+    if Patient.objects.count() >= plan.max_patients:
+        raise PlanLimitReached(
+            _("The %(plan)s plan holds up to %(limit)s patients. Upgrade on the Billing page to add more.")
+            % {"plan": plan.name, "limit": plan.max_patients}
+        )
+
+
+def practitioner_limit_check(*, practice: Practice, role: str, excluding_membership_id: int | None = None) -> None:
+    """Owners and dentists count as practitioners; assistants, receptionists and guests do not."""
+    if role not in PRACTITIONER_ROLES:
+        return
+    plan = account_for(practice).plan
+    if plan.max_practitioners is None:
+        return
+    _lock(f"plan-limit:practitioners:{practice.pk}")
+    practitioners = Membership.objects.filter(
+        practice=practice, role__in=PRACTITIONER_ROLES, status=MembershipStatus.ACTIVE
+    )
+    if excluding_membership_id is not None:
+        practitioners = practitioners.exclude(pk=excluding_membership_id)
+    if practitioners.count() >= plan.max_practitioners:
+        raise PlanLimitReached(
+            _(
+                "The %(plan)s plan allows %(limit)s practitioners (owners and dentists). Upgrade on the "
+                "Billing page, or give this person another role."
+            )
+            % {"plan": plan.name, "limit": plan.max_practitioners}
+        )

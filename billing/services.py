@@ -1,0 +1,655 @@
+"""Billing: Stripe customers and checkout, the webhook inbox, event processing, referral rewards
+and the credit ledger.
+
+Money rules:
+- the inbox stores each Stripe event once (unique event id) and processing is keyed on the
+  Stripe object too (invoice id, charge/dispute id), so duplicates and replays change nothing;
+- one reward per referral, one ledger credit and at most one clawback per reward: database
+  constraints, which the code relies on;
+- Stripe is called outside any open transaction, with an idempotency key derived from the reward,
+  so a task that dies after the call and runs again gets the same balance transaction back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import uuid
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import stripe_gateway
+from billing.models import (
+    LedgerEntry,
+    LedgerKind,
+    Payment,
+    PaymentReversal,
+    Plan,
+    PracticeAccount,
+    ReferralProgram,
+    Reward,
+    RewardAction,
+    RewardStatus,
+    StripeEvent,
+    StripeEventStatus,
+)
+from dentaltap.errors import ApplicationError
+from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User
+
+logger = logging.getLogger(__name__)
+
+FINAL_REWARD_STATUSES = {RewardStatus.CREDITED, RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.CLAWED_BACK}
+
+
+class WebhookRejected(ApplicationError):
+    code = "webhook_rejected"
+
+
+class UnknownCustomer(Exception):
+    """An event about a Stripe customer that is not one of our practices."""
+
+
+def in_open_transaction() -> bool:
+    """True inside a transaction the code opened (a test case's own wrapping one does not count:
+    it stands for the request or task boundary)."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+# --------------------------------------------------------------------------- plans and accounts
+
+
+def plan_freemium() -> Plan:
+    return Plan.objects.get(is_freemium=True)
+
+
+def account_for(practice: Practice) -> PracticeAccount:
+    """The practice's billing account, created on the freemium plan when first needed."""
+    account = PracticeAccount.objects.select_related("plan").filter(practice=practice).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return PracticeAccount.objects.create(practice=practice, plan=plan_freemium())
+    except IntegrityError:
+        return PracticeAccount.objects.select_related("plan").get(practice=practice)
+
+
+def _practice_owner_email(practice: Practice) -> str:
+    owner = (
+        Membership.objects.filter(practice=practice, role=Role.OWNER, status=MembershipStatus.ACTIVE)
+        .select_related("user")
+        .order_by("created_at")
+        .first()
+    )
+    return owner.user.email if owner else ""
+
+
+def stripe_customer_ensure(*, practice: Practice) -> str:
+    """The practice's Stripe customer id, creating the customer on first need. Call outside a
+    transaction: it talks to Stripe. Safe under concurrency: the create carries a fixed
+    idempotency key per practice, so two callers get the same customer."""
+    if in_open_transaction():
+        raise RuntimeError("stripe_customer_ensure talks to Stripe: call it outside a transaction")
+    account = account_for(practice)
+    if account.stripe_customer_id:
+        return account.stripe_customer_id
+    customer_id = stripe_gateway.customer_create(
+        practice_id=practice.pk, name=practice.name, email=_practice_owner_email(practice)
+    )
+    PracticeAccount.objects.filter(pk=account.pk, stripe_customer_id__isnull=True).update(
+        stripe_customer_id=customer_id
+    )
+    return PracticeAccount.objects.values_list("stripe_customer_id", flat=True).get(pk=account.pk) or customer_id
+
+
+def checkout_start(*, practice: Practice, plan_code: str, success_url: str, cancel_url: str) -> str:
+    """A Stripe Checkout URL for upgrading the practice to a paid plan."""
+    plan = Plan.objects.filter(code=plan_code, is_active=True, is_freemium=False).first()
+    if plan is None:
+        raise ApplicationError(_("There is no such plan to upgrade to."), code="unknown_plan", status_code=404)
+    account = account_for(practice)
+    if account.plan_id == plan.pk and account.subscription_status in ("active", "trialing"):
+        raise ApplicationError(
+            _("This practice is already on %(plan)s.") % {"plan": plan.name}, code="already_subscribed"
+        )
+    customer_id = stripe_customer_ensure(practice=practice)
+    return stripe_gateway.checkout_session_create(
+        practice_id=practice.pk,
+        customer_id=customer_id,
+        price_id=plan.stripe_price_id,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        # One key per click: the SDK's own retries of this call reuse it.
+        idempotency_key=f"dentaltap-checkout-{practice.pk}-{plan.code}-{uuid.uuid4()}",
+    )
+
+
+def billing_portal_start(*, practice: Practice, return_url: str) -> str:
+    account = account_for(practice)
+    if not account.stripe_customer_id:
+        raise ApplicationError(_("This practice has no payment details yet. Choose a plan first."), code="no_customer")
+    return stripe_gateway.billing_portal_session_create(
+        customer_id=account.stripe_customer_id,
+        return_url=return_url,
+        idempotency_key=f"dentaltap-portal-{uuid.uuid4()}",
+    )
+
+
+def credit_balance_cents(*, practice: Practice) -> int:
+    return LedgerEntry.objects.filter(practice=practice).aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+# --------------------------------------------------------------------------- the webhook inbox
+
+
+def _verify(payload: bytes, signature: str | None) -> None:
+    if not signature:
+        raise WebhookRejected(_("Missing Stripe-Signature header."), code="missing_signature")
+    secrets = [secret for secret in settings.STRIPE_WEBHOOK_SECRETS if secret]
+    if not secrets:
+        raise WebhookRejected(_("Webhook secret is not configured."), code="not_configured", status_code=503)
+    text = payload.decode("utf-8", errors="replace")
+    for secret in secrets:  # several during a secret rotation
+        try:
+            stripe.WebhookSignature.verify_header(text, signature, secret, settings.STRIPE_WEBHOOK_TOLERANCE)
+            return
+        except stripe.SignatureVerificationError:
+            continue
+    raise WebhookRejected(_("Invalid or stale Stripe signature."), code="bad_signature")
+
+
+def _object_id(event: dict[str, Any]) -> str:
+    obj = event.get("data", {}).get("object", {})
+    return str(obj.get("id", "")) if isinstance(obj, dict) else ""
+
+
+def webhook_receive(*, payload: bytes, signature: str | None) -> tuple[StripeEvent, bool]:
+    """Verify and store a Stripe event in the inbox; processing runs in a task after commit.
+    Returns the stored event and whether it was new (a duplicate changes nothing)."""
+    _verify(payload, signature)
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise WebhookRejected(_("The payload is not valid JSON."), code="malformed_payload") from None
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("created"), int)
+        and isinstance(event.get("data"), dict)
+        and isinstance(event["data"].get("object"), dict)
+    ):
+        raise WebhookRejected(_("The payload is not a Stripe event."), code="malformed_payload")
+
+    from billing.tasks import stripe_event_process  # noqa: PLC0415 - tasks import this module
+
+    with transaction.atomic():
+        stored, created = StripeEvent.objects.get_or_create(
+            stripe_event_id=event["id"],
+            defaults={
+                "type": event["type"][:100],
+                "livemode": bool(event.get("livemode")),
+                "api_version": str(event.get("api_version") or "")[:40],
+                "stripe_created": event["created"],
+                "object_id": _object_id(event)[:100],
+                "payload": event,
+            },
+        )
+        if created:
+            # robust: with Redis down the event is safe in the inbox; the relay picks it up.
+            transaction.on_commit(lambda: stripe_event_process.delay(stored.pk), robust=True)
+    return stored, created
+
+
+# --------------------------------------------------------------------------- event processing
+
+
+def stripe_event_process(*, event_pk: int) -> str:
+    """Apply one stored event. Safe to run twice and in any order relative to other events."""
+    with transaction.atomic():
+        StripeEvent.objects.filter(pk=event_pk).update(attempts=F("attempts") + 1)
+    with transaction.atomic():
+        event = StripeEvent.objects.select_for_update().get(pk=event_pk)
+        if event.status != StripeEventStatus.PENDING:
+            return event.status
+        if event.livemode != settings.STRIPE_LIVEMODE:
+            return _finish(event, StripeEventStatus.IGNORED, "livemode does not match this deployment")
+        handler = EVENT_HANDLERS.get(event.type)
+        if handler is None:
+            return _finish(event, StripeEventStatus.IGNORED, "event type not handled")
+        try:
+            note = handler(event.payload["data"]["object"], event)
+        except UnknownCustomer as error:
+            return _finish(event, StripeEventStatus.IGNORED, f"unknown customer: {error}")
+        return _finish(event, StripeEventStatus.PROCESSED, note)
+
+
+def _finish(event: StripeEvent, status: str, note: str) -> str:
+    event.status, event.note, event.processed_at = status, note[:300], timezone.now()
+    event.save(update_fields=["status", "note", "processed_at"])
+    return status
+
+
+def _practice_for_customer(customer_id: str | None, metadata: dict[str, Any] | None = None) -> Practice:
+    account = (
+        PracticeAccount.objects.select_related("practice").filter(stripe_customer_id=customer_id).first()
+        if customer_id
+        else None
+    )
+    if account is not None:
+        return account.practice
+    raise UnknownCustomer(customer_id or "(none)")
+
+
+def _invoice_payment_ids(invoice: dict[str, Any]) -> tuple[str, str]:
+    """The charge and payment intent behind an invoice: older API versions put them on the
+    invoice, newer ones under `payments` (when expanded)."""
+    charge, intent = invoice.get("charge") or "", invoice.get("payment_intent") or ""
+    for item in (invoice.get("payments") or {}).get("data", []) or []:
+        payment = item.get("payment") or {}
+        charge = charge or payment.get("charge") or ""
+        intent = intent or payment.get("payment_intent") or ""
+    return str(charge if isinstance(charge, str) else charge.get("id", "")), str(
+        intent if isinstance(intent, str) else intent.get("id", "")
+    )
+
+
+def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
+    practice = _practice_for_customer(invoice.get("customer"))
+    amount = int(invoice.get("amount_paid") or 0)
+    if invoice.get("status") not in (None, "paid") or amount <= 0:
+        return "invoice not paid or zero amount: does not qualify a referral"
+    charge_id, intent_id = _invoice_payment_ids(invoice)
+    paid_at_unix = (invoice.get("status_transitions") or {}).get("paid_at") or event.stripe_created
+    payment, created = Payment.objects.get_or_create(
+        stripe_invoice_id=invoice["id"],
+        defaults={
+            "practice": practice,
+            "stripe_customer_id": invoice["customer"],
+            "stripe_charge_id": charge_id,
+            "stripe_payment_intent_id": intent_id,
+            "amount_cents": amount,
+            "currency": str(invoice.get("currency") or "usd"),
+            "livemode": bool(invoice.get("livemode")),
+            "paid_at": datetime.datetime.fromtimestamp(paid_at_unix, tz=datetime.UTC),
+            "hosted_invoice_url": str(invoice.get("hosted_invoice_url") or "")[:500],
+            "number": str(invoice.get("number") or "")[:60],
+        },
+    )
+    if not created:
+        return f"payment {invoice['id']} already recorded"
+    if _reversal_for(payment) is not None:
+        payment.is_reversed = True
+        payment.save(update_fields=["is_reversed"])
+    return referral_qualify(payment=payment)
+
+
+def _reversal_for(payment: Payment) -> PaymentReversal | None:
+    keys = Q(pk__in=[])
+    if payment.stripe_charge_id:
+        keys |= Q(stripe_charge_id=payment.stripe_charge_id)
+    if payment.stripe_payment_intent_id:
+        keys |= Q(stripe_payment_intent_id=payment.stripe_payment_intent_id)
+    return PaymentReversal.objects.filter(keys).first()
+
+
+def _on_reversal(kind: str, obj: dict[str, Any], event: StripeEvent) -> str:
+    if kind == PaymentReversal.Kind.REFUND and int(obj.get("amount_refunded") or 0) <= 0:
+        return "nothing refunded"
+    charge_id = obj.get("id") if kind == PaymentReversal.Kind.REFUND else obj.get("charge")
+    intent_id = obj.get("payment_intent") or ""
+    reversal, created = PaymentReversal.objects.get_or_create(
+        stripe_object_id=obj["id"],
+        defaults={
+            "kind": kind,
+            "stripe_customer_id": str(obj.get("customer") or ""),
+            "stripe_charge_id": str(charge_id or ""),
+            "stripe_payment_intent_id": str(intent_id if isinstance(intent_id, str) else intent_id.get("id", "")),
+            "amount_cents": int(obj.get("amount_refunded") or obj.get("amount") or 0),
+            "occurred_at": datetime.datetime.fromtimestamp(event.stripe_created, tz=datetime.UTC),
+        },
+    )
+    if not created:
+        return f"{kind} {obj['id']} already recorded"
+    keys = Q(pk__in=[])
+    if reversal.stripe_charge_id:
+        keys |= Q(stripe_charge_id=reversal.stripe_charge_id)
+    if reversal.stripe_payment_intent_id:
+        keys |= Q(stripe_payment_intent_id=reversal.stripe_payment_intent_id)
+    payments = list(Payment.objects.select_for_update().filter(keys))
+    if not payments:
+        return f"{kind} recorded; its payment is not known yet"
+    for payment in payments:
+        payment.is_reversed = True
+        payment.save(update_fields=["is_reversed"])
+        for reward in Reward.objects.select_for_update().filter(qualifying_payment=payment):
+            reward_reverse(reward=reward, reason=_("The qualifying payment was refunded or disputed."))
+    return f"{kind} applied to {len(payments)} payment(s)"
+
+
+def _on_subscription(subscription: dict[str, Any], event: StripeEvent) -> str:
+    practice = _practice_for_customer(subscription.get("customer"))
+    account = PracticeAccount.objects.select_for_update().get(practice=practice)
+    if event.stripe_created < account.subscription_event_created:
+        return "older than the state already applied: ignored"
+    status = str(subscription.get("status") or "")
+    items = (subscription.get("items") or {}).get("data") or []
+    price_id = ((items[0].get("price") or {}).get("id") if items else "") or ""
+    period_end = (items[0].get("current_period_end") if items else None) or subscription.get("current_period_end")
+    if event.type == "customer.subscription.deleted" or status in ("canceled", "unpaid", "incomplete_expired"):
+        plan = plan_freemium()
+    else:
+        plan = Plan.objects.filter(stripe_price_id=price_id).first() or account.plan
+    account.plan = plan
+    account.stripe_subscription_id = str(subscription.get("id") or "")
+    account.subscription_status = status
+    account.current_period_end = datetime.datetime.fromtimestamp(period_end, tz=datetime.UTC) if period_end else None
+    account.subscription_event_created = event.stripe_created
+    account.save()
+    return f"plan {plan.code}, subscription {status}"
+
+
+def _on_checkout_completed(session: dict[str, Any], event: StripeEvent) -> str:
+    practice_id = session.get("client_reference_id")
+    customer_id = session.get("customer")
+    if not practice_id or not str(practice_id).isdigit() or not customer_id:
+        return "no practice reference"
+    updated = PracticeAccount.objects.filter(practice_id=int(practice_id), stripe_customer_id__isnull=True).update(
+        stripe_customer_id=customer_id
+    )
+    return "customer linked" if updated else "customer already linked"
+
+
+EVENT_HANDLERS: dict[str, Any] = {
+    "invoice.paid": _on_invoice_paid,
+    "invoice.payment_succeeded": _on_invoice_paid,  # the same change, reported twice by Stripe
+    "charge.refunded": lambda obj, event: _on_reversal(PaymentReversal.Kind.REFUND, obj, event),
+    "charge.dispute.created": lambda obj, event: _on_reversal(PaymentReversal.Kind.DISPUTE, obj, event),
+    "customer.subscription.created": _on_subscription,
+    "customer.subscription.updated": _on_subscription,
+    "customer.subscription.deleted": _on_subscription,
+    "checkout.session.completed": _on_checkout_completed,
+}
+
+
+# --------------------------------------------------------------------------- rewards
+
+
+def program_current() -> ReferralProgram:
+    program = ReferralProgram.objects.filter(is_active=True).order_by("-created_at").first()
+    return program or ReferralProgram.objects.create()
+
+
+def _referrer_practice(referrer: User) -> Practice | None:
+    """Where the referrer's credit goes: the practice they created, else one they own."""
+    memberships = Membership.objects.filter(user=referrer, role=Role.OWNER, status=MembershipStatus.ACTIVE)
+    own = memberships.filter(joined_via=JoinedVia.CREATED_PRACTICE).select_related("practice").first()
+    chosen = own or memberships.select_related("practice").order_by("created_at").first()
+    return chosen.practice if chosen else None
+
+
+def _reward_log(
+    reward: Reward, to_status: str, note: str = "", actor: User | None = None, from_status: str | None = None
+) -> None:
+    RewardAction.objects.create(
+        reward=reward,
+        actor=actor,
+        from_status=from_status if from_status is not None else "",
+        to_status=to_status,
+        note=note[:300],
+    )
+
+
+def referral_qualify(*, payment: Payment) -> str:
+    """The referred practice paid: create its referral's reward (one per referral, ever)."""
+    from referrals.models import Eligibility, Referral  # noqa: PLC0415 - referrals is a later layer
+
+    referral = Referral.objects.select_for_update().filter(referred_practice=payment.practice).first()
+    if referral is None:
+        return "paid; the practice was not referred"
+    if Reward.objects.filter(referral=referral).exists():
+        return "paid; the referral was already rewarded"
+    if referral.eligibility == Eligibility.INELIGIBLE:
+        return f"paid; referral not eligible ({referral.eligibility_reason})"
+    beneficiary = _referrer_practice(referral.referrer)
+    if beneficiary is None:
+        return "paid; the referrer owns no practice to credit"
+    program = program_current()
+    status, reason = RewardStatus.PENDING, ""
+    if referral.eligibility == Eligibility.REVIEW:
+        status, reason = (
+            RewardStatus.ON_HOLD,
+            _("Held for review: %(why)s") % {"why": referral.get_eligibility_reason_display()},
+        )
+    year_ago = timezone.now() - datetime.timedelta(days=365)
+    earned = Reward.objects.filter(referrer=referral.referrer, created_at__gte=year_ago).exclude(
+        status__in=[RewardStatus.CANCELLED, RewardStatus.REJECTED]
+    )
+    if earned.count() >= program.yearly_cap_per_referrer:
+        status, reason = (
+            RewardStatus.CANCELLED,
+            _("Yearly limit of %(cap)s rewards reached.") % {"cap": program.yearly_cap_per_referrer},
+        )
+    if payment.is_reversed:
+        status, reason = RewardStatus.CANCELLED, _("The qualifying payment was refunded or disputed.")
+    try:
+        with transaction.atomic():
+            reward = Reward.objects.create(
+                referral=referral,
+                referrer=referral.referrer,
+                beneficiary_practice=beneficiary,
+                qualifying_payment=payment,
+                program=program,
+                amount_cents=program.reward_cents,
+                currency=program.currency,
+                status=status,
+                reason=reason,
+                hold_until=payment.paid_at + datetime.timedelta(days=program.hold_days),
+            )
+    except IntegrityError:
+        return "paid; the referral was already rewarded"
+    _reward_log(reward, status, reason or "qualified by first payment")
+    if status == RewardStatus.PENDING and reward.hold_until <= timezone.now():
+        _credit_after_commit(reward.pk)
+    return f"referral qualified: reward {reward.pk} {status}"
+
+
+def _credit_after_commit(reward_pk: int) -> None:
+    from billing.tasks import reward_credit  # noqa: PLC0415
+
+    transaction.on_commit(lambda: reward_credit.delay(reward_pk), robust=True)
+
+
+def _clawback_after_commit(reward_pk: int) -> None:
+    from billing.tasks import reward_clawback  # noqa: PLC0415
+
+    transaction.on_commit(lambda: reward_clawback.delay(reward_pk), robust=True)
+
+
+def reward_reverse(*, reward: Reward, reason: str) -> None:
+    """The qualifying payment was refunded or disputed: cancel inside the hold, claw back after."""
+    if reward.status in (RewardStatus.PENDING, RewardStatus.ON_HOLD, RewardStatus.FAILED):
+        previous = reward.status
+        reward.status, reward.reason = RewardStatus.CANCELLED, reason
+        reward.save(update_fields=["status", "reason", "updated_at"])
+        _reward_log(reward, RewardStatus.CANCELLED, reason, from_status=previous)
+    elif reward.status in (RewardStatus.CREDITED, RewardStatus.CREDITING):
+        # A credit in flight finishes first; reward_credit then sees the reversal and claws back.
+        reward.reason = reason
+        reward.save(update_fields=["reason", "updated_at"])
+        if reward.status == RewardStatus.CREDITED:
+            _clawback_after_commit(reward.pk)
+
+
+def rewards_release_due(*, limit: int = 500) -> int:
+    """Queue the credit of every reward whose hold period is over."""
+    due = list(
+        Reward.objects.filter(status=RewardStatus.PENDING, hold_until__lte=timezone.now()).values_list("pk", flat=True)[
+            :limit
+        ]
+    )
+    stale = timezone.now() - datetime.timedelta(minutes=10)
+    due += list(
+        Reward.objects.filter(status=RewardStatus.CREDITING, updated_at__lt=stale).values_list("pk", flat=True)[:limit]
+    )
+    from billing.tasks import reward_credit  # noqa: PLC0415
+
+    for pk in due:
+        reward_credit.delay(pk)
+    return len(due)
+
+
+def reward_credit(*, reward_pk: int) -> str:
+    """Credit a due reward: a Stripe customer balance transaction of -amount (it lowers the next
+    invoice) and one ledger entry. Runs in three steps so Stripe is never called inside a
+    transaction; every step is safe to repeat (the Stripe call by its idempotency key)."""
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().select_related("qualifying_payment").get(pk=reward_pk)
+        if reward.status in FINAL_REWARD_STATUSES or reward.status == RewardStatus.ON_HOLD:
+            return reward.status
+        if reward.status == RewardStatus.PENDING and reward.hold_until > timezone.now():
+            return "not due"
+        if reward.qualifying_payment.is_reversed:
+            reward_reverse(reward=reward, reason=_("The qualifying payment was refunded or disputed."))
+            return reward.status
+        previous = reward.status
+        reward.status, reward.attempts = RewardStatus.CREDITING, reward.attempts + 1
+        reward.save(update_fields=["status", "attempts", "updated_at"])
+        if previous != RewardStatus.CREDITING:
+            _reward_log(reward, RewardStatus.CREDITING, from_status=previous)
+
+    customer_id = stripe_customer_ensure(practice=reward.beneficiary_practice)
+    transaction_id = stripe_gateway.customer_balance_adjust(
+        customer_id=customer_id,
+        amount_cents=-reward.amount_cents,
+        currency=reward.currency,
+        idempotency_key=f"dentaltap-reward-{reward.pk}-credit",
+        description=f"DentalTap referral reward #{reward.pk}",
+        metadata={"reward_id": str(reward.pk), "referral_id": str(reward.referral_id)},
+    )
+
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().select_related("qualifying_payment").get(pk=reward_pk)
+        if reward.status != RewardStatus.CREDITING:
+            return reward.status  # another run finished it
+        LedgerEntry.objects.get_or_create(
+            reward=reward,
+            kind=LedgerKind.REWARD_CREDIT,
+            defaults={
+                "practice_id": reward.beneficiary_practice_id,
+                "amount_cents": reward.amount_cents,
+                "currency": reward.currency,
+                "description": f"Referral reward #{reward.pk}",
+                "stripe_balance_transaction_id": transaction_id,
+            },
+        )
+        reward.status, reward.credited_at = RewardStatus.CREDITED, timezone.now()
+        reward.stripe_balance_transaction_id, reward.last_error = transaction_id, ""
+        reward.save(
+            update_fields=["status", "credited_at", "stripe_balance_transaction_id", "last_error", "updated_at"]
+        )
+        _reward_log(reward, RewardStatus.CREDITED, f"Stripe {transaction_id}", from_status=RewardStatus.CREDITING)
+        if reward.qualifying_payment.is_reversed:
+            _clawback_after_commit(reward.pk)
+    return RewardStatus.CREDITED
+
+
+def reward_credit_failed(*, reward_pk: int, error: str) -> None:
+    """Retries are exhausted (or Stripe refused): a visible failed state staff can retry."""
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().get(pk=reward_pk)
+        if reward.status in FINAL_REWARD_STATUSES:
+            return
+        previous = reward.status
+        reward.status, reward.last_error = RewardStatus.FAILED, error[:500]
+        reward.save(update_fields=["status", "last_error", "updated_at"])
+        _reward_log(reward, RewardStatus.FAILED, error, from_status=previous)
+
+
+def reward_clawback(*, reward_pk: int) -> str:
+    """Take a credited reward back: a reversing ledger entry and a positive balance transaction."""
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().get(pk=reward_pk)
+        if reward.status != RewardStatus.CREDITED:
+            return reward.status
+    customer_id = stripe_customer_ensure(practice=reward.beneficiary_practice)
+    transaction_id = stripe_gateway.customer_balance_adjust(
+        customer_id=customer_id,
+        amount_cents=reward.amount_cents,
+        currency=reward.currency,
+        idempotency_key=f"dentaltap-reward-{reward.pk}-clawback",
+        description=f"DentalTap referral reward #{reward.pk} reversed",
+        metadata={"reward_id": str(reward.pk), "referral_id": str(reward.referral_id)},
+    )
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().get(pk=reward_pk)
+        if reward.status != RewardStatus.CREDITED:
+            return reward.status
+        LedgerEntry.objects.get_or_create(
+            reward=reward,
+            kind=LedgerKind.REWARD_CLAWBACK,
+            defaults={
+                "practice_id": reward.beneficiary_practice_id,
+                "amount_cents": -reward.amount_cents,
+                "currency": reward.currency,
+                "description": f"Referral reward #{reward.pk} reversed",
+                "stripe_balance_transaction_id": transaction_id,
+            },
+        )
+        reward.status = RewardStatus.CLAWED_BACK
+        reward.save(update_fields=["status", "updated_at"])
+        _reward_log(
+            reward, RewardStatus.CLAWED_BACK, reward.reason or "payment reversed", from_status=RewardStatus.CREDITED
+        )
+    return RewardStatus.CLAWED_BACK
+
+
+# --------------------------------------------------------------------------- staff review
+
+
+@transaction.atomic
+def reward_review(*, reward_pk: int, decision: str, actor: User, note: str = "") -> Reward:
+    """Staff decisions from the admin: approve (release now), hold, reject, retry a failed credit."""
+    reward = Reward.objects.select_for_update().get(pk=reward_pk)
+    previous = reward.status
+    if decision == "hold" and reward.status in (RewardStatus.PENDING, RewardStatus.FAILED):
+        reward.status = RewardStatus.ON_HOLD
+    elif decision == "reject" and reward.status in (RewardStatus.PENDING, RewardStatus.ON_HOLD, RewardStatus.FAILED):
+        reward.status = RewardStatus.REJECTED
+    elif decision in ("approve", "retry") and reward.status in (RewardStatus.ON_HOLD, RewardStatus.FAILED):
+        reward.status = RewardStatus.PENDING
+    else:
+        raise ApplicationError(
+            _("Cannot %(decision)s a reward that is %(status)s.")
+            % {"decision": decision, "status": reward.get_status_display()},
+            code="invalid_transition",
+        )
+    reward.reason = note or reward.reason
+    reward.save(update_fields=["status", "reason", "updated_at"])
+    _reward_log(reward, reward.status, note or f"staff: {decision}", actor=actor, from_status=previous)
+    if reward.status == RewardStatus.PENDING and reward.hold_until <= timezone.now():
+        _credit_after_commit(reward.pk)
+    return reward
+
+
+def stripe_events_relay(*, older_than_seconds: int = 30, limit: int = 500) -> int:
+    """Queue events still pending a while after they arrived (the broker was down when they
+    came, or a worker died). Processing is idempotent, so a duplicate queueing is harmless."""
+    from billing.tasks import stripe_event_process  # noqa: PLC0415
+
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    pending = list(
+        StripeEvent.objects.filter(status=StripeEventStatus.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in pending:
+        stripe_event_process.delay(pk)
+    return len(pending)

@@ -1,0 +1,59 @@
+"""The practice's Billing page: plan, upgrade, invoices, credit balance and ledger, rewards."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from billing import selectors, services
+from billing.models import LedgerEntry, Payment, Plan
+from dentaltap.errors import ApplicationError
+from tenants.access import Permission, current_practice, membership_has_permission, permission_required
+from tenants.urls_helpers import practice_url
+
+
+@permission_required(Permission.VIEW_BILLING)
+def billing_page(request: HttpRequest) -> HttpResponse:
+    practice = current_practice(request)
+    account = services.account_for(practice)
+    context = {
+        "account": account,
+        "plans": Plan.objects.filter(is_active=True),
+        "balance_cents": services.credit_balance_cents(practice=practice),
+        "ledger": LedgerEntry.objects.filter(practice=practice)[:50],
+        "payments": Payment.objects.filter(practice=practice)[:50],
+        "rewards": selectors.rewards_for_practice(practice=practice)[:50],
+        "can_manage": membership_has_permission(getattr(request, "membership", None), Permission.MANAGE_BILLING),
+    }
+    return render(request, "billing/billing.html", context)
+
+
+@require_POST
+@permission_required(Permission.MANAGE_BILLING)
+def checkout(request: HttpRequest, plan_code: str) -> HttpResponse:
+    practice = current_practice(request)
+    try:
+        url = services.checkout_start(
+            practice=practice,
+            plan_code=plan_code,
+            success_url=practice_url(practice, "/billing/?upgraded=1"),
+            cancel_url=practice_url(practice, "/billing/"),
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("billing")
+    return HttpResponseRedirect(url)
+
+
+@require_POST
+@permission_required(Permission.MANAGE_BILLING)
+def portal(request: HttpRequest) -> HttpResponse:
+    practice = current_practice(request)
+    try:
+        url = services.billing_portal_start(practice=practice, return_url=practice_url(practice, "/billing/"))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("billing")
+    return HttpResponseRedirect(url)

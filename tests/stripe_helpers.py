@@ -1,0 +1,129 @@
+"""Stripe for tests: the local stand-in server, and events shaped like Stripe's own published
+examples (../shared/stripe-fixtures/objects.json), signed with the stripe SDK's helper."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from billing import stripe_gateway
+from billing.standin import StandinServer, StandinState, serve, sign
+
+# shared/ sits beside the project checkout (as in CI); DENTALTAP_STRIPE_FIXTURES can point elsewhere.
+FIXTURES = Path(
+    os.environ.get("DENTALTAP_STRIPE_FIXTURES")
+    or Path(__file__).resolve().parents[2] / "shared" / "stripe-fixtures" / "objects.json"
+)
+STRIPE_OBJECTS: dict[str, Any] = json.loads(FIXTURES.read_text())
+SECRET = "whsec_test_current"
+OLD_SECRET = "whsec_test_previous"
+_ids = itertools.count(1)
+
+
+def stripe_object(kind: str, **changes: Any) -> dict[str, Any]:
+    obj = copy.deepcopy(STRIPE_OBJECTS[kind])
+    obj.update(changes)
+    return obj
+
+
+def event(
+    event_type: str, obj: dict[str, Any], *, event_id: str | None = None, created: int | None = None
+) -> dict[str, Any]:
+    envelope = copy.deepcopy(STRIPE_OBJECTS["event"])
+    envelope.update(
+        id=event_id or f"evt_test_{next(_ids):06d}",
+        type=event_type,
+        created=created or int(time.time()),
+        livemode=False,
+        api_version="2025-06-30.basil",
+        data={"object": obj},
+    )
+    return envelope
+
+
+def invoice_paid(
+    *,
+    customer: str,
+    invoice_id: str,
+    amount: int = 4900,
+    charge: str = "",
+    event_type: str = "invoice.paid",
+    **kwargs: Any,
+) -> dict[str, Any]:
+    invoice = stripe_object(
+        "invoice",
+        id=invoice_id,
+        customer=customer,
+        amount_paid=amount,
+        amount_due=amount,
+        status="paid",
+        currency="usd",
+        livemode=False,
+        billing_reason="subscription_create",
+        status_transitions={"paid_at": int(time.time()), "finalized_at": int(time.time())},
+    )
+    invoice["charge"] = charge or f"ch_for_{invoice_id}"
+    return event(event_type, invoice, **kwargs)
+
+
+def charge_refunded(*, charge: str, customer: str, amount: int = 4900, **kwargs: Any) -> dict[str, Any]:
+    obj = stripe_object(
+        "charge", id=charge, customer=customer, amount=amount, amount_refunded=amount, refunded=True, paid=True
+    )
+    return event("charge.refunded", obj, **kwargs)
+
+
+def dispute_created(*, charge: str, dispute_id: str, amount: int = 4900, **kwargs: Any) -> dict[str, Any]:
+    return event(
+        "charge.dispute.created", stripe_object("dispute", id=dispute_id, charge=charge, amount=amount), **kwargs
+    )
+
+
+def signed(payload: dict[str, Any] | str, secret: str = SECRET, timestamp: int | None = None) -> tuple[bytes, str]:
+    body = payload if isinstance(payload, str) else json.dumps(payload)
+    return body.encode(), sign(body, secret, timestamp)
+
+
+class Standin:
+    def __init__(self, server: StandinServer) -> None:
+        self.server = server
+        self.url = server.state.base_url
+
+    @property
+    def state(self) -> StandinState:
+        return self.server.state
+
+    def requests(self, path_contains: str = "") -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self.url}/_requests") as response:  # noqa: S310 - loopback
+            data = json.loads(response.read())["data"]
+        return [request for request in data if path_contains in request["path"]]
+
+    def balance_transactions(self, customer: str) -> list[dict[str, Any]]:
+        return list(self.state.balance_transactions.get(customer, []))
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        with self.state.lock:
+            self.state.fail_next, self.state.fail_status = count, status
+
+
+@pytest.fixture
+def stripe_standin(settings: Any) -> Iterator[Standin]:
+    server = serve("127.0.0.1", 0, StandinState())
+    settings.STRIPE_API_BASE = server.state.base_url
+    settings.STRIPE_WEBHOOK_SECRETS = [SECRET, OLD_SECRET]
+    stripe_gateway._client.cache_clear()
+    try:
+        yield Standin(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        stripe_gateway._client.cache_clear()

@@ -1,0 +1,180 @@
+"""Money under retries, races and outages: real threads, real transactions, a real worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from billing import services
+from billing.models import LedgerEntry, Payment, PracticeAccount, ReferralProgram, Reward, RewardStatus, StripeEvent
+from referrals.models import Referral
+from tenants.models import Practice, User
+from tests.conftest import redis_down
+from tests.stripe_helpers import Standin, invoice_paid, signed
+
+Pair = tuple[User, Practice]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture
+def referred_committed(make_practice: Callable[..., Pair]) -> dict[str, Any]:
+    referrer, referrer_practice = make_practice("referrer")
+    newcomer, new_practice = make_practice("newcomer")
+    Referral.objects.create(
+        referrer=referrer, referred_user=newcomer, referred_practice=new_practice, source="link", eligibility="eligible"
+    )
+    services.account_for(new_practice)
+    PracticeAccount.objects.filter(practice=new_practice).update(stripe_customer_id="cus_newcomer")
+    ReferralProgram.objects.create(name="No hold (tests)", hold_days=0)
+    return {"referrer_practice": referrer_practice}
+
+
+def referrer_customer(info: dict[str, Any]) -> str | None:
+    return (
+        PracticeAccount.objects.filter(practice=info["referrer_practice"])
+        .values_list("stripe_customer_id", flat=True)
+        .first()
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_fifty_times_in_parallel_credits_once(
+    referred_committed: dict[str, Any], stripe_standin: Standin, celery_worker: object
+) -> None:
+    body, signature = signed(invoice_paid(customer="cus_newcomer", invoice_id="in_storm", event_id="evt_storm"))
+    statuses: list[int] = []
+    barrier = threading.Barrier(50)
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            response = Client(HTTP_HOST="dentaltap.localhost").post(
+                "/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+            )
+            statuses.append(response.status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert statuses == [200] * 50
+    assert wait_for(LedgerEntry.objects.exists), "the worker never credited the reward"
+    time.sleep(1)  # let any duplicate work that was (wrongly) queued show itself
+    assert StripeEvent.objects.count() == 1
+    assert Payment.objects.count() == 1
+    assert Reward.objects.get().status == RewardStatus.CREDITED
+    assert LedgerEntry.objects.count() == 1
+    customer = referrer_customer(referred_committed)
+    assert [t["amount"] for t in stripe_standin.balance_transactions(customer or "")] == [-5000]
+    assert len(stripe_standin.requests("balance_transactions")) == 1  # one Stripe call
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_with_redis_down_is_stored_and_processed_once_redis_is_back(
+    referred_committed: dict[str, Any], stripe_standin: Standin, settings: Any, celery_worker: object
+) -> None:
+    body, signature = signed(invoice_paid(customer="cus_newcomer", invoice_id="in_outage", event_id="evt_outage"))
+    with redis_down(settings):
+        started = time.monotonic()
+        response = Client(HTTP_HOST="dentaltap.localhost").post(
+            "/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+        )
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 20  # informational bound only: publishing gives up instead of hanging
+    assert StripeEvent.objects.get().status == "pending"
+    time.sleep(0.5)
+    assert not Payment.objects.exists()  # nothing was processed while the broker was away
+
+    assert services.stripe_events_relay(older_than_seconds=0) == 1  # what beat runs every minute
+    assert wait_for(LedgerEntry.objects.exists)
+    assert StripeEvent.objects.get().status == "processed"
+    assert Reward.objects.get().status == RewardStatus.CREDITED and LedgerEntry.objects.count() == 1
+    # A second relay (or a late duplicate) changes nothing.
+    services.stripe_events_relay(older_than_seconds=0)
+    time.sleep(1)
+    assert LedgerEntry.objects.count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_in_the_middle_of_a_credit_credits_exactly_once(
+    referred_committed: dict[str, Any], stripe_standin: Standin
+) -> None:
+    """A real worker process (prefork, acks_late, reject on worker lost) is SIGKILLed while the
+    credit waits on Stripe; the task runs again and the referrer is credited exactly once."""
+    services.stripe_customer_ensure(practice=referred_committed["referrer_practice"])
+    with stripe_standin.state.lock:  # Stripe will be slow on the next write: time to kill
+        stripe_standin.state.delay_next, stripe_standin.state.delay_seconds = 1, 4.0
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dentaltap.settings_test",
+        "DENTALTAP_DATABASE_NAME": connection.settings_dict["NAME"],
+        "STRIPE_API_BASE": stripe_standin.url,
+        "STRIPE_WEBHOOK_SECRETS": "whsec_test_current",
+    }
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "dentaltap", "worker", "--pool=prefork", "--concurrency=1",
+         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        from dentaltap.celery import app
+
+        app.control.purge()
+        body, signature = signed(invoice_paid(customer="cus_newcomer", invoice_id="in_kill", event_id="evt_kill"))
+        Client(HTTP_HOST="dentaltap.localhost").post(
+            "/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+        )
+
+        assert wait_for(lambda: len(stripe_standin.requests("balance_transactions")) >= 1, timeout=60), (
+            "credit never reached Stripe"
+        )
+        children = psutil.Process(worker.pid).children()
+        assert children, "no pool process to kill"
+        for child in children:
+            os.kill(child.pid, signal.SIGKILL)  # dies waiting for Stripe's answer
+
+        assert wait_for(lambda: Reward.objects.filter(status=RewardStatus.CREDITED).exists(), timeout=90), (
+            "not credited after the kill"
+        )
+        time.sleep(1)
+        assert LedgerEntry.objects.count() == 1
+        customer = referrer_customer(referred_committed) or ""
+        assert [t["amount"] for t in stripe_standin.balance_transactions(customer)] == [-5000]
+        keys = [call["idempotency_key"] for call in stripe_standin.requests("balance_transactions")]
+        assert len(keys) >= 2 and set(keys) == {f"dentaltap-reward-{Reward.objects.get().pk}-credit"}
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+        output = worker.stdout.read().decode(errors="replace") if worker.stdout else ""
+        print(output[-4000:])
