@@ -41,7 +41,8 @@ from billing.models import (
     StripeEventStatus,
 )
 from dentaltap.errors import ApplicationError
-from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User
+from tenants.models import Membership, MembershipStatus, Practice, Role, User
+from tenants.selectors import home_practice
 
 logger = logging.getLogger(__name__)
 
@@ -387,14 +388,6 @@ def program_current() -> ReferralProgram:
     return program or ReferralProgram.objects.create()
 
 
-def _referrer_practice(referrer: User) -> Practice | None:
-    """Where the referrer's credit goes: the practice they created, else one they own."""
-    memberships = Membership.objects.filter(user=referrer, role=Role.OWNER, status=MembershipStatus.ACTIVE)
-    own = memberships.filter(joined_via=JoinedVia.CREATED_PRACTICE).select_related("practice").first()
-    chosen = own or memberships.select_related("practice").order_by("created_at").first()
-    return chosen.practice if chosen else None
-
-
 def _reward_log(
     reward: Reward, to_status: str, note: str = "", actor: User | None = None, from_status: str | None = None
 ) -> None:
@@ -418,7 +411,7 @@ def referral_qualify(*, payment: Payment) -> str:
         return "paid; the referral was already rewarded"
     if referral.eligibility == Eligibility.INELIGIBLE:
         return f"paid; referral not eligible ({referral.eligibility_reason})"
-    beneficiary = _referrer_practice(referral.referrer)
+    beneficiary = home_practice(user=referral.referrer)
     if beneficiary is None:
         return "paid; the referrer owns no practice to credit"
     program = program_current()

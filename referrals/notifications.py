@@ -10,15 +10,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from referrals.models import AccessRequest, AccessRequestStatus
-from tenants.access import ROLE_PERMISSIONS, Permission
-from tenants.models import Membership, MembershipStatus
+from tenants.access import Permission, members_with_permission
 from tenants.urls_helpers import practice_url
 
 
 def access_request_notify(*, access_request_id: int) -> int:
     """One email per team manager of the practice, with a link to the confirmation page (the
     approval itself is a POST there). Returns how many were sent; 0 if already notified."""
-    managing_roles = [role for role, permissions in ROLE_PERMISSIONS.items() if Permission.MANAGE_TEAM in permissions]
     with transaction.atomic():
         access_request = (
             AccessRequest.objects.select_for_update(of=("self",))
@@ -30,11 +28,12 @@ def access_request_notify(*, access_request_id: int) -> int:
             return 0
         if access_request.notified_at is not None:
             return 0
-        recipients = list(
-            Membership.objects.filter(
-                practice=access_request.practice, status=MembershipStatus.ACTIVE, role__in=managing_roles
-            ).values_list("user__email", flat=True)
-        )
+        recipients = [
+            membership.user.email
+            for membership in members_with_permission(
+                practice=access_request.practice, permission=Permission.MANAGE_TEAM
+            )
+        ]
         context = {
             "requester_name": access_request.requester.get_full_name(),
             "requester_email": access_request.requester.email,

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from referrals.models import AccessRequest, AccessRequestStatus, PracticeReferralSettings, ReferralCode
-from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User
+from tenants.models import Practice, User
+from tenants.selectors import home_practice
 
 
 def referral_code_find(code: str) -> ReferralCode | None:
@@ -14,16 +15,8 @@ def referral_code_find(code: str) -> ReferralCode | None:
 
 
 def referrer_home_practice(*, user: User) -> Practice | None:
-    """The practice a referral link opens a door to: the referrer's own (the first they created)."""
-    membership = (
-        Membership.objects.filter(
-            user=user, role=Role.OWNER, joined_via=JoinedVia.CREATED_PRACTICE, status=MembershipStatus.ACTIVE
-        )
-        .select_related("practice")
-        .order_by("created_at")
-        .first()
-    )
-    return membership.practice if membership else None
+    """The practice a referral link opens a door to: the referrer's own."""
+    return home_practice(user=user)
 
 
 def practice_links_grant_guest_access(*, practice: Practice) -> bool:

@@ -103,6 +103,12 @@ def membership_has_permission(membership: Membership | None, permission: str) ->
     return permission in membership_permissions(membership)
 
 
+def members_with_permission(*, practice: Practice, permission: str) -> list[Membership]:
+    """Active members who may do `permission` now, by role template or single grant."""
+    memberships = Membership.objects.filter(active_membership_filter(), practice=practice).select_related("user")
+    return [membership for membership in memberships if permission in membership_permissions(membership)]
+
+
 def current_practice(request: Any) -> Practice:
     """The practice the request's host names. Only for views on practice hosts, where the
     tenant middleware has set it and the access middleware or permission has checked it."""

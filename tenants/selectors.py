@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from tenants.access import membership_permissions, permissions_for
-from tenants.models import Membership, MembershipStatus, PermissionCode, Practice, Role, User
+from tenants.models import JoinedVia, Membership, MembershipStatus, PermissionCode, Practice, Role, User
 
 
 def memberships_for_switcher(*, user: User) -> QuerySet[Membership]:
@@ -72,3 +72,16 @@ def team_members(*, practice: Practice) -> list[TeamRow]:
 def team_extra_sections(request: HttpRequest, practice: Practice) -> list[dict[str, Any]]:
     """Sections other apps add to the Team page (pending access requests, invitations)."""
     return []
+
+
+def home_practice(*, user: User) -> Practice | None:
+    """A user's own practice: the first they created and still own, else the first they own.
+    Where their referral link opens a door, and where their referral credit goes."""
+    memberships = Membership.objects.filter(user=user, role=Role.OWNER, status=MembershipStatus.ACTIVE).select_related(
+        "practice"
+    )
+    chosen = (
+        memberships.filter(joined_via=JoinedVia.CREATED_PRACTICE).order_by("created_at").first()
+        or memberships.order_by("created_at").first()
+    )
+    return chosen.practice if chosen else None

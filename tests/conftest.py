@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,8 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.stripe_helpers import stripe_standin  # noqa: F401 - a fixture for every test module
 
 BASE = "dentaltap.localhost"
+# Links the app builds carry the public port; in tests it is the live server's (settings_test).
+PORT = os.environ["DENTALTAP_TEST_PORT"]
 
 
 def _restore_migration_data() -> None:

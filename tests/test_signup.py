@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 
 from tenants.models import Domain, JoinedVia, Membership, Practice, Role, User
-from tests.conftest import BASE, PracticeMaker
+from tests.conftest import BASE, PORT, PracticeMaker
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_signup_creates_user_own_practice_schema_domain_and_owner_membership(pub
     response = post_signup(client)
 
     assert response.status_code == 302
-    assert response["Location"] == "http://vogel.dentaltap.localhost:8765/"
+    assert response["Location"] == f"http://vogel.dentaltap.localhost:{PORT}/"
     user = User.objects.get(email="lena.vogel@example.com")  # stored normalised
     practice = Practice.objects.get(slug="vogel")
     assert practice.plan == "freemium"
@@ -120,7 +120,7 @@ def test_signup_api_returns_the_error_shape(public_tenant: Practice) -> None:
 def test_signup_api_creates_account_and_practice(public_tenant: Practice) -> None:
     response = Client(HTTP_HOST=BASE).post("/api/signup/", GOOD, content_type="application/json")
     assert response.status_code == 201
-    assert response.json()["practice_url"] == "http://vogel.dentaltap.localhost:8765/"
+    assert response.json()["practice_url"] == f"http://vogel.dentaltap.localhost:{PORT}/"
 
 
 def test_login_next_may_name_a_practice_but_not_a_foreign_site(practice_a: tuple[User, Practice]) -> None:
@@ -131,10 +131,10 @@ def test_login_next_may_name_a_practice_but_not_a_foreign_site(practice_a: tuple
         {
             "username": owner.email,
             "password": "a-Strong-pass-123",
-            "next": "http://alpha.dentaltap.localhost:8765/patients/",
+            "next": f"http://alpha.dentaltap.localhost:{PORT}/patients/",
         },
     )
-    assert good["Location"] == "http://alpha.dentaltap.localhost:8765/patients/"
+    assert good["Location"] == f"http://alpha.dentaltap.localhost:{PORT}/patients/"
 
     client = Client(HTTP_HOST=BASE)
     evil = client.post(

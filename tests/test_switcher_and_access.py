@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 from rest_framework.authtoken.models import Token
 
 from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User
-from tests.conftest import BASE
+from tests.conftest import BASE, PORT
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +31,8 @@ def test_switcher_lists_every_practice_of_the_user_and_only_those(
 
     assert response.status_code == 200
     body = response.content.decode()
-    assert "http://alpha.dentaltap.localhost:8765/" in body
-    assert "http://bravo.dentaltap.localhost:8765/" in body
+    assert f"http://alpha.dentaltap.localhost:{PORT}/" in body
+    assert f"http://bravo.dentaltap.localhost:{PORT}/" in body
     assert "charlie" not in body
     api = client_for(owner_a).get("/api/practices/").json()
     assert sorted((row["slug"], row["role"]) for row in api) == [("alpha", "owner"), ("bravo", "dentist")]
@@ -68,7 +68,7 @@ def test_anonymous_visitor_is_sent_to_login_on_the_base_domain(
 ) -> None:
     response = client_for(None, practice_a[1]).get("/patients/")
     assert response.status_code == 302
-    assert response["Location"].startswith("http://dentaltap.localhost:8765/login/?next=")
+    assert response["Location"].startswith(f"http://dentaltap.localhost:{PORT}/login/?next=")
 
 
 def test_api_refuses_token_of_a_member_of_another_practice_even_with_guessed_ids(

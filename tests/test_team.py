@@ -17,7 +17,7 @@ from practice.models import Patient
 from tenants import team_services
 from tenants.models import AccessAction, AccessChange, JoinedVia, Membership, MembershipStatus, Practice, Role, User
 from tenants.services import membership_create
-from tests.conftest import upgrade_to_paid_plan
+from tests.conftest import PORT, upgrade_to_paid_plan
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -266,7 +266,7 @@ def test_ownership_transfer_keeps_the_old_owner_as_admin(team: dict, client_for:
 def test_member_leaves_a_practice_that_is_not_their_own(team: dict, client_for: Callable[..., Client]) -> None:
     client = client_for(team["assistant"], team["practice"])
     response = client.post("/team/leave/")
-    assert response.status_code == 302 and response["Location"] == "http://dentaltap.localhost:8765/practices/"
+    assert response.status_code == 302 and response["Location"] == f"http://dentaltap.localhost:{PORT}/practices/"
     assert client.get("/").status_code == 403
     team["assistant_membership"].refresh_from_db()
     assert team["assistant_membership"].status == MembershipStatus.REVOKED
