@@ -46,6 +46,10 @@ from tenants.selectors import home_practice
 
 logger = logging.getLogger(__name__)
 
+# An event whose processing raised this many times is marked failed (visible in the admin, where
+# staff can queue it again) instead of being retried forever.
+MAX_EVENT_ATTEMPTS = 8
+PAID_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due")
 FINAL_REWARD_STATUSES = {RewardStatus.CREDITED, RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.CLAWED_BACK}
 
 
@@ -116,9 +120,12 @@ def checkout_start(*, practice: Practice, plan_code: str, success_url: str, canc
     if plan is None:
         raise ApplicationError(_("There is no such plan to upgrade to."), code="unknown_plan", status_code=404)
     account = account_for(practice)
-    if account.plan_id == plan.pk and account.subscription_status in ("active", "trialing"):
+    if has_live_subscription(account):
+        # One subscription per practice: plan changes and payment details go through the portal.
         raise ApplicationError(
-            _("This practice is already on %(plan)s.") % {"plan": plan.name}, code="already_subscribed"
+            _("This practice already has a subscription. Change plans under “Manage payment details”."),
+            code="already_subscribed",
+            status_code=409,
         )
     customer_id = stripe_customer_ensure(practice=practice)
     return stripe_gateway.checkout_session_create(
@@ -129,6 +136,13 @@ def checkout_start(*, practice: Practice, plan_code: str, success_url: str, canc
         cancel_url=cancel_url,
         # One key per click: the SDK's own retries of this call reuse it.
         idempotency_key=f"dentaltap-checkout-{practice.pk}-{plan.code}-{uuid.uuid4()}",
+    )
+
+
+def has_live_subscription(account: PracticeAccount) -> bool:
+    return bool(account.stripe_subscription_id) and account.subscription_status in (
+        *PAID_SUBSCRIPTION_STATUSES,
+        "incomplete",
     )
 
 
@@ -226,9 +240,15 @@ def stripe_event_process(*, event_pk: int) -> str:
         if handler is None:
             return _finish(event, StripeEventStatus.IGNORED, "event type not handled")
         try:
-            note = handler(event.payload["data"]["object"], event)
+            with transaction.atomic():  # a savepoint: a failing handler leaves nothing behind
+                note = handler(event.payload["data"]["object"], event)
         except UnknownCustomer as error:
             return _finish(event, StripeEventStatus.IGNORED, f"unknown customer: {error}")
+        except Exception as error:
+            if event.attempts < MAX_EVENT_ATTEMPTS:
+                raise  # retried by the task, then by the relay
+            logger.exception("Stripe event %s failed %s times", event.stripe_event_id, event.attempts)
+            return _finish(event, StripeEventStatus.FAILED, f"{type(error).__name__}: {error}")
         return _finish(event, StripeEventStatus.PROCESSED, note)
 
 
@@ -249,17 +269,48 @@ def _practice_for_customer(customer_id: str | None, metadata: dict[str, Any] | N
     raise UnknownCustomer(customer_id or "(none)")
 
 
+def _stripe_id(value: Any) -> str:
+    """An id field that may come expanded (an object) or not (a string)."""
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(value or "")
+
+
+def _payments_lock() -> None:
+    """Payments, refunds and disputes are applied one at a time: a refund processed at the same
+    moment as its payment must see it (or be seen by it), never slip between them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('billing:payments'))")
+
+
 def _invoice_payment_ids(invoice: dict[str, Any]) -> tuple[str, str]:
-    """The charge and payment intent behind an invoice: older API versions put them on the
-    invoice, newer ones under `payments` (when expanded)."""
-    charge, intent = invoice.get("charge") or "", invoice.get("payment_intent") or ""
+    """The charge and payment intent behind an invoice. API versions before 2025-03-31 put them on
+    the invoice; newer ones report them in a separate `invoice_payment.paid` event (or under an
+    expanded `payments`), which may arrive before or after `invoice.paid`: the inbox keeps it."""
+    charge, intent = _stripe_id(invoice.get("charge")), _stripe_id(invoice.get("payment_intent"))
     for item in (invoice.get("payments") or {}).get("data", []) or []:
         payment = item.get("payment") or {}
-        charge = charge or payment.get("charge") or ""
-        intent = intent or payment.get("payment_intent") or ""
-    return str(charge if isinstance(charge, str) else charge.get("id", "")), str(
-        intent if isinstance(intent, str) else intent.get("id", "")
-    )
+        charge, intent = (
+            charge or _stripe_id(payment.get("charge")),
+            intent or _stripe_id(payment.get("payment_intent")),
+        )
+    if not (charge or intent):
+        for payload in StripeEvent.objects.filter(
+            type="invoice_payment.paid", payload__data__object__invoice=invoice.get("id")
+        ).values_list("payload", flat=True):
+            payment = payload["data"]["object"].get("payment") or {}
+            charge, intent = (
+                charge or _stripe_id(payment.get("charge")),
+                intent or _stripe_id(payment.get("payment_intent")),
+            )
+    return charge, intent
+
+
+def _payment_reversed(payment: Payment) -> None:
+    payment.is_reversed = True
+    payment.save(update_fields=["is_reversed"])
+    for reward in Reward.objects.select_for_update().filter(qualifying_payment=payment):
+        reward_reverse(reward=reward, reason=_("The qualifying payment was refunded or disputed."))
 
 
 def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
@@ -267,6 +318,7 @@ def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
     amount = int(invoice.get("amount_paid") or 0)
     if invoice.get("status") not in (None, "paid") or amount <= 0:
         return "invoice not paid or zero amount: does not qualify a referral"
+    _payments_lock()
     charge_id, intent_id = _invoice_payment_ids(invoice)
     paid_at_unix = (invoice.get("status_transitions") or {}).get("paid_at") or event.stripe_created
     payment, created = Payment.objects.get_or_create(
@@ -292,6 +344,24 @@ def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
     return referral_qualify(payment=payment)
 
 
+def _on_invoice_payment_paid(invoice_payment: dict[str, Any], event: StripeEvent) -> str:
+    """Newer API versions: which charge / payment intent paid an invoice (for refund matching)."""
+    _payments_lock()
+    payment = (
+        Payment.objects.select_for_update().filter(stripe_invoice_id=_stripe_id(invoice_payment.get("invoice"))).first()
+    )
+    if payment is None:
+        return "kept in the inbox until its invoice.paid arrives"
+    paid_by = invoice_payment.get("payment") or {}
+    payment.stripe_charge_id = payment.stripe_charge_id or _stripe_id(paid_by.get("charge"))
+    payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or _stripe_id(paid_by.get("payment_intent"))
+    payment.save(update_fields=["stripe_charge_id", "stripe_payment_intent_id"])
+    if not payment.is_reversed and _reversal_for(payment) is not None:
+        _payment_reversed(payment)
+        return "payment linked; it was already refunded or disputed"
+    return "payment linked to its charge"
+
+
 def _reversal_for(payment: Payment) -> PaymentReversal | None:
     keys = Q(pk__in=[])
     if payment.stripe_charge_id:
@@ -304,15 +374,15 @@ def _reversal_for(payment: Payment) -> PaymentReversal | None:
 def _on_reversal(kind: str, obj: dict[str, Any], event: StripeEvent) -> str:
     if kind == PaymentReversal.Kind.REFUND and int(obj.get("amount_refunded") or 0) <= 0:
         return "nothing refunded"
+    _payments_lock()
     charge_id = obj.get("id") if kind == PaymentReversal.Kind.REFUND else obj.get("charge")
-    intent_id = obj.get("payment_intent") or ""
     reversal, created = PaymentReversal.objects.get_or_create(
         stripe_object_id=obj["id"],
         defaults={
             "kind": kind,
-            "stripe_customer_id": str(obj.get("customer") or ""),
-            "stripe_charge_id": str(charge_id or ""),
-            "stripe_payment_intent_id": str(intent_id if isinstance(intent_id, str) else intent_id.get("id", "")),
+            "stripe_customer_id": _stripe_id(obj.get("customer")),
+            "stripe_charge_id": _stripe_id(charge_id),
+            "stripe_payment_intent_id": _stripe_id(obj.get("payment_intent")),
             "amount_cents": int(obj.get("amount_refunded") or obj.get("amount") or 0),
             "occurred_at": datetime.datetime.fromtimestamp(event.stripe_created, tz=datetime.UTC),
         },
@@ -328,10 +398,7 @@ def _on_reversal(kind: str, obj: dict[str, Any], event: StripeEvent) -> str:
     if not payments:
         return f"{kind} recorded; its payment is not known yet"
     for payment in payments:
-        payment.is_reversed = True
-        payment.save(update_fields=["is_reversed"])
-        for reward in Reward.objects.select_for_update().filter(qualifying_payment=payment):
-            reward_reverse(reward=reward, reason=_("The qualifying payment was refunded or disputed."))
+        _payment_reversed(payment)
     return f"{kind} applied to {len(payments)} payment(s)"
 
 
@@ -341,15 +408,21 @@ def _on_subscription(subscription: dict[str, Any], event: StripeEvent) -> str:
     if event.stripe_created < account.subscription_event_created:
         return "older than the state already applied: ignored"
     status = str(subscription.get("status") or "")
+    subscription_id = _stripe_id(subscription.get("id"))
+    current = account.stripe_subscription_id
+    if current and subscription_id != current and account.subscription_status in PAID_SUBSCRIPTION_STATUSES:
+        # Another subscription of this customer (say, a stray second checkout) must not move the
+        # plan of the one in force; staff see it in the inbox note.
+        return f"subscription {subscription_id} is not the practice's current one ({current}): ignored"
     items = (subscription.get("items") or {}).get("data") or []
     price_id = ((items[0].get("price") or {}).get("id") if items else "") or ""
     period_end = (items[0].get("current_period_end") if items else None) or subscription.get("current_period_end")
-    if event.type == "customer.subscription.deleted" or status in ("canceled", "unpaid", "incomplete_expired"):
+    if event.type == "customer.subscription.deleted" or status not in PAID_SUBSCRIPTION_STATUSES:
         plan = plan_freemium()
     else:
         plan = Plan.objects.filter(stripe_price_id=price_id).first() or account.plan
     account.plan = plan
-    account.stripe_subscription_id = str(subscription.get("id") or "")
+    account.stripe_subscription_id = subscription_id
     account.subscription_status = status
     account.current_period_end = datetime.datetime.fromtimestamp(period_end, tz=datetime.UTC) if period_end else None
     account.subscription_event_created = event.stripe_created
@@ -371,6 +444,7 @@ def _on_checkout_completed(session: dict[str, Any], event: StripeEvent) -> str:
 EVENT_HANDLERS: dict[str, Any] = {
     "invoice.paid": _on_invoice_paid,
     "invoice.payment_succeeded": _on_invoice_paid,  # the same change, reported twice by Stripe
+    "invoice_payment.paid": _on_invoice_payment_paid,
     "charge.refunded": lambda obj, event: _on_reversal(PaymentReversal.Kind.REFUND, obj, event),
     "charge.dispute.created": lambda obj, event: _on_reversal(PaymentReversal.Kind.DISPUTE, obj, event),
     "customer.subscription.created": _on_subscription,
@@ -467,18 +541,27 @@ def _clawback_after_commit(reward_pk: int) -> None:
 
 
 def reward_reverse(*, reward: Reward, reason: str) -> None:
-    """The qualifying payment was refunded or disputed: cancel inside the hold, claw back after."""
-    if reward.status in (RewardStatus.PENDING, RewardStatus.ON_HOLD, RewardStatus.FAILED):
-        previous = reward.status
-        reward.status, reward.reason = RewardStatus.CANCELLED, reason
+    """The qualifying payment was refunded or disputed: cancel inside the hold, claw back after.
+    Call with the reward row locked."""
+    previous = reward.status
+    reward.reason = reason
+    if previous == RewardStatus.CREDITED:
+        reward.save(update_fields=["reason", "updated_at"])
+        _clawback_after_commit(reward.pk)
+    elif previous == RewardStatus.CREDITING:
+        # The run in flight (or, if it died, its retry) sees the reversal and claws back.
+        reward.save(update_fields=["reason", "updated_at"])
+    elif previous in (RewardStatus.PENDING, RewardStatus.ON_HOLD) and reward.attempts == 0:
+        reward.status = RewardStatus.CANCELLED  # nothing ever reached Stripe
         reward.save(update_fields=["status", "reason", "updated_at"])
         _reward_log(reward, RewardStatus.CANCELLED, reason, from_status=previous)
-    elif reward.status in (RewardStatus.CREDITED, RewardStatus.CREDITING):
-        # A credit in flight finishes first; reward_credit then sees the reversal and claws back.
-        reward.reason = reason
-        reward.save(update_fields=["reason", "updated_at"])
-        if reward.status == RewardStatus.CREDITED:
-            _clawback_after_commit(reward.pk)
+    elif previous not in FINAL_REWARD_STATUSES:
+        # An earlier credit attempt failed, or seemed to: Stripe may have applied it anyway.
+        # reward_credit asks Stripe, then cancels or records the credit and claws it back.
+        reward.status = RewardStatus.FAILED
+        reward.save(update_fields=["status", "reason", "updated_at"])
+        _reward_log(reward, RewardStatus.FAILED, reason, from_status=previous)
+        _credit_after_commit(reward.pk)
 
 
 def rewards_release_due(*, limit: int = 500) -> int:
@@ -492,24 +575,39 @@ def rewards_release_due(*, limit: int = 500) -> int:
     due += list(
         Reward.objects.filter(status=RewardStatus.CREDITING, updated_at__lt=stale).values_list("pk", flat=True)[:limit]
     )
-    from billing.tasks import reward_credit  # noqa: PLC0415
+    from billing.tasks import reward_clawback, reward_credit  # noqa: PLC0415
 
     for pk in due:
         reward_credit.delay(pk)
-    return len(due)
+    owed = list(
+        Reward.objects.filter(status=RewardStatus.CREDITED, qualifying_payment__is_reversed=True).values_list(
+            "pk", flat=True
+        )[:limit]
+    )
+    for pk in owed:  # clawbacks whose first queueing was lost or whose retries ran out
+        reward_clawback.delay(pk)
+    return len(due) + len(owed)
 
 
 def reward_credit(*, reward_pk: int) -> str:
     """Credit a due reward: a Stripe customer balance transaction of -amount (it lowers the next
     invoice) and one ledger entry. Runs in three steps so Stripe is never called inside a
-    transaction; every step is safe to repeat (the Stripe call by its idempotency key)."""
+    transaction; every step is safe to repeat.
+
+    A run after an earlier attempt (a retry, a killed worker, a staff retry of a failed credit)
+    first asks Stripe whether that attempt already went through (balance transactions carry the
+    reward id in their metadata): idempotency keys only last a day at Stripe, and a timeout can
+    hide a success. If the qualifying payment was reversed meanwhile, a credit that never reached
+    Stripe is cancelled, and one that did is recorded and then clawed back."""
     with transaction.atomic():
         reward = Reward.objects.select_for_update().select_related("qualifying_payment").get(pk=reward_pk)
         if reward.status in FINAL_REWARD_STATUSES or reward.status == RewardStatus.ON_HOLD:
             return reward.status
         if reward.status == RewardStatus.PENDING and reward.hold_until > timezone.now():
             return "not due"
-        if reward.qualifying_payment.is_reversed:
+        reversed_payment = reward.qualifying_payment.is_reversed
+        earlier_attempt = reward.attempts > 0
+        if reversed_payment and not earlier_attempt:
             reward_reverse(reward=reward, reason=_("The qualifying payment was refunded or disputed."))
             return reward.status
         previous = reward.status
@@ -519,18 +617,30 @@ def reward_credit(*, reward_pk: int) -> str:
             _reward_log(reward, RewardStatus.CREDITING, from_status=previous)
 
     customer_id = stripe_customer_ensure(practice=reward.beneficiary_practice)
-    transaction_id = stripe_gateway.customer_balance_adjust(
-        customer_id=customer_id,
-        amount_cents=-reward.amount_cents,
-        currency=reward.currency,
-        idempotency_key=f"dentaltap-reward-{reward.pk}-credit",
-        description=f"DentalTap referral reward #{reward.pk}",
-        metadata={"reward_id": str(reward.pk), "referral_id": str(reward.referral_id)},
+    metadata = {"reward_id": str(reward.pk), "referral_id": str(reward.referral_id), "kind": "credit"}
+    transaction_id = (
+        stripe_gateway.customer_balance_find(customer_id=customer_id, metadata=metadata) if earlier_attempt else None
     )
+    if transaction_id is None and reversed_payment:
+        with transaction.atomic():
+            reward = Reward.objects.select_for_update().get(pk=reward_pk)
+            reward.status, reward.reason = RewardStatus.CANCELLED, _("The qualifying payment was refunded or disputed.")
+            reward.save(update_fields=["status", "reason", "updated_at"])
+            _reward_log(reward, RewardStatus.CANCELLED, reward.reason, from_status=RewardStatus.CREDITING)
+        return RewardStatus.CANCELLED
+    if transaction_id is None:
+        transaction_id = stripe_gateway.customer_balance_adjust(
+            customer_id=customer_id,
+            amount_cents=-reward.amount_cents,
+            currency=reward.currency,
+            idempotency_key=f"dentaltap-reward-{reward.pk}-credit",
+            description=f"DentalTap referral reward #{reward.pk}",
+            metadata=metadata,
+        )
 
     with transaction.atomic():
         reward = Reward.objects.select_for_update().select_related("qualifying_payment").get(pk=reward_pk)
-        if reward.status != RewardStatus.CREDITING:
+        if reward.status not in (RewardStatus.CREDITING, RewardStatus.FAILED):
             return reward.status  # another run finished it
         LedgerEntry.objects.get_or_create(
             reward=reward,
@@ -543,12 +653,13 @@ def reward_credit(*, reward_pk: int) -> str:
                 "stripe_balance_transaction_id": transaction_id,
             },
         )
+        previous = reward.status
         reward.status, reward.credited_at = RewardStatus.CREDITED, timezone.now()
         reward.stripe_balance_transaction_id, reward.last_error = transaction_id, ""
         reward.save(
             update_fields=["status", "credited_at", "stripe_balance_transaction_id", "last_error", "updated_at"]
         )
-        _reward_log(reward, RewardStatus.CREDITED, f"Stripe {transaction_id}", from_status=RewardStatus.CREDITING)
+        _reward_log(reward, RewardStatus.CREDITED, f"Stripe {transaction_id}", from_status=previous)
         if reward.qualifying_payment.is_reversed:
             _clawback_after_commit(reward.pk)
     return RewardStatus.CREDITED
@@ -558,6 +669,11 @@ def reward_credit_failed(*, reward_pk: int, error: str) -> None:
     """Retries are exhausted (or Stripe refused): a visible failed state staff can retry."""
     with transaction.atomic():
         reward = Reward.objects.select_for_update().get(pk=reward_pk)
+        if reward.status == RewardStatus.CREDITED:  # a clawback that keeps failing: stay visible
+            reward.last_error = f"clawback: {error}"[:500]
+            reward.save(update_fields=["last_error", "updated_at"])
+            _reward_log(reward, RewardStatus.CREDITED, f"clawback failed: {error}", from_status=RewardStatus.CREDITED)
+            return
         if reward.status in FINAL_REWARD_STATUSES:
             return
         previous = reward.status
@@ -573,13 +689,16 @@ def reward_clawback(*, reward_pk: int) -> str:
         if reward.status != RewardStatus.CREDITED:
             return reward.status
     customer_id = stripe_customer_ensure(practice=reward.beneficiary_practice)
-    transaction_id = stripe_gateway.customer_balance_adjust(
+    metadata = {"reward_id": str(reward.pk), "referral_id": str(reward.referral_id), "kind": "clawback"}
+    transaction_id = stripe_gateway.customer_balance_find(
+        customer_id=customer_id, metadata=metadata
+    ) or stripe_gateway.customer_balance_adjust(
         customer_id=customer_id,
         amount_cents=reward.amount_cents,
         currency=reward.currency,
         idempotency_key=f"dentaltap-reward-{reward.pk}-clawback",
         description=f"DentalTap referral reward #{reward.pk} reversed",
-        metadata={"reward_id": str(reward.pk), "referral_id": str(reward.referral_id)},
+        metadata=metadata,
     )
     with transaction.atomic():
         reward = Reward.objects.select_for_update().get(pk=reward_pk)
@@ -639,7 +758,9 @@ def stripe_events_relay(*, older_than_seconds: int = 30, limit: int = 500) -> in
 
     cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
     pending = list(
-        StripeEvent.objects.filter(status=StripeEventStatus.PENDING, received_at__lt=cutoff)
+        StripeEvent.objects.filter(
+            status=StripeEventStatus.PENDING, received_at__lt=cutoff, attempts__lt=MAX_EVENT_ATTEMPTS
+        )
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )

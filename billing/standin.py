@@ -337,15 +337,22 @@ class Handler(BaseHTTPRequestHandler):
         invoice = {
             "id": invoice_id, "object": "invoice", "customer": session["customer"], "status": "paid",
             "amount_paid": amount, "currency": "usd", "livemode": False, "created": now,
-            "billing_reason": "subscription_create", "subscription": subscription_id, "charge": charge_id,
-            "payment_intent": intent_id, "number": f"DT-{invoice_id[-6:].upper()}",
+            "billing_reason": "subscription_create", "number": f"DT-{invoice_id[-6:].upper()}",
             "hosted_invoice_url": f"{self.state.base_url}/invoices/{invoice_id}",
             "status_transitions": {"paid_at": now},
+        }  # fmt: skip
+        # As API versions since 2025-03-31 do: the charge behind an invoice comes in its own event.
+        invoice_payment = {
+            "id": self.state.new_id("inpay"), "object": "invoice_payment", "invoice": invoice_id,
+            "amount_paid": amount, "currency": "usd", "status": "paid", "is_default": True, "livemode": False,
+            "payment": {"type": "payment_intent", "payment_intent": intent_id, "charge": charge_id},
+            "created": now,
         }  # fmt: skip
         for event_type, obj in (
             ("checkout.session.completed", session),
             ("customer.subscription.created", subscription),
             ("invoice.paid", invoice),
+            ("invoice_payment.paid", invoice_payment),
         ):
             self.server.send_event(event_type, obj)
 

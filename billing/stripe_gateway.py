@@ -80,6 +80,17 @@ def customer_balance_adjust(
     return str(transaction.id)
 
 
+def customer_balance_find(*, customer_id: str, metadata: dict[str, str]) -> str | None:
+    """The id of an existing balance transaction whose metadata includes `metadata`, if any: how
+    a retry learns that an earlier attempt went through after its idempotency key expired."""
+    page = _call(client().v1.customers.balance_transactions.list, customer_id, params={"limit": 100})
+    for transaction in page.data:
+        found = transaction.metadata.to_dict() if transaction.metadata else {}
+        if all(found.get(key) == value for key, value in metadata.items()):
+            return str(transaction.id)
+    return None
+
+
 def checkout_session_create(
     *, practice_id: int, customer_id: str, price_id: str, success_url: str, cancel_url: str, idempotency_key: str
 ) -> str:

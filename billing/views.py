@@ -25,6 +25,7 @@ def billing_page(request: HttpRequest) -> HttpResponse:
         "ledger": LedgerEntry.objects.filter(practice=practice)[:50],
         "payments": Payment.objects.filter(practice=practice)[:50],
         "rewards": selectors.rewards_for_practice(practice=practice)[:50],
+        "has_subscription": services.has_live_subscription(account),
         "can_manage": membership_has_permission(getattr(request, "membership", None), Permission.MANAGE_BILLING),
     }
     return render(request, "billing/billing.html", context)

@@ -155,11 +155,15 @@ def invitation_create_many(
             # One practice's invitation batches run one at a time; the partial unique constraint
             # still guards the rule itself.
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"invitations:{practice.pk}"])
-        members = set(
-            Membership.objects.filter(practice=practice, status=MembershipStatus.ACTIVE, user__email__in=valid)
-            .values_list("user__email", flat=True)
-            .iterator()
+        statuses = dict(
+            Membership.objects.filter(
+                practice=practice,
+                status__in=[MembershipStatus.ACTIVE, MembershipStatus.SUSPENDED],
+                user__email__in=valid,
+            ).values_list("user__email", "status")
         )
+        members = {email for email, status in statuses.items() if status == MembershipStatus.ACTIVE}
+        suspended = {email for email, status in statuses.items() if status == MembershipStatus.SUSPENDED}
         pending = {
             invitation.email: invitation
             for invitation in Invitation.objects.select_for_update().filter(
@@ -174,6 +178,10 @@ def invitation_create_many(
                 batch.issues.append(
                     InvitationIssue(email, "already_member", _("This person is already a member of the practice."))
                 )
+            elif email in suspended:
+                # An invitation must not undo a suspension: that is a team manager's decision.
+                text = _("This person's access is suspended. A team manager can restore it on the Team page.")
+                batch.issues.append(InvitationIssue(email, "member_suspended", text))
             elif email in pending:
                 invitation = pending[email]
                 invitation.role, invitation.message, invitation.invited_by = role, message, invited_by
@@ -338,6 +346,18 @@ def _lock_usable(token: str) -> Invitation:
     if error is not None:
         raise error
     assert invitation is not None  # noqa: S101
+    # The invitation grants what its sender may still grant: not after they lost access or rights.
+    inviter = invitation.invited_by
+    inviter_membership = membership_get_active(user=inviter, practice=invitation.practice) if inviter else None
+    if inviter_membership is None or invitation.role not in grantable_roles(inviter_membership):
+        raise ApplicationError(
+            _(
+                "This invitation is no longer valid: whoever sent it can no longer grant this access. "
+                "Ask the practice for a new invitation."
+            ),
+            code="invitation_revoked",
+            status_code=410,
+        )
     return invitation
 
 

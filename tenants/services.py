@@ -134,8 +134,9 @@ def membership_create(
     """Give a user access to a practice (signup, an accepted invitation, an approved request).
 
     An active membership is returned as it is: joining again never silently changes someone's
-    role. A suspended or revoked one is reactivated with the new role, because an owner (or
-    their invitation) is letting the person back in. Audited either way it changes."""
+    role. A revoked one (removed, or left) is reactivated with the new role: the practice is
+    letting the person back in. A suspended one is refused: lifting a suspension is a team
+    manager's decision (Restore on the Team page), not an invitation's. Audited when it changes."""
     from tenants.team_services import access_change_record, membership_snapshot  # noqa: PLC0415
 
     if role not in Role.values:
@@ -143,6 +144,12 @@ def membership_create(
     existing = Membership.objects.select_for_update().filter(user=user, practice=practice).first()
     if existing is not None and existing.status == MembershipStatus.ACTIVE:
         return existing
+    if existing is not None and existing.status == MembershipStatus.SUSPENDED:
+        raise ApplicationError(
+            _("This person's access to the practice is suspended. A team manager can restore it on the Team page."),
+            code="member_suspended",
+            status_code=409,
+        )
     from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
 
     practitioner_limit_check(practice=practice, role=role)

@@ -135,8 +135,14 @@ def _other_active_owners(practice: Practice, excluding: Membership) -> int:
 def _check_may_act_on(actor_membership: Membership, target: Membership) -> None:
     if actor_membership.pk == target.pk:
         raise NotAllowed(_("You cannot change your own access. Ask another owner."), code="own_access")
-    if target.role == Role.OWNER and actor_membership.role != Role.OWNER:
+    if actor_membership.role == Role.OWNER:
+        return
+    if target.role == Role.OWNER:
         raise NotAllowed(_("Only an owner can change another owner's access."))
+    if permissions_for(target.role, target.granted_permissions, target.revoked_permissions) - membership_permissions(
+        actor_membership
+    ):
+        raise NotAllowed(_("You cannot change the access of someone who may do more than you. Ask an owner."))
 
 
 def _check_keeps_an_owner(practice: Practice, target: Membership) -> None:
@@ -208,6 +214,11 @@ def membership_change(
     if new_expiry is not None and new_role == Role.OWNER:
         message = _("An owner's access cannot expire.")
         raise ApplicationError(message, fields={"expires_at": [message]})
+    if new_role == Role.OWNER and revoked:
+        # An owner keeps every permission: otherwise a practice could be left with owners who
+        # cannot manage the team, and nobody to repair it but staff.
+        message = _("An owner always has every permission; none can be withheld.")
+        raise ApplicationError(message, fields={"revoked_permissions": [message]})
 
     if new_role != target.role and target.status == MembershipStatus.ACTIVE:
         from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants

@@ -25,6 +25,7 @@ from billing.models import (
     Reward,
     RewardStatus,
     StripeEvent,
+    StripeEventStatus,
 )
 from referrals.models import Eligibility, EligibilityReason, Referral
 from tenants.models import Practice, User
@@ -483,3 +484,138 @@ def test_freemium_practitioner_cap(practice_a: Pair) -> None:
     membership_create(
         user=UserFactory(), practice=alpha, role=Role.ASSISTANT, joined_via=JoinedVia.INVITATION
     )  # not a practitioner
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def modern_invoice_paid(*, customer: str, invoice_id: str, **kwargs: Any) -> dict[str, Any]:
+    """API versions since 2025-03-31: no charge or payment intent on the invoice."""
+    payload = invoice_paid(customer=customer, invoice_id=invoice_id, **kwargs)
+    payload["data"]["object"].pop("charge", None)
+    payload["data"]["object"].pop("payment_intent", None)
+    return payload
+
+
+def invoice_payment_paid(*, invoice_id: str, charge: str, intent: str) -> dict[str, Any]:
+    obj = {
+        "id": f"inpay_{invoice_id}", "object": "invoice_payment", "invoice": invoice_id, "status": "paid",
+        "amount_paid": 4900, "currency": "usd", "livemode": False,
+        "payment": {"type": "payment_intent", "payment_intent": intent, "charge": charge},
+    }  # fmt: skip
+    return event("invoice_payment.paid", obj)
+
+
+@pytest.mark.parametrize("order", ["payment_first", "link_first", "refund_first"])
+def test_refund_cancels_with_the_current_api_shape_whatever_the_order(referred: dict[str, Any], order: str) -> None:
+    paid = modern_invoice_paid(customer="cus_newcomer", invoice_id="in_new")
+    link = invoice_payment_paid(invoice_id="in_new", charge="ch_new", intent="pi_new")
+    refund = charge_refunded(charge="ch_new", customer="cus_newcomer")
+    refund["data"]["object"]["payment_intent"] = "pi_new"
+    sequence = {
+        "payment_first": [paid, link, refund],
+        "link_first": [link, paid, refund],
+        "refund_first": [refund, paid, link],
+    }
+    for payload in sequence[order]:
+        post_event(payload)
+        process_all()
+    payment = Payment.objects.get()
+    assert (payment.stripe_charge_id, payment.stripe_payment_intent_id, payment.is_reversed) == (
+        "ch_new",
+        "pi_new",
+        True,
+    )
+    assert Reward.objects.get().status == RewardStatus.CANCELLED
+
+
+def test_refund_during_a_credit_that_reached_stripe_is_recorded_then_clawed_back(
+    referred: dict[str, Any], no_hold: Any, stripe_standin: Standin
+) -> None:
+    from billing import stripe_gateway
+
+    post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first", charge="ch_first"))
+    process_all()
+    reward = Reward.objects.get()
+    customer = services.stripe_customer_ensure(practice=referred["referrer_practice"])
+    # An earlier run got as far as Stripe, then died before the ledger step.
+    stripe_gateway.customer_balance_adjust(
+        customer_id=customer, amount_cents=-5000, currency="usd", idempotency_key="lost-run", description="",
+        metadata={"reward_id": str(reward.pk), "referral_id": str(reward.referral_id), "kind": "credit"},
+    )  # fmt: skip
+    Reward.objects.filter(pk=reward.pk).update(status=RewardStatus.CREDITING, attempts=1)
+    post_event(charge_refunded(charge="ch_first", customer="cus_newcomer"))
+    process_all()
+    assert Reward.objects.get().status == RewardStatus.CREDITING  # left for the credit run to settle
+
+    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED  # found, not repeated
+    assert services.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
+    assert [t["amount"] for t in stripe_standin.balance_transactions(customer)] == [-5000, 5000]
+    assert sorted(LedgerEntry.objects.values_list("amount_cents", flat=True)) == [-5000, 5000]
+
+
+@pytest.mark.parametrize("reached_stripe", [False, True])
+def test_refund_of_a_failed_credit_asks_stripe_before_cancelling(
+    referred: dict[str, Any], no_hold: Any, stripe_standin: Standin, reached_stripe: bool
+) -> None:
+    from billing import stripe_gateway
+
+    post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first", charge="ch_first"))
+    process_all()
+    reward = Reward.objects.get()
+    customer = services.stripe_customer_ensure(practice=referred["referrer_practice"])
+    if reached_stripe:  # the "failed" attempt timed out after Stripe applied it
+        stripe_gateway.customer_balance_adjust(
+            customer_id=customer, amount_cents=-5000, currency="usd", idempotency_key="timed-out", description="",
+            metadata={"reward_id": str(reward.pk), "referral_id": str(reward.referral_id), "kind": "credit"},
+        )  # fmt: skip
+    Reward.objects.filter(pk=reward.pk).update(status=RewardStatus.FAILED, attempts=3)
+    post_event(charge_refunded(charge="ch_first", customer="cus_newcomer"))
+    process_all()
+    services.reward_credit(reward_pk=reward.pk)  # what the queued reconciliation runs
+    reward.refresh_from_db()
+    if reached_stripe:
+        assert reward.status == RewardStatus.CREDITED
+        assert services.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
+        assert services.credit_balance_cents(practice=referred["referrer_practice"]) == 0
+        assert stripe_standin.state.customers[customer]["balance"] == 0
+    else:
+        assert reward.status == RewardStatus.CANCELLED
+        assert not LedgerEntry.objects.exists() and stripe_standin.balance_transactions(customer) == []
+
+
+def test_an_event_that_keeps_failing_ends_failed_instead_of_looping(referred: dict[str, Any]) -> None:
+    broken = invoice_paid(customer="cus_newcomer", invoice_id="in_broken")
+    del broken["data"]["object"]["id"]
+    post_event(broken)
+    event_pk = StripeEvent.objects.get().pk
+    for _attempt in range(services.MAX_EVENT_ATTEMPTS - 1):
+        with pytest.raises(KeyError):
+            services.stripe_event_process(event_pk=event_pk)
+    assert services.stripe_event_process(event_pk=event_pk) == StripeEventStatus.FAILED
+    stored = StripeEvent.objects.get()
+    assert stored.status == StripeEventStatus.FAILED and "KeyError" in stored.note
+    assert services.stripe_events_relay(older_than_seconds=-60) == 0  # no longer relayed
+    assert not Payment.objects.exists()
+
+
+def test_one_subscription_per_practice(referred: dict[str, Any], stripe_standin: Standin) -> None:
+    from dentaltap.errors import ApplicationError
+
+    now = int(time.time())
+    current = stripe_object("subscription", id="sub_current", customer="cus_newcomer", status="active")
+    current["items"] = {
+        "object": "list",
+        "data": [{"price": {"id": "price_dentaltap_pro_monthly"}, "current_period_end": now + 86400}],
+    }
+    post_event(event("customer.subscription.created", current, created=now))
+    stray = dict(current, id="sub_stray", status="canceled")
+    post_event(event("customer.subscription.deleted", stray, created=now + 5))
+    process_all()
+    account = PracticeAccount.objects.get(practice=referred["practice"])
+    assert (account.plan.code, account.stripe_subscription_id) == ("pro", "sub_current")
+    assert "not the practice's current one" in StripeEvent.objects.order_by("pk").last().note  # type: ignore[union-attr]
+    with pytest.raises(ApplicationError, match="already has a subscription"):
+        services.checkout_start(
+            practice=referred["practice"], plan_code="pro", success_url="http://x/", cancel_url="http://x/"
+        )

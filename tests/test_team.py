@@ -350,3 +350,35 @@ def test_last_active_is_recorded_at_most_every_few_minutes(team: dict, client_fo
     assert first is not None
     client.get("/")
     assert Membership.objects.get(pk=team["dentist_membership"].pk).last_active_at == first
+
+
+def test_owners_keep_every_permission_and_managers_cannot_touch_those_above_them(team: dict) -> None:
+    owner, practice = team["owner"], team["practice"]
+    with pytest.raises(team_services.ApplicationError, match="every permission"):
+        team_services.membership_change(
+            actor=owner, practice=practice, membership_id=team["dentist_membership"].pk, role=Role.OWNER,
+            revoked_permissions=["manage_team"],
+        )  # fmt: skip
+    # A dentist allowed to manage the team may not demote a practice admin, who may do more.
+    team_services.membership_change(
+        actor=owner, practice=practice, membership_id=team["dentist_membership"].pk, granted_permissions=["manage_team"]
+    )
+    admin = UserFactory()
+    admin_membership = membership_create(
+        user=admin, practice=practice, role=Role.PRACTICE_ADMIN, joined_via=JoinedVia.INVITATION
+    )
+    with pytest.raises(team_services.NotAllowed, match="may do more than you"):
+        team_services.membership_revoke(actor=team["dentist"], practice=practice, membership_id=admin_membership.pk)
+
+
+def test_an_invitation_cannot_lift_a_suspension(team: dict) -> None:
+    from dentaltap.errors import ApplicationError
+
+    owner, practice = team["owner"], team["practice"]
+    team_services.membership_suspend(actor=owner, practice=practice, membership_id=team["assistant_membership"].pk)
+    with pytest.raises(ApplicationError, match="suspended"):
+        membership_create(
+            user=team["assistant"], practice=practice, role=Role.ASSISTANT, joined_via=JoinedVia.INVITATION
+        )
+    team["assistant_membership"].refresh_from_db()
+    assert team["assistant_membership"].status == MembershipStatus.SUSPENDED
