@@ -109,6 +109,16 @@ def members_with_permission(*, practice: Practice, permission: str) -> list[Memb
     return [membership for membership in memberships if permission in membership_permissions(membership)]
 
 
+class SchemaAccess(BasePermission):
+    """Who may read the OpenAPI schema and docs: anyone on the base domain (the public API),
+    members only on a practice host (its API's shape is the practice's business)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not is_practice_host(request):
+            return True
+        return membership_get_active(user=request.user, practice=request.tenant) is not None  # type: ignore[attr-defined]
+
+
 def current_practice(request: Any) -> Practice:
     """The practice the request's host names. Only for views on practice hosts, where the
     tenant middleware has set it and the access middleware or permission has checked it."""

@@ -169,3 +169,14 @@ def test_practice_owner_cannot_reach_the_admin(practice_a: Pair, client_for: Cal
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     # The admin does not exist on practice hosts at all.
     assert client_for(owner_a, alpha).get("/admin/").status_code == 404
+
+
+def test_api_docs_of_a_practice_are_for_its_members_only(
+    practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]
+) -> None:
+    owner_a, alpha = practice_a
+    owner_b, _ = practice_b
+    assert client_for(owner_a, alpha).get("/api/schema/").status_code == 200
+    assert client_for(owner_b, alpha).get("/api/schema/").status_code == 403
+    assert client_for(None, alpha).get("/api/docs/").status_code in (401, 403)
+    assert client_for(None).get("/api/schema/").status_code == 200  # the public API stays documented
