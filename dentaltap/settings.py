@@ -236,6 +236,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Practice workspace API. Each practice is served on its own host.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["tenants.access.SchemaAccess"],
     # Swagger UI served from our own static files, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
