@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from dentaltap.errors import ApplicationError
@@ -68,22 +69,24 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _form_page(
+    request: HttpRequest, form: forms.BaseForm, service: Callable[..., object], title: str, back: str, **arguments: Any
+) -> HttpResponse:
+    """The create/edit page pattern: validate, call the service with the practice, go back to the
+    list; otherwise show the form with its errors (400)."""
+    saved = request.method == "POST" and form.is_valid()
+    if saved and _saved(form, service, practice=current_practice(request), **arguments, **form.cleaned_data):
+        return redirect(back)
+    return render(
+        request, "practice/form.html", {"form": form, "title": title, "back": back}, status=400 if form.errors else 200
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required(Permission.EDIT_PATIENTS)
 def patient_create(request: HttpRequest) -> HttpResponse:
     form = PatientForm(request.POST or None)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _saved(form, services.patient_create, practice=current_practice(request), **form.cleaned_data)
-    ):
-        return redirect("patient-list")
-    return render(
-        request,
-        "practice/form.html",
-        {"form": form, "title": "New patient", "back": "patient-list"},
-        status=400 if form.errors else 200,
-    )
+    return _form_page(request, form, services.patient_create, _("New patient"), "patient-list")
 
 
 @require_http_methods(["GET", "POST"])
@@ -91,20 +94,8 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
     form = PatientForm(request.POST or None, instance=patient)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _saved(
-            form, services.patient_update, practice=current_practice(request), patient=patient, **form.cleaned_data
-        )
-    ):
-        return redirect("patient-list")
-    return render(
-        request,
-        "practice/form.html",
-        {"form": form, "title": f"Edit {patient}", "back": "patient-list"},
-        status=400 if form.errors else 200,
-    )
+    title = _("Edit %(patient)s") % {"patient": patient}
+    return _form_page(request, form, services.patient_update, title, "patient-list", patient=patient)
 
 
 @permission_required(Permission.VIEW_SCHEDULE)
@@ -128,18 +119,7 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.MANAGE_SCHEDULE)
 def appointment_create(request: HttpRequest) -> HttpResponse:
     form = AppointmentForm(request.POST or None)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _saved(form, services.appointment_create, practice=current_practice(request), **form.cleaned_data)
-    ):
-        return redirect("appointment-list")
-    return render(
-        request,
-        "practice/form.html",
-        {"form": form, "title": "New appointment", "back": "appointment-list"},
-        status=400 if form.errors else 200,
-    )
+    return _form_page(request, form, services.appointment_create, _("New appointment"), "appointment-list")
 
 
 @require_http_methods(["GET", "POST"])
@@ -147,21 +127,5 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
 def appointment_edit(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(Appointment, pk=appointment_id)
     form = AppointmentForm(request.POST or None, instance=appointment)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _saved(
-            form,
-            services.appointment_update,
-            practice=current_practice(request),
-            appointment=appointment,
-            **form.cleaned_data,
-        )
-    ):
-        return redirect("appointment-list")
-    return render(
-        request,
-        "practice/form.html",
-        {"form": form, "title": "Edit appointment", "back": "appointment-list"},
-        status=400 if form.errors else 200,
-    )
+    title = _("Edit appointment")
+    return _form_page(request, form, services.appointment_update, title, "appointment-list", appointment=appointment)
