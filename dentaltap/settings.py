@@ -325,3 +325,7 @@ CELERY_BEAT_SCHEDULE["invitations-send-unsent"] = {
 CELERY_BEAT_SCHEDULE["invitations-expire"] = {"task": "invitations.tasks.invitations_expire", "schedule": 3600.0}
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("invitations.context_processors.growth_nav")  # type: ignore[index]
 LOGGING["loggers"].update({"invitations": {"level": "INFO"}, "referrals": {"level": "INFO"}})  # type: ignore[attr-defined]
+
+# ---- referral dashboard and analytics (issue 6) -----------------------------------------------
+
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("referrals.context_processors.referral_nav")  # type: ignore[index]

@@ -1,6 +1,24 @@
-from django.contrib import admin
+from __future__ import annotations
 
-from referrals.models import AccessRequest, PracticeReferralSettings, Referral, ReferralCode, ReferralVisit
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext_lazy as _
+
+from dentaltap.errors import ApplicationError
+from referrals import services
+from referrals.models import (
+    AccessRequest,
+    PracticeReferralSettings,
+    Referral,
+    ReferralAnalytics,
+    ReferralCode,
+    ReferralMessageTemplate,
+    ReferralVisit,
+    ReferrerAddress,
+)
 
 
 @admin.register(Referral)
@@ -13,8 +31,28 @@ class ReferralAdmin(admin.ModelAdmin):
     search_fields = ("referrer__email", "referred_user__email", "referred_practice__name", "referral_code__code")
     list_select_related = ("referrer", "referred_user", "referred_practice")
     date_hierarchy = "created_at"
-    raw_id_fields = ("referrer", "referred_user", "referred_practice", "invitation", "referral_code")
-    readonly_fields = ("created_at",)
+    raw_id_fields = ("referrer", "referred_user", "referred_practice", "invitation", "referral_code", "reviewed_by")
+    readonly_fields = ("created_at", "signup_ip", "reviewed_by", "reviewed_at")
+    actions = ("approve_after_review", "reject_after_review")
+
+    def _review(self, request: HttpRequest, queryset: QuerySet[Referral], decision: str) -> None:
+        done = 0
+        for referral_id in queryset.values_list("pk", flat=True):
+            try:
+                services.referral_review_decide(referral_id=referral_id, decision=decision, actor=request.user)  # type: ignore[arg-type]
+            except ApplicationError as error:
+                self.message_user(request, f"{referral_id}: {error.message}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, _("%(count)d referrals reviewed.") % {"count": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Approve after review (eligible; release a held reward)"))
+    def approve_after_review(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
+        self._review(request, queryset, services.ReviewDecision.APPROVE)
+
+    @admin.action(description=_("Reject after review (not eligible; reject a reward not yet credited)"))
+    def reject_after_review(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
+        self._review(request, queryset, services.ReviewDecision.REJECT)
 
 
 @admin.register(ReferralVisit)
@@ -26,7 +64,7 @@ class ReferralVisitAdmin(admin.ModelAdmin):
     date_hierarchy = "visited_at"
     readonly_fields = ("referral_code", "visited_at", "referer", "ip_address", "user_agent", "landing_path")
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -52,3 +90,41 @@ class PracticeReferralSettingsAdmin(admin.ModelAdmin):
     list_filter = ("links_grant_guest_access",)
     search_fields = ("practice__name", "practice__slug")
     raw_id_fields = ("practice",)
+
+
+@admin.register(ReferralMessageTemplate)
+class ReferralMessageTemplateAdmin(admin.ModelAdmin):
+    """Ready-to-send messages. A text without {link} is refused beside the field (model clean)
+    and, for any other path, by a database check."""
+
+    list_display = ("channel", "language", "subject", "is_active", "updated_at")
+    list_filter = ("channel", "language", "is_active")
+    search_fields = ("text", "subject")
+
+
+@admin.register(ReferrerAddress)
+class ReferrerAddressAdmin(admin.ModelAdmin):
+    list_display = ("user", "ip_address", "first_seen_at")
+    search_fields = ("user__email", "ip_address")
+    raw_id_fields = ("user",)
+    readonly_fields = ("first_seen_at",)
+
+
+@admin.register(ReferralAnalytics)
+class ReferralAnalyticsAdmin(admin.ModelAdmin):
+    """The admin index entry for the staff analytics page (figures, review queue, exports)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return HttpResponseRedirect("/staff/referrals/")

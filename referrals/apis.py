@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dentaltap.ratelimit import rate_limit_check, request_keys
+from dentaltap.ratelimit import client_ip, rate_limit_check, request_keys
 from referrals import selectors, services
 from referrals.models import AccessRequest, Referral, ReferralVisit
 from tenants.access import Permission, current_practice
@@ -73,7 +73,7 @@ class ReferralSignupApi(APIView):
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
         code = data.pop("referral_code")
-        result = services.referral_signup(**data, attribution_code=code, access_code=code)
+        result = services.referral_signup(**data, attribution_code=code, access_code=code, signup_ip=client_ip(request))
         body = {
             "user_id": result.user.pk,
             "practice_id": result.practice.pk,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -41,6 +42,10 @@ class ReferralVisit(models.Model):
         verbose_name = _("referral link visit")
         verbose_name_plural = _("referral link visits")
         ordering: ClassVar = ["-visited_at"]
+        indexes: ClassVar = [
+            # A referrer's visit count (index-only scan) and their visits per week.
+            models.Index(fields=["referral_code", "visited_at"], name="referral_visit_code_time_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.referral_code_id} @ {self.visited_at:%Y-%m-%d %H:%M}"
@@ -68,6 +73,8 @@ class EligibilityReason(models.TextChoices):
     EMAIL_REGISTERED = "email_registered", _("Email already registered")
     DISPOSABLE_EMAIL = "disposable_email", _("Disposable email domain")
     VELOCITY_LIMIT = "velocity_limit", _("Too many referrals in a short time")
+    SHARED_IP = "shared_ip", _("Signed up from the referrer's network")
+    REJECTED_BY_STAFF = "staff_rejected", _("Rejected by staff")
 
 
 class Referral(models.Model):
@@ -95,6 +102,12 @@ class Referral(models.Model):
         _("reason"), max_length=30, choices=EligibilityReason.choices, blank=True, default=""
     )
     eligibility_note = models.CharField(_("reason details"), max_length=300, blank=True)
+    # Where the newcomer signed up from: compared with the referrer's own addresses (fraud review).
+    signup_ip = models.GenericIPAddressField(_("signup IP address"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
 
     class Meta:
@@ -116,7 +129,21 @@ class Referral(models.Model):
                 name="referral_invitation_source_has_invitation",
             ),
         ]
-        indexes: ClassVar = [models.Index(fields=["referrer", "created_at"], name="referral_referrer_time_idx")]
+        indexes: ClassVar = [
+            models.Index(fields=["referrer", "created_at"], name="referral_referrer_time_idx"),
+            # The staff review queue: flagged referrals nobody has decided on yet.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(reviewed_at__isnull=True) & ~models.Q(eligibility="eligible"),
+                name="referral_review_queue_idx",
+            ),
+            # Analytics: referred practices joined to their payments.
+            models.Index(
+                fields=["referred_practice", "created_at"],
+                condition=models.Q(referred_practice__isnull=False),
+                name="referral_practice_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.referrer_id} → {self.referred_user_id} ({self.source})"
@@ -191,3 +218,86 @@ class PracticeReferralSettings(models.Model):
 
     def __str__(self) -> str:
         return f"{self.practice_id}: links grant guest = {self.links_grant_guest_access}"
+
+
+class ReferrerAddress(models.Model):
+    """An IP address a user was seen at (signing up, opening their referral page). A newcomer
+    signing up from one of these is flagged for review: it may be a colleague in the same
+    clinic, or the referrer farming rewards with a second account."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    ip_address = models.GenericIPAddressField(_("IP address"))
+    first_seen_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("referrer address")
+        verbose_name_plural = _("referrer addresses")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["user", "ip_address"], name="referrer_address_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.ip_address}"
+
+
+class ShareChannel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    WHATSAPP = "whatsapp", "WhatsApp"
+    TELEGRAM = "telegram", "Telegram"
+    LINKEDIN = "linkedin", "LinkedIn"
+    X = "x", "X"
+    FACEBOOK = "facebook", "Facebook"
+
+
+LINK_PLACEHOLDER = "{link}"
+
+
+class ReferralMessageTemplate(models.Model):
+    """A ready-to-send message for one channel and language, edited by staff in the admin.
+    `{link}` is replaced by the user's referral link; a template without it is refused (form
+    validation, and a database check so no other path can store one)."""
+
+    channel = models.CharField(_("channel"), max_length=20, choices=ShareChannel.choices)
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, help_text=_("A language code, e.g. en, de, ru.")
+    )
+    subject = models.CharField(_("subject (email only)"), max_length=150, blank=True)
+    text = models.TextField(_("text"), help_text=_("Must contain {link}, where the referral link goes."))
+    is_active = models.BooleanField(_("offered"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("referral message template")
+        verbose_name_plural = _("referral message templates")
+        ordering: ClassVar = ["channel", "language"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["channel", "language"], name="referral_template_one_per_channel_language"),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=ShareChannel.values), name="referral_template_channel_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(text__contains=LINK_PLACEHOLDER),
+                name="referral_template_text_has_link",
+                violation_error_message=_("The text must contain {link}: that is where the referral link goes."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} ({self.language})"
+
+    def clean(self) -> None:
+        # The same rule as the check constraint, reported beside the field in forms.
+        if LINK_PLACEHOLDER not in (self.text or ""):
+            raise ValidationError(
+                {"text": _("The text must contain {link}: that is where the referral link goes.")},
+                code="missing_link",
+            )
+
+
+class ReferralAnalytics(Referral):
+    """No table: puts "Referral analytics" in the staff admin's index, linking to the page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("referral analytics")
+        verbose_name_plural = _("referral analytics")

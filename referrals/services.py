@@ -26,6 +26,7 @@ from referrals.models import (
     ReferralCode,
     ReferralSource,
     ReferralVisit,
+    ReferrerAddress,
 )
 from tenants import services as tenant_services
 from tenants.access import Permission, membership_get_active, membership_has_permission
@@ -78,10 +79,35 @@ class EligibilityDecision:
     note: str = ""
 
 
-def referral_eligibility_decide(*, referrer: User, referred_user: User) -> EligibilityDecision:
+def referrer_address_record(*, user: User, ip_address: str | None) -> None:
+    """Remember an address the user was seen at (one row per user and address: a repeat is one
+    indexed read). Unknown addresses are skipped."""
+    if not ip_address or ip_address == "unknown":
+        return
+    if not ReferrerAddress.objects.filter(user=user, ip_address=ip_address).exists():
+        ReferrerAddress.objects.bulk_create(
+            [ReferrerAddress(user=user, ip_address=ip_address)], ignore_conflicts=True
+        )  # a concurrent twin loses quietly on the unique constraint
+
+
+def _shares_address_with_referrer(*, referrer: User, signup_ip: str | None) -> bool:
+    """The newcomer signed up from an address the referrer was seen at, or from the address of
+    another signup the referrer brought (one person farming several accounts)."""
+    if not signup_ip:
+        return False
+    return (
+        ReferrerAddress.objects.filter(user=referrer, ip_address=signup_ip).exists()
+        or Referral.objects.filter(referrer=referrer, signup_ip=signup_ip).exists()
+    )
+
+
+def referral_eligibility_decide(
+    *, referrer: User, referred_user: User, signup_ip: str | None = None
+) -> EligibilityDecision:
     """Decide, in this order: self-referral, an already registered mailbox, the referrer's
-    velocity, a throw-away domain (review only). Call inside the signup transaction, which holds
-    the referrer's advisory lock so concurrent signups count each other."""
+    velocity, a throw-away domain (review only), an address shared with the referrer (review
+    only: colleagues in one clinic share a network). Call inside the signup transaction, which
+    holds the referrer's advisory lock so concurrent signups count each other."""
     email = referred_user.email
     if referrer.pk == referred_user.pk or mailboxes.mailbox_canonical(referrer.email) == mailboxes.mailbox_canonical(
         email
@@ -109,6 +135,12 @@ def referral_eligibility_decide(*, referrer: User, referred_user: User) -> Eligi
         return EligibilityDecision(
             Eligibility.REVIEW, EligibilityReason.DISPOSABLE_EMAIL, _("The email uses a throw-away domain.")
         )
+    if _shares_address_with_referrer(referrer=referrer, signup_ip=signup_ip):
+        return EligibilityDecision(
+            Eligibility.REVIEW,
+            EligibilityReason.SHARED_IP,
+            _("Signed up from %(ip)s, an address the referrer or another of their signups used.") % {"ip": signup_ip},
+        )
     return EligibilityDecision(Eligibility.ELIGIBLE)
 
 
@@ -121,11 +153,13 @@ def referral_record(
     source: str,
     invitation: Invitation | None = None,
     referral_code: ReferralCode | None = None,
+    signup_ip: str | None = None,
 ) -> Referral:
+    signup_ip = signup_ip if signup_ip and signup_ip != "unknown" else None
     with connection.cursor() as cursor:
         # Serialises one referrer's concurrent signups so the velocity count is exact.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"referrals:{referrer.pk}"])
-    decision = referral_eligibility_decide(referrer=referrer, referred_user=referred_user)
+    decision = referral_eligibility_decide(referrer=referrer, referred_user=referred_user, signup_ip=signup_ip)
     referral = Referral.objects.create(
         referrer=referrer,
         referred_user=referred_user,
@@ -136,6 +170,7 @@ def referral_record(
         eligibility=decision.eligibility,
         eligibility_reason=decision.reason,
         eligibility_note=decision.note,
+        signup_ip=signup_ip,
     )
     logger.info(
         "referral %s: %s -> %s via %s (%s %s)",
@@ -173,6 +208,7 @@ def referral_signup(
     attribution_code: str | None,
     access_code: str | None = None,
     request_access: bool = True,
+    signup_ip: str | None = None,
 ) -> ReferralSignupResult:
     """A newcomer's account and own practice, plus (all or nothing):
     - a Referral to whoever the attribution code names (first touch; unknown codes are ignored);
@@ -182,6 +218,7 @@ def referral_signup(
     user, practice = tenant_services.account_signup(
         email=email, password=password, full_name=full_name, practice_name=practice_name, practice_slug=practice_slug
     )
+    referrer_address_record(user=user, ip_address=signup_ip)  # the newcomer may refer others later
     attribution = selectors.referral_code_find(attribution_code or "")
     referral = None
     if attribution is not None:
@@ -191,6 +228,7 @@ def referral_signup(
             referred_practice=practice,
             source=ReferralSource.LINK,
             referral_code=attribution,
+            signup_ip=signup_ip,
         )
 
     access_link = selectors.referral_code_find(access_code or "") if access_code else None
@@ -304,7 +342,14 @@ def practice_referral_settings_update(
 
 
 def account_signup_attributed(
-    *, attribution_code: str | None, email: str, password: str, full_name: str, practice_name: str, practice_slug: str
+    *,
+    attribution_code: str | None,
+    email: str,
+    password: str,
+    full_name: str,
+    practice_name: str,
+    practice_slug: str,
+    signup_ip: str | None = None,
 ) -> tuple[User, Practice]:
     """The plain signup, credited to the referrer an attribution cookie names (if any)."""
     if not attribution_code:
@@ -322,5 +367,63 @@ def account_signup_attributed(
         practice_name=practice_name,
         practice_slug=practice_slug,
         attribution_code=attribution_code,
+        signup_ip=signup_ip,
     )
     return result.user, result.practice
+
+
+# --------------------------------------------------------------------------- staff fraud review
+
+
+class ReviewDecision:
+    APPROVE = "approve"
+    REJECT = "reject"
+    CHOICES = (APPROVE, REJECT)
+
+
+@transaction.atomic
+def referral_review_decide(*, referral_id: int, decision: str, actor: User, note: str = "") -> Referral:
+    """A staff decision on a flagged referral. Approve: eligible (a held reward is released).
+    Reject: not eligible, the flag kept as the reason (a reward not yet credited is rejected).
+    The reward moves through billing's own review service, which logs the staff decision."""
+    from billing.models import Reward, RewardStatus  # noqa: PLC0415 - billing builds on referrals
+    from billing.services import reward_review  # noqa: PLC0415
+
+    if not actor.is_staff:
+        raise ApplicationError(_("Only staff can review referrals."), code="permission_denied", status_code=403)
+    if decision not in ReviewDecision.CHOICES:
+        text = _("Choose approve or reject.")
+        raise ApplicationError(text, fields={"decision": [text]})
+    referral = Referral.objects.select_for_update().filter(pk=referral_id).first()
+    if referral is None:
+        raise ApplicationError(_("This referral does not exist."), code="not_found", status_code=404)
+    flag = referral.get_eligibility_reason_display() if referral.eligibility_reason else ""
+    note = note.strip()[:200]
+    if decision == ReviewDecision.APPROVE:
+        referral.eligibility, referral.eligibility_reason = Eligibility.ELIGIBLE, EligibilityReason.NONE
+        referral.eligibility_note = (_("Approved by staff after review (%(flag)s).") % {"flag": flag} + " " + note)[
+            :300
+        ]
+    else:
+        referral.eligibility = Eligibility.INELIGIBLE
+        referral.eligibility_reason = referral.eligibility_reason or EligibilityReason.REJECTED_BY_STAFF
+        referral.eligibility_note = (_("Rejected by staff after review.") + " " + (note or referral.eligibility_note))[
+            :300
+        ]
+    referral.reviewed_by, referral.reviewed_at = actor, timezone.now()
+    referral.save(update_fields=["eligibility", "eligibility_reason", "eligibility_note", "reviewed_by", "reviewed_at"])
+
+    reward = Reward.objects.filter(referral=referral).only("pk", "status").first()
+    if reward is not None:
+        if decision == ReviewDecision.APPROVE and reward.status == RewardStatus.ON_HOLD:
+            reward_review(reward_pk=reward.pk, decision="approve", actor=actor, note=note)
+        elif decision == ReviewDecision.REJECT and reward.status in (
+            RewardStatus.PENDING,
+            RewardStatus.ON_HOLD,
+            RewardStatus.FAILED,
+        ):
+            reward_review(
+                reward_pk=reward.pk, decision="reject", actor=actor, note=note or _("Referral rejected by staff.")
+            )
+    logger.info("referral %s reviewed by staff %s: %s", referral.pk, actor.pk, decision)
+    return referral

@@ -1,5 +1,5 @@
-"""Referral pages: the landing + signup (base domain), the user's own link, and the practice's
-access requests (practice host)."""
+"""Referral pages: the landing + signup (base domain), and the practice's access requests
+(practice host). The user's own "Refer colleagues" page is in dashboard_views."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dentaltap.errors import ApplicationError
 from dentaltap.ratelimit import client_ip, rate_limited
 from invitations.forms import form_errors_apply
-from invitations.models import Invitation
 from invitations.roles import role_choices
 from referrals import attribution, selectors, services
 from referrals.forms import ApproveForm, ReferralSettingsForm, ReferralSignupForm
-from referrals.models import AccessRequest, Referral, ReferralVisit
+from referrals.models import AccessRequest
 from tenants.access import Permission, current_practice, permission_required
 from tenants.models import Role, User
-from tenants.urls_helpers import practice_url, public_url
+from tenants.urls_helpers import practice_url
 
 # --------------------------------------------------------------------------- base domain
 
@@ -51,6 +50,7 @@ def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
                 attribution_code=attribution.attribution_code(request) or referral_code.code,
                 access_code=referral_code.code,
                 request_access=bool(data.get("request_access")),
+                signup_ip=client_ip(request),
             )
         except ApplicationError as error:
             form_errors_apply(form, error.fields, error.message)
@@ -82,25 +82,6 @@ def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
         )
         attribution.attribution_set(request, response, referral_code.code)
     return response
-
-
-@login_required
-def my_referrals(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
-    code = services.referral_code_get_or_create(user=user)
-    link = public_url(f"/r/{code.code}/")
-    context = {
-        "link": link,
-        "share_text": _(
-            "I use DentalTap for my practice: patients, schedule and team in one place. Start free: %(link)s"
-        )
-        % {"link": link},
-        "visits": ReferralVisit.objects.filter(referral_code=code).count(),
-        "signups": Referral.objects.filter(referrer=user).count(),
-        "invitations_sent": Invitation.objects.filter(invited_by=user, sent_at__isnull=False).count(),
-        "access_requests": selectors.access_requests_of_user(user=user),
-    }
-    return render(request, "referrals/my_referrals.html", context)
 
 
 @require_POST

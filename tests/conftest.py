@@ -16,6 +16,7 @@ from tenants.management.commands.demo_seed import public_tenant_ensure
 from tenants.models import Practice, User
 from tenants.routing import tenant_host_cache
 from tenants.services import account_signup
+from tests.browser_support import browser, page  # noqa: F401 - fixtures for every test module
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.stripe_helpers import stripe_standin  # noqa: F401 - a fixture for every test module
 

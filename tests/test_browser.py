@@ -4,54 +4,13 @@ new practice on its own subdomain, logged in once."""
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 
 import pytest
 
 from tenants.management.commands.demo_seed import public_tenant_ensure
+from tests.browser_support import BROWSER_MARKS, log_in
 
-CHROMIUM = os.environ.get("DENTALTAP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} is not installed (scripts/test.sh installs it)"),
-]
-
-
-@pytest.fixture
-def browser(live_server: object) -> Iterator[object]:
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    # Data is committed before the browser starts, from this thread's normal (non-async)
-    # context: fixtures that create it must come before this one in the test's arguments.
-    public_tenant_ensure()
-    connections.close_all()
-    # Playwright's sync API runs an event loop in this thread; Django must allow the ORM here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context()  # type: ignore[attr-defined]
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+pytestmark = BROWSER_MARKS
 
 
 def test_signup_in_the_browser_reaches_the_new_practice(live_server: object, page: object) -> None:
@@ -134,20 +93,13 @@ def test_owner_narrows_then_revokes_a_colleague_in_the_browser(
     from playwright.sync_api import expect
 
     port = os.environ["DENTALTAP_TEST_PORT"]
-    base, practice_url = f"http://dentaltap.localhost:{port}", f"http://team.dentaltap.localhost:{port}"
+    practice_url = f"http://team.dentaltap.localhost:{port}"
 
-    def log_in(target: object, email: str) -> None:
-        target.goto(f"{base}/login/?next={practice_url}/patients/")  # type: ignore[attr-defined]
-        target.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
-        target.get_by_label("Password").fill(team_practice["password"])  # type: ignore[attr-defined]
-        target.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
-        target.wait_for_url(f"{practice_url}/patients/")  # type: ignore[attr-defined]
-
-    log_in(page, "owner@example.com")
+    log_in(page, "owner@example.com", team_practice["password"], next_url=f"{practice_url}/patients/")
     colleague_context = browser.new_context()  # type: ignore[attr-defined]
     colleague_page = colleague_context.new_page()
     colleague_page.set_default_timeout(15_000)
-    log_in(colleague_page, "colleague@example.com")
+    log_in(colleague_page, "colleague@example.com", team_practice["password"], next_url=f"{practice_url}/patients/")
     expect(colleague_page.get_by_role("button", name="New patient")).to_be_visible()
 
     # The owner narrows the colleague to view-only.

@@ -10,11 +10,8 @@
 from __future__ import annotations
 
 import email
-import os
 import re
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +19,12 @@ import pytest
 from django_tenants.utils import schema_context, tenant_context
 
 from referrals.services import referral_code_get_or_create
-from tenants.management.commands.demo_seed import public_tenant_ensure
 from tenants.models import Practice, User
+from tests.browser_support import BROWSER_MARKS, base_url, log_in, new_page, practice_address
 from tests.factories import DEFAULT_PASSWORD, PatientFactory
 from tests.growth.conftest import PASSWORD
 
-CHROMIUM = os.environ.get("DENTALTAP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} is not installed (scripts/test.sh installs it)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -58,43 +41,6 @@ def mail_folder(settings: Any, tmp_path: Path) -> Path:
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     return tmp_path / "mail"
-
-
-@pytest.fixture
-def browser(live_server: object) -> Iterator[Any]:
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    # Data is committed before the browser starts: fixtures creating it come first in the test.
-    public_tenant_ensure()
-    connections.close_all()
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def new_page(browser: Any) -> Any:
-    page = browser.new_context().new_page()
-    page.set_default_timeout(15_000)
-    return page
-
-
-def base_url() -> str:
-    return f"http://dentaltap.localhost:{os.environ['DENTALTAP_TEST_PORT']}"
-
-
-def practice_address(slug: str) -> str:
-    return f"http://{slug}.dentaltap.localhost:{os.environ['DENTALTAP_TEST_PORT']}"
-
-
-def log_in(page: Any, email_address: str, password: str) -> None:
-    page.goto(f"{base_url()}/login/")
-    page.get_by_label("Email").fill(email_address)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url()}/practices/")
 
 
 def invitation_link_from(folder: Path, recipient: str, timeout: float = 20.0) -> str:

@@ -1,0 +1,447 @@
+"""Staff analytics of the referral channel: channel share, cohort funnel, economics, top
+referrers, the fraud review queue and CSV exports.
+
+Every figure is one grouped SQL aggregate over a date range (never a Python loop over rows).
+"Paid" means the practice has a payment that was not refunded or disputed; the set of paid or
+referred practices is an `IN (SELECT ...)` subquery PostgreSQL hashes once."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from dentaltap.errors import ApplicationError
+from referrals.models import Eligibility, EligibilityReason, Referral
+from tenants.models import User
+
+MAX_RANGE_DAYS = 5 * 366  # longer ranges are a typo, not a question
+EARLIEST = datetime.date(2020, 1, 1)
+DEFAULT_MONTHS = 12
+REVIEW_QUEUE_LIMIT = 50
+TOP_REFERRERS_LIMIT = 10
+
+
+# --------------------------------------------------------------------------- the date range
+
+
+class Cohort:
+    WEEK = "week"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: datetime.date
+    end: datetime.date  # inclusive
+    cohort: str = Cohort.MONTH
+
+    @property
+    def start_at(self) -> datetime.datetime:
+        return timezone.make_aware(datetime.datetime.combine(self.start, datetime.time.min))
+
+    @property
+    def end_before(self) -> datetime.datetime:
+        return timezone.make_aware(datetime.datetime.combine(self.end + datetime.timedelta(days=1), datetime.time.min))
+
+
+def default_range() -> DateRange:
+    today = timezone.localdate()
+    month = today.replace(day=1)
+    for _step in range(DEFAULT_MONTHS - 1):
+        month = (month - datetime.timedelta(days=1)).replace(day=1)
+    return DateRange(start=month, end=today)
+
+
+class AnalyticsFilterForm(forms.Form):
+    """The page's filter and the API's query parameters: one validation for both."""
+
+    start = forms.DateField(
+        label=gettext_lazy("From"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": gettext_lazy("Enter a date as YYYY-MM-DD.")},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    end = forms.DateField(
+        label=gettext_lazy("To"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": gettext_lazy("Enter a date as YYYY-MM-DD.")},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    cohort = forms.ChoiceField(
+        label=gettext_lazy("Cohorts by"),
+        required=False,
+        choices=[(Cohort.MONTH, gettext_lazy("Month")), (Cohort.WEEK, gettext_lazy("Week"))],
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        default = default_range()
+        start, end = data.get("start") or default.start, data.get("end") or default.end
+        latest = timezone.localdate() + datetime.timedelta(days=366)
+        if end < start:
+            self.add_error("end", _("The end date is before the start date."))
+        elif (end - start).days > MAX_RANGE_DAYS:
+            self.add_error("end", _("Choose a range of at most 5 years."))
+        elif start < EARLIEST or end > latest:
+            self.add_error(
+                "start" if start < EARLIEST else "end",
+                _("Choose dates between %(earliest)s and %(latest)s.")
+                % {"earliest": EARLIEST.isoformat(), "latest": latest.isoformat()},
+            )
+        data["start"], data["end"] = start, end
+        data["cohort"] = data.get("cohort") or Cohort.MONTH
+        return data
+
+
+def date_range_parse(params: Any) -> DateRange:
+    """A DateRange from query parameters, or an ApplicationError (400) naming what is wrong."""
+    form = AnalyticsFilterForm(params)
+    if not form.is_valid():
+        fields = {name: [str(message) for message in messages] for name, messages in form.errors.items()}
+        message = " ".join(message for messages in fields.values() for message in messages)
+        raise ApplicationError(message, code="invalid_range", fields=fields)
+    data = form.cleaned_data
+    return DateRange(start=data["start"], end=data["end"], cohort=data["cohort"])
+
+
+def _trunc(cohort: str, column: str) -> Any:
+    return TruncWeek(column) if cohort == Cohort.WEEK else TruncMonth(column)
+
+
+def _period_key(moment: datetime.datetime | datetime.date) -> str:
+    if isinstance(moment, datetime.datetime):
+        # Aware from the ORM's Trunc*, naive (already local wall time) from raw `AT TIME ZONE`.
+        moment = (timezone.localtime(moment) if timezone.is_aware(moment) else moment).date()
+    return moment.isoformat()
+
+
+def _periods(period_range: DateRange) -> list[str]:
+    """Every period start in the range, so empty weeks or months show as zeros."""
+    keys = []
+    if period_range.cohort == Cohort.WEEK:
+        day = period_range.start - datetime.timedelta(days=period_range.start.weekday())
+        while day <= period_range.end:
+            keys.append(day.isoformat())
+            day += datetime.timedelta(weeks=1)
+    else:
+        day = period_range.start.replace(day=1)
+        while day <= period_range.end:
+            keys.append(day.isoformat())
+            day = (day + datetime.timedelta(days=32)).replace(day=1)
+    return keys
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def referred_practice_ids() -> QuerySet[Any]:
+    """Practices that came by referral: a small set (a partial index), hashed once per query."""
+    return Referral.objects.filter(referred_practice__isnull=False).values("referred_practice_id")
+
+
+def has_paid() -> Q:
+    """The referral's practice has a standing payment. Over many referrals, one semi-join: the
+    standing payments of referred practices only (found through the payments' practice index),
+    hashed once, instead of hashing every payment or probing per referral."""
+    from billing.models import Payment  # noqa: PLC0415 - billing builds on referrals
+
+    standing = Payment.objects.filter(is_reversed=False, practice_id__in=referred_practice_ids()).values("practice_id")
+    return Q(referred_practice_id__in=standing)
+
+
+# --------------------------------------------------------------------------- the figures
+
+
+def channel_share_by_month(*, period_range: DateRange) -> list[dict[str, Any]]:
+    """Per month: practices with a standing payment in that month, and how many of them came by
+    referral. One query: the distinct (month, practice) pairs from the payments index, then a
+    lookup in the (small) set of referred practices."""
+    with connection.cursor() as cursor:
+        # SQL, not the ORM: it aggregates over a DISTINCT subquery, which the ORM cannot express.
+        cursor.execute(
+            """
+            SELECT pairs.month, count(*),
+                   count(*) FILTER (WHERE pairs.practice_id IN (
+                       SELECT referred_practice_id FROM referrals_referral WHERE referred_practice_id IS NOT NULL))
+            FROM (
+                SELECT DISTINCT date_trunc('month', paid_at AT TIME ZONE %(zone)s) AS month, practice_id
+                FROM billing_payment
+                WHERE NOT is_reversed AND paid_at >= %(start)s AND paid_at < %(end)s
+            ) AS pairs
+            GROUP BY pairs.month
+            """,
+            {"zone": timezone.get_current_timezone_name(), "start": period_range.start_at,
+             "end": period_range.end_before},
+        )  # fmt: skip
+        by_month = {_period_key(month): (paying, referred) for month, paying, referred in cursor.fetchall()}
+    result = []
+    for key in _periods(DateRange(period_range.start, period_range.end, Cohort.MONTH)):
+        paying, referred = by_month.get(key, (0, 0))
+        result.append(
+            {"month": key, "paying_practices": paying, "referred_practices": referred, "share": _rate(referred, paying)}
+        )
+    return result
+
+
+def visits_by_period(*, period_range: DateRange) -> dict[str, int]:
+    """Link visits per week or month: one index-only range count per period (the visited_at
+    index), several times faster than truncating a million timestamps."""
+    unit = "week" if period_range.cohort == Cohort.WEEK else "month"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT period.start, (
+                SELECT count(*) FROM referrals_referralvisit
+                WHERE visited_at >= greatest(period.start AT TIME ZONE %(zone)s, %(start)s)
+                  AND visited_at < least((period.start + %(step)s::interval) AT TIME ZONE %(zone)s, %(end)s)
+            )
+            FROM generate_series(
+                date_trunc(%(unit)s, %(start)s AT TIME ZONE %(zone)s),
+                %(end)s AT TIME ZONE %(zone)s - interval '1 microsecond',
+                %(step)s::interval
+            ) AS period(start)
+            """,
+            {"zone": timezone.get_current_timezone_name(), "start": period_range.start_at,
+             "end": period_range.end_before, "unit": unit, "step": f"1 {unit}"},
+        )  # fmt: skip
+        return {_period_key(start): count for start, count in cursor.fetchall()}
+
+
+def cohort_funnel(*, period_range: DateRange) -> list[dict[str, Any]]:
+    """Per signup cohort (week or month): link visits in the period, signups, signups whose
+    practice has paid (first payment that stands), and rewards credited (status credited now;
+    clawed-back ones are counted in the economics). Two grouped queries."""
+    referrals = (
+        Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
+        .annotate(period=_trunc(period_range.cohort, "created_at"))
+        .values("period")
+        .annotate(
+            signups=Count("pk"),
+            paid=Count("pk", filter=has_paid()),
+            credited=Count("pk", filter=Q(reward__status="credited")),
+        )
+        .order_by()
+    )
+    visits = visits_by_period(period_range=period_range)
+    referrals_by_period = {_period_key(row["period"]): row for row in referrals}
+    result = []
+    for key in _periods(period_range):
+        row = referrals_by_period.get(key, {"signups": 0, "paid": 0, "credited": 0})
+        period_visits = visits.get(key, 0)
+        result.append(
+            {
+                "cohort": key,
+                "visits": period_visits,
+                "signups": row["signups"],
+                "paid": row["paid"],
+                "rewards_credited": row["credited"],
+                "signup_rate": _rate(row["signups"], period_visits),
+                "paid_rate": _rate(row["paid"], row["signups"]),
+                "reward_rate": _rate(row["credited"], row["paid"]),
+            }
+        )
+    return result
+
+
+def economics(*, period_range: DateRange) -> dict[str, Any]:
+    """Rewards credited and clawed back (the ledger, by entry date) against the revenue from
+    referred practices (standing payments, by payment date) in the range."""
+    from billing.models import LedgerEntry, LedgerKind, Payment  # noqa: PLC0415
+
+    ledger = LedgerEntry.objects.filter(
+        reward__isnull=False, created_at__gte=period_range.start_at, created_at__lt=period_range.end_before
+    ).aggregate(
+        credited=Sum("amount_cents", filter=Q(kind=LedgerKind.REWARD_CREDIT)),
+        clawed_back=Sum("amount_cents", filter=Q(kind=LedgerKind.REWARD_CLAWBACK)),
+    )
+    revenue = Payment.objects.filter(
+        is_reversed=False,
+        paid_at__gte=period_range.start_at,
+        paid_at__lt=period_range.end_before,
+        practice_id__in=referred_practice_ids(),
+    ).aggregate(total=Sum("amount_cents"), practices=Count("practice_id", distinct=True))
+    credited = ledger["credited"] or 0
+    clawed_back = -(ledger["clawed_back"] or 0)
+    net_cost = credited - clawed_back
+    revenue_cents = revenue["total"] or 0
+    paying = revenue["practices"]
+    return {
+        "rewards_credited_cents": credited,
+        "rewards_clawed_back_cents": clawed_back,
+        "net_reward_cost_cents": net_cost,
+        "referred_revenue_cents": revenue_cents,
+        "paying_referred_practices": paying,
+        "roi": round((revenue_cents - net_cost) / net_cost, 2) if net_cost > 0 else None,
+        "average_reward_cost_cents": round(net_cost / paying) if paying else None,
+        "currency": "usd",
+    }
+
+
+def top_referrers(*, period_range: DateRange, limit: int = TOP_REFERRERS_LIMIT) -> list[dict[str, Any]]:
+    """Referrers with the most paid conversions among their signups of the range (then signups)."""
+    rows = list(
+        Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
+        .values("referrer_id")
+        .annotate(
+            signups=Count("pk"),
+            paid=Count("pk", filter=has_paid()),
+            not_eligible=Count("pk", filter=Q(eligibility=Eligibility.INELIGIBLE)),
+        )
+        .order_by("-paid", "-signups", "referrer_id")[:limit]
+    )
+    # Names for the few winners only: no join over every referral of the range.
+    names = {
+        user["pk"]: user
+        for user in User.objects.filter(pk__in=[row["referrer_id"] for row in rows]).values("pk", "email", "full_name")
+    }
+    return [
+        {**row, "email": names[row["referrer_id"]]["email"], "name": names[row["referrer_id"]]["full_name"]}
+        for row in rows
+    ]
+
+
+def review_queue(*, limit: int = REVIEW_QUEUE_LIMIT) -> QuerySet[Referral]:
+    """Flagged referrals nobody has decided on: under review (throw-away email, shared address)
+    or refused for velocity (staff may let a genuine burst through). Oldest first."""
+    return (
+        Referral.objects.filter(reviewed_at__isnull=True)
+        .exclude(eligibility=Eligibility.ELIGIBLE)
+        .filter(
+            Q(eligibility=Eligibility.REVIEW)
+            | Q(eligibility=Eligibility.INELIGIBLE, eligibility_reason=EligibilityReason.VELOCITY_LIMIT)
+        )
+        .select_related("referrer", "referred_user", "reward")
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
+@dataclass
+class Analytics:
+    period_range: DateRange
+    channel_share: list[dict[str, Any]] = field(default_factory=list)
+    cohorts: list[dict[str, Any]] = field(default_factory=list)
+    economics: dict[str, Any] = field(default_factory=dict)
+    top_referrers: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.period_range.start.isoformat(),
+            "end": self.period_range.end.isoformat(),
+            "cohort": self.period_range.cohort,
+            "channel_share": self.channel_share,
+            "cohorts": self.cohorts,
+            "economics": self.economics,
+            "top_referrers": self.top_referrers,
+        }
+
+
+def analytics_build(*, period_range: DateRange) -> Analytics:
+    return Analytics(
+        period_range=period_range,
+        channel_share=channel_share_by_month(period_range=period_range),
+        cohorts=cohort_funnel(period_range=period_range),
+        economics=economics(period_range=period_range),
+        top_referrers=top_referrers(period_range=period_range),
+    )
+
+
+# --------------------------------------------------------------------------- CSV exports
+
+REFERRAL_COLUMNS = (
+    "id", "created_at", "referrer_email", "referred_email", "referred_name", "source", "eligibility",
+    "eligibility_reason", "eligibility_note", "signup_ip", "referred_practice", "paid", "reward_status",
+    "reward_amount_cents", "reviewed_at",
+)  # fmt: skip
+REWARD_COLUMNS = (
+    "id", "referral_id", "created_at", "referrer_email", "beneficiary_practice", "status", "amount_cents",
+    "currency", "hold_until", "credited_at", "qualifying_invoice", "reason", "ledger_net_cents",
+)  # fmt: skip
+
+
+def referral_export_rows(*, period_range: DateRange) -> Iterator[tuple[Any, ...]]:
+    """Referrals created in the range, streamed from a server-side cursor in chunks."""
+
+    rows = (
+        Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
+        .annotate(paid=ExpressionWrapper(has_paid(), output_field=BooleanField()))
+        .order_by("created_at", "pk")
+        .values_list(
+            "pk",
+            "created_at",
+            "referrer__email",
+            "referred_user__email",
+            "referred_user__full_name",
+            "source",
+            "eligibility",
+            "eligibility_reason",
+            "eligibility_note",
+            "signup_ip",
+            "referred_practice__slug",
+            "paid",
+            "reward__status",
+            "reward__amount_cents",
+            "reviewed_at",
+        )
+    )
+    yield REFERRAL_COLUMNS
+    yield from rows.iterator(chunk_size=2000)
+
+
+def reward_export_rows(*, period_range: DateRange) -> Iterator[tuple[Any, ...]]:
+    """Rewards created in the range with their ledger net (credits minus clawbacks)."""
+    from billing.models import LedgerEntry, Reward  # noqa: PLC0415
+
+    ledger_net = (
+        LedgerEntry.objects.filter(reward=OuterRef("pk"))
+        .order_by()
+        .values("reward")
+        .annotate(total=Sum("amount_cents"))
+        .values("total")
+    )
+    rows = (
+        Reward.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
+        .annotate(ledger_net=Coalesce(Subquery(ledger_net, output_field=IntegerField()), 0))
+        .order_by("created_at", "pk")
+        .values_list(
+            "pk",
+            "referral_id",
+            "created_at",
+            "referrer__email",
+            "beneficiary_practice__slug",
+            "status",
+            "amount_cents",
+            "currency",
+            "hold_until",
+            "credited_at",
+            "qualifying_payment__stripe_invoice_id",
+            "reason",
+            "ledger_net",
+        )
+    )
+    yield REWARD_COLUMNS
+    yield from rows.iterator(chunk_size=2000)

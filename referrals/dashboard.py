@@ -1,0 +1,335 @@
+"""The "Refer colleagues" dashboard: one user's link, ready messages, funnel and referrals.
+
+Everything here is keyed on the user, never on a practice: a dentist sees the same figures from
+every practice they enter. Every figure is an SQL aggregate over indexed columns (the referrer's
+code for visits, `referral_referrer_time_idx` for referrals, `reward_referrer_idx` for rewards),
+so the page costs a handful of queries whatever the number of rows."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+
+from referrals.models import (
+    LINK_PLACEHOLDER,
+    AccessRequest,
+    Eligibility,
+    EligibilityReason,
+    Referral,
+    ReferralCode,
+    ReferralMessageTemplate,
+    ReferralVisit,
+    ShareChannel,
+)
+from tenants.models import User
+from tenants.urls_helpers import public_url
+
+CHART_WEEKS = 12
+
+# --------------------------------------------------------------------------- the link
+
+
+def referral_link(code: ReferralCode) -> str:
+    return public_url(f"/r/{code.code}/")
+
+
+def qr_svg(data: str) -> str:
+    """The link as a QR code, an SVG document (the qrcode library's path renderer: no Pillow)."""
+    import qrcode  # noqa: PLC0415 - only this view needs it
+    import qrcode.image.svg  # noqa: PLC0415
+
+    image = qrcode.make(
+        data,
+        image_factory=qrcode.image.svg.SvgPathFillImage,
+        box_size=10,
+        border=2,
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+    )
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue().decode()
+
+
+# --------------------------------------------------------------------------- ready messages
+
+# Used when staff deleted or switched off a channel's template (or before the defaults exist).
+FALLBACK_TEXT = gettext_lazy(
+    "I use DentalTap for my practice: patients, schedule and team in one place. Start free: {link}"
+)
+FALLBACK_SUBJECT = gettext_lazy("Try DentalTap for your practice")
+
+
+@dataclass(frozen=True)
+class ShareMessage:
+    channel: str
+    label: str
+    subject: str
+    text: str
+    share_url: str
+
+
+def _share_url(channel: str, link: str, text: str, subject: str) -> str:
+    if channel == ShareChannel.EMAIL:
+        return "mailto:?" + urlencode({"subject": subject, "body": text}, quote_via=quote)
+    if channel == ShareChannel.WHATSAPP:
+        return "https://wa.me/?" + urlencode({"text": text}, quote_via=quote)
+    if channel == ShareChannel.TELEGRAM:
+        without_link = text.replace(link, "").strip()
+        return "https://t.me/share/url?" + urlencode({"url": link, "text": without_link}, quote_via=quote)
+    if channel == ShareChannel.LINKEDIN:
+        # LinkedIn's share dialog takes the URL only; the text is offered to copy beside it.
+        return "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": link}, quote_via=quote)
+    if channel == ShareChannel.X:
+        return "https://x.com/intent/post?" + urlencode({"text": text}, quote_via=quote)
+    if channel == ShareChannel.FACEBOOK:
+        return "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": link}, quote_via=quote)
+    raise ValueError(channel)
+
+
+def share_text_render(template_text: str, link: str) -> str:
+    """The template with its `{link}` placeholders replaced (plain replace: the rest of a
+    staff-written text may hold braces, so no str.format)."""
+    return template_text.replace(LINK_PLACEHOLDER, link)
+
+
+def share_messages(*, link: str, language: str | None = None) -> list[ShareMessage]:
+    """One ready message per channel, in the user's language (else English, else the built-in
+    text). One query."""
+    language = (language or get_language() or "en").split("-")[0]
+    rows = ReferralMessageTemplate.objects.filter(is_active=True, language__in={language, "en"})
+    by_channel: dict[str, ReferralMessageTemplate] = {}
+    for row in rows:
+        if row.channel not in by_channel or row.language == language:
+            by_channel[row.channel] = row
+    messages = []
+    for channel, label in ShareChannel.choices:
+        chosen = by_channel.get(channel)
+        template_text = chosen.text if chosen else str(FALLBACK_TEXT)
+        subject = (chosen.subject if chosen and chosen.subject else "") or str(FALLBACK_SUBJECT)
+        text = share_text_render(template_text, link)
+        messages.append(ShareMessage(channel, str(label), subject, text, _share_url(channel, link, text, subject)))
+    return messages
+
+
+# --------------------------------------------------------------------------- the funnel
+
+PENDING_REWARD_STATUSES = ("pending", "on_hold", "crediting", "failed")
+CANCELLED_REWARD_STATUSES = ("cancelled", "rejected")
+
+
+def has_paid() -> Q:
+    """The referral's practice has a payment that was not refunded or disputed. Only referrals
+    with a practice probe the payments (one index lookup each on billing_payment.practice_id):
+    cheaper than hashing every payment when a few referrals in many have a practice."""
+    from billing.models import Payment  # noqa: PLC0415 - billing builds on referrals
+
+    return Q(referred_practice_id__isnull=False) & Q(
+        Exists(Payment.objects.filter(practice_id=OuterRef("referred_practice_id"), is_reversed=False))
+    )
+
+
+@dataclass(frozen=True)
+class Funnel:
+    visits: int
+    signups: int
+    access_requests: int
+    paid_conversions: int
+    not_eligible: int
+    under_review: int
+    rewards_pending: int
+    rewards_credited: int
+    rewards_cancelled: int
+    rewards_clawed_back: int
+    earned_cents: int
+    currency: str
+
+
+def referrer_funnel(*, user: User, code: ReferralCode | None) -> Funnel:
+    """The user's figures, five indexed aggregates."""
+    from billing.models import LedgerEntry, Reward  # noqa: PLC0415
+
+    visits = ReferralVisit.objects.filter(referral_code=code).count() if code is not None else 0
+    referrals = Referral.objects.filter(referrer=user).aggregate(
+        signups=Count("pk"),
+        paid=Count("pk", filter=has_paid()),
+        not_eligible=Count("pk", filter=Q(eligibility=Eligibility.INELIGIBLE)),
+        under_review=Count("pk", filter=Q(eligibility=Eligibility.REVIEW)),
+    )
+    access_requests = AccessRequest.objects.filter(referral__referrer=user).count()
+    rewards = Reward.objects.filter(referrer=user).aggregate(
+        pending=Count("pk", filter=Q(status__in=PENDING_REWARD_STATUSES)),
+        credited=Count("pk", filter=Q(status="credited")),
+        cancelled=Count("pk", filter=Q(status__in=CANCELLED_REWARD_STATUSES)),
+        clawed_back=Count("pk", filter=Q(status="clawed_back")),
+    )
+    ledger = LedgerEntry.objects.filter(reward__referrer=user).aggregate(total=Sum("amount_cents"))
+    return Funnel(
+        visits=visits,
+        signups=referrals["signups"],
+        access_requests=access_requests,
+        paid_conversions=referrals["paid"],
+        not_eligible=referrals["not_eligible"],
+        under_review=referrals["under_review"],
+        rewards_pending=rewards["pending"],
+        rewards_credited=rewards["credited"],
+        rewards_cancelled=rewards["cancelled"],
+        rewards_clawed_back=rewards["clawed_back"],
+        earned_cents=ledger["total"] or 0,
+        currency="usd",
+    )
+
+
+def _week_start(moment: datetime.datetime) -> datetime.date:
+    day = timezone.localtime(moment).date()
+    return day - datetime.timedelta(days=day.weekday())
+
+
+def referrer_weekly(*, user: User, weeks: int = CHART_WEEKS) -> list[dict[str, Any]]:
+    """Signups and paid conversions per week (Monday) for the last `weeks` weeks, zeros
+    included. A conversion counts in the week of the referred practice's first payment that
+    still stands. Two grouped queries."""
+    from billing.models import Payment  # noqa: PLC0415
+
+    this_week = _week_start(timezone.now())
+    first_week = this_week - datetime.timedelta(weeks=weeks - 1)
+    since = timezone.make_aware(datetime.datetime.combine(first_week, datetime.time.min))
+    signups = (
+        Referral.objects.filter(referrer=user, created_at__gte=since)
+        .annotate(week=TruncWeek("created_at"))
+        .values("week")
+        .annotate(count=Count("pk"))
+    )
+    referred = Referral.objects.filter(referrer=user, referred_practice__isnull=False).values("referred_practice_id")
+    first_payments = (
+        Payment.objects.filter(practice_id__in=referred, is_reversed=False)
+        .values("practice_id")
+        .annotate(first_paid_at=Min("paid_at"))
+        .filter(first_paid_at__gte=since)
+        .values_list("first_paid_at", flat=True)
+    )
+    series: dict[datetime.date, dict[str, Any]] = {
+        first_week + datetime.timedelta(weeks=index): {"signups": 0, "conversions": 0} for index in range(weeks)
+    }
+    for row in signups:
+        week = timezone.localtime(row["week"]).date()
+        if week in series:
+            series[week]["signups"] = row["count"]
+    for first_paid_at in first_payments:  # at most one row per converted practice in the window
+        week = _week_start(first_paid_at)
+        if week in series:
+            series[week]["conversions"] += 1
+    return [{"week": week.isoformat(), **counts} for week, counts in sorted(series.items())]
+
+
+# --------------------------------------------------------------------------- the list
+
+
+def email_mask(email: str) -> str:
+    """j***@example.com: enough to recognise a colleague, not enough to harvest an address."""
+    local, _sep, domain = email.partition("@")
+    if not domain:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+REASON_IN_PLAIN_WORDS: dict[str, Any] = {
+    EligibilityReason.SELF_REFERRAL: gettext_lazy("You cannot refer yourself or your own second account."),
+    EligibilityReason.EMAIL_REGISTERED: gettext_lazy("This person already had a DentalTap account."),
+    EligibilityReason.VELOCITY_LIMIT: gettext_lazy(
+        "Too many signups through your link in one day: the ones over the daily limit earn no reward."
+    ),
+    EligibilityReason.DISPOSABLE_EMAIL: gettext_lazy(
+        "Our team is checking this signup: it used a throw-away email address."
+    ),
+    EligibilityReason.SHARED_IP: gettext_lazy(
+        "Our team is checking this signup: it came from the same network as you or another signup."
+    ),
+    EligibilityReason.REJECTED_BY_STAFF: gettext_lazy("Our team reviewed this signup and it does not qualify."),
+}
+REWARD_REASON_FALLBACK: dict[str, Any] = {
+    "cancelled": gettext_lazy("The reward was cancelled."),
+    "rejected": gettext_lazy("Our team reviewed this signup and it does not qualify."),
+    "clawed_back": gettext_lazy("The payment was refunded or disputed, so the reward was reversed."),
+}
+
+
+@dataclass(frozen=True)
+class ReferralRow:
+    id: int
+    name: str
+    email_masked: str
+    created_at: datetime.datetime
+    source: str
+    source_label: str
+    status: str
+    status_label: str
+    reason: str
+
+
+def referrer_referrals(*, user: User) -> QuerySet[Referral]:
+    """The user's referrals, newest first, with what a row needs (one query per page)."""
+    return (
+        Referral.objects.filter(referrer=user)
+        .select_related("referred_user", "reward")
+        .only(
+            "pk", "created_at", "source", "eligibility", "eligibility_reason", "referred_practice_id", "reviewed_at",
+            "referred_user__full_name", "referred_user__email",
+            "reward__status", "reward__reason",
+        )
+        .order_by("-created_at", "-pk")
+    )  # fmt: skip
+
+
+def referral_rows(referrals: Any) -> list[ReferralRow]:
+    """Rows for one page of referrals: which of their practices paid is one small query."""
+    from billing.models import Payment  # noqa: PLC0415
+
+    referrals = list(referrals)
+    practice_ids = {referral.referred_practice_id for referral in referrals if referral.referred_practice_id}
+    paid = set(
+        Payment.objects.filter(practice_id__in=practice_ids, is_reversed=False).values_list("practice_id", flat=True)
+    )
+    return [referral_row(referral, has_paid=referral.referred_practice_id in paid) for referral in referrals]
+
+
+def referral_row(referral: Referral, *, has_paid: bool) -> ReferralRow:
+    """What the referrer may see of one referral: a name, a masked email, and the status with
+    its reason in plain words (no fraud signals, IP addresses or staff notes)."""
+    reward = getattr(referral, "reward", None)
+    reason = ""
+    if reward is not None:
+        status, label = reward.status, reward.get_status_display()
+        if status in REWARD_REASON_FALLBACK:
+            reason = reward.reason or str(REWARD_REASON_FALLBACK[status])
+    elif referral.eligibility == Eligibility.INELIGIBLE:
+        status, label = "not_eligible", _("Not eligible")
+    elif referral.eligibility == Eligibility.REVIEW:
+        status, label = "under_review", _("Under review")
+    elif has_paid:
+        status, label = "paid", _("Paid")
+    else:
+        status, label = "signed_up", _("Signed up")
+    if referral.eligibility == Eligibility.INELIGIBLE and referral.reviewed_at is not None and not reason:
+        reason = str(REASON_IN_PLAIN_WORDS[EligibilityReason.REJECTED_BY_STAFF])
+    elif referral.eligibility != Eligibility.ELIGIBLE and not reason:
+        reason = str(REASON_IN_PLAIN_WORDS.get(referral.eligibility_reason, referral.get_eligibility_reason_display()))
+    return ReferralRow(
+        id=referral.pk,
+        name=referral.referred_user.full_name or _("(no name)"),
+        email_masked=email_mask(referral.referred_user.email),
+        created_at=referral.created_at,
+        source=referral.source,
+        source_label=referral.get_source_display(),
+        status=status,
+        status_label=str(label),
+        reason=reason,
+    )

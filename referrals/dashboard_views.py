@@ -1,0 +1,64 @@
+"""The "Refer colleagues" page (base domain, any logged-in user) and its QR code image."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+
+from dentaltap.ratelimit import client_ip
+from invitations.models import Invitation
+from referrals import dashboard, selectors, services
+from tenants.access import Permission, active_membership_filter, membership_has_permission
+from tenants.models import Membership, User
+from tenants.urls_helpers import practice_url
+
+REFERRALS_PER_PAGE = 25
+
+
+def invite_pages(*, user: User) -> list[dict[str, str]]:
+    """The invite page of every practice where the user may invite: an invitation email carries
+    their referral link, so "send by email" goes through the invitations flow."""
+    return [
+        {"practice": membership.practice.name, "url": practice_url(membership.practice, "/invitations/")}
+        for membership in Membership.objects.filter(active_membership_filter(), user=user)
+        .select_related("practice")
+        .order_by("practice__name")
+        if membership_has_permission(membership, Permission.INVITE_COLLEAGUES)
+    ]
+
+
+@login_required
+@require_GET
+def referral_dashboard(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    code = services.referral_code_get_or_create(user=user)
+    services.referrer_address_record(user=user, ip_address=client_ip(request))
+    link = dashboard.referral_link(code)
+    page = Paginator(dashboard.referrer_referrals(user=user), REFERRALS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "link": link,
+        "messages_to_share": dashboard.share_messages(link=link),
+        "funnel": dashboard.referrer_funnel(user=user, code=code),
+        "weekly": dashboard.referrer_weekly(user=user),
+        "page": page,
+        "rows": dashboard.referral_rows(page.object_list),
+        "invite_pages": invite_pages(user=user),
+        "invitations_sent": Invitation.objects.filter(invited_by=user, sent_at__isnull=False).count(),
+        "access_requests": selectors.access_requests_of_user(user=user),
+    }
+    return render(request, "referrals/dashboard.html", context)
+
+
+@login_required
+@require_GET
+@cache_control(private=True, max_age=3600)
+def referral_qr_code(request: HttpRequest) -> HttpResponse:
+    """The user's own referral link as a QR code (SVG), to print or show on a phone."""
+    code = services.referral_code_get_or_create(user=request.user)  # type: ignore[arg-type]
+    response = HttpResponse(dashboard.qr_svg(dashboard.referral_link(code)), content_type="image/svg+xml")
+    response["Content-Disposition"] = 'inline; filename="dentaltap-referral-qr.svg"'
+    return response

@@ -1,0 +1,91 @@
+"""Staff-only referral analytics API (base domain): figures, the review queue, decisions."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from referrals import analytics, services
+from referrals.models import Referral
+
+
+class StaffApi(APIView):
+    permission_classes = (IsAuthenticated, IsAdminUser)
+
+
+class AnalyticsQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="YYYY-MM-DD (default: 12 months ago)")
+    end = serializers.DateField(required=False, help_text="YYYY-MM-DD, inclusive (default: today)")
+    cohort = serializers.ChoiceField(choices=["month", "week"], required=False)
+
+
+class StaffReferralAnalyticsApi(StaffApi):
+    """Channel share per month, the funnel per signup cohort, economics and top referrers.
+    A reversed, unparseable or over-5-year range is a 400 naming the problem."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StaffReferralAnalytics"
+
+        start = serializers.DateField()
+        end = serializers.DateField()
+        cohort = serializers.CharField()
+        channel_share = serializers.ListField(child=serializers.DictField())
+        cohorts = serializers.ListField(child=serializers.DictField())
+        economics = serializers.DictField()
+        top_referrers = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(parameters=[AnalyticsQuerySerializer], responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        period_range = analytics.date_range_parse(request.query_params)
+        return Response(analytics.analytics_build(period_range=period_range).as_dict())
+
+
+class ReviewQueueRowSerializer(serializers.ModelSerializer[Referral]):
+    referrer_email = serializers.EmailField(source="referrer.email")
+    referred_email = serializers.EmailField(source="referred_user.email")
+    reward_status = serializers.CharField(source="reward.status", default=None)
+
+    class Meta:
+        model = Referral
+        fields = (
+            "id", "created_at", "referrer_email", "referred_email", "source", "eligibility",
+            "eligibility_reason", "eligibility_note", "signup_ip", "reward_status",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class StaffReviewQueueApi(StaffApi):
+    """Flagged referrals waiting for a staff decision, oldest first."""
+
+    @extend_schema(responses=ReviewQueueRowSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ReviewQueueRowSerializer(analytics.review_queue(), many=True).data)
+
+
+class StaffReferralReviewApi(StaffApi):
+    """Approve (eligible; a held reward is released) or reject (not eligible; a reward not yet
+    credited is rejected). An unknown referral is a 404."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StaffReferralReviewDecision"
+
+        decision = serializers.ChoiceField(choices=services.ReviewDecision.CHOICES)
+        note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=ReviewQueueRowSerializer)
+    def post(self, request: Request, referral_id: int) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        referral = services.referral_review_decide(
+            referral_id=referral_id,
+            actor=request.user,  # type: ignore[arg-type]
+            **serializer.validated_data,
+        )
+        referral = Referral.objects.select_related("referrer", "referred_user", "reward").get(pk=referral.pk)
+        return Response(ReviewQueueRowSerializer(referral).data)

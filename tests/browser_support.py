@@ -1,0 +1,77 @@
+"""Browser tests: Playwright driving Debian's Chromium (never a downloaded browser).
+
+The `browser` fixture starts the live server and Chromium; data a test needs must be committed
+before it starts (fixtures that create it come first in the test's arguments), from this
+thread's normal context: Playwright's sync API then runs an event loop in this thread."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("DENTALTAP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# pytestmark for browser test modules: marked, and skipped (with the reason) without Chromium.
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} is not installed (scripts/test.sh installs it)"),
+]
+
+
+def base_url() -> str:
+    return f"http://dentaltap.localhost:{os.environ['DENTALTAP_TEST_PORT']}"
+
+
+def practice_address(slug: str) -> str:
+    return f"http://{slug}.dentaltap.localhost:{os.environ['DENTALTAP_TEST_PORT']}"
+
+
+def new_page(browser: Any) -> Any:
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def log_in(page: Any, email_address: str, password: str, *, next_url: str = "") -> None:
+    page.goto(f"{base_url()}/login/" + (f"?next={next_url}" if next_url else ""))
+    page.get_by_label("Email").fill(email_address)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(next_url or f"{base_url()}/practices/")
+
+
+@pytest.fixture
+def browser(live_server: object) -> Iterator[Any]:
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    from tenants.management.commands.demo_seed import public_tenant_ensure
+
+    public_tenant_ensure()
+    connections.close_all()
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
