@@ -132,6 +132,16 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering: ClassVar = ["-paid_at"]
+        indexes: ClassVar = [
+            # Referral analytics (channel share per month, revenue from referred practices) read
+            # standing payments by date and practice from this index alone.
+            models.Index(
+                fields=["paid_at", "practice"],
+                include=["amount_cents"],
+                condition=Q(is_reversed=False),
+                name="payment_standing_paid_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.stripe_invoice_id} {self.amount_cents / 100:.2f} {self.currency.upper()}"

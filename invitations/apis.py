@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dentaltap.ratelimit import rate_limit_check, request_keys
+from dentaltap.ratelimit import client_ip, rate_limit_check, request_keys
 from invitations import selectors, services
 from invitations.models import Invitation
 from tenants.access import Permission, current_practice
@@ -184,7 +184,9 @@ class InvitationSignupApi(APIView):
         rate_limit_check(scope="signup", keys=request_keys(request))
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.invitation_accept_signup(token=token, **serializer.validated_data)
+        result = services.invitation_accept_signup(
+            token=token, signup_ip=client_ip(request._request), **serializer.validated_data
+        )
         body: dict[str, Any] = {
             "user_id": result.user.pk,
             "practice_id": result.practice.pk,

@@ -25,7 +25,7 @@ from invitations import tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.roles import grantable_roles
 from referrals.models import Referral, ReferralSource
-from referrals.services import referral_code_get_or_create, referral_record
+from referrals.services import referral_code_get_or_create, referral_record, referrer_address_record
 from tenants import services as tenant_services
 from tenants.access import Permission, membership_get_active, membership_has_permission
 from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User, normalize_email
@@ -411,7 +411,13 @@ class InvitationSignupResult:
 
 @transaction.atomic
 def invitation_accept_signup(
-    *, token: str, password: str, full_name: str, practice_name: str, practice_slug: str
+    *,
+    token: str,
+    password: str,
+    full_name: str,
+    practice_name: str,
+    practice_slug: str,
+    signup_ip: str | None = None,
 ) -> InvitationSignupResult:
     """A newcomer signs up from the invitation, with the invited email: their own practice, the
     invited membership and the referral, all in one transaction or none of it."""
@@ -439,7 +445,9 @@ def invitation_accept_signup(
             source=ReferralSource.INVITATION,
             invitation=invitation,
             referral_code=referral_code_get_or_create(user=invitation.invited_by),
+            signup_ip=signup_ip,
         )
+    referrer_address_record(user=user, ip_address=signup_ip)  # the newcomer may refer others later
     _mark_accepted(invitation, user)
     logger.info("invitation %s accepted by new user %s (own practice %s)", invitation.pk, user.pk, practice.slug)
     return InvitationSignupResult(user, practice, membership, referral, invitation)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dentaltap.errors import ApplicationError
-from dentaltap.ratelimit import RateLimited, rate_limit_check, rate_limited, request_keys
+from dentaltap.ratelimit import RateLimited, client_ip, rate_limit_check, rate_limited, request_keys
 from invitations import selectors, services
 from invitations.forms import AcceptSignupForm, InviteForm, form_errors_apply
 from invitations.models import Invitation
@@ -169,6 +169,7 @@ def _accept_by_signup(request: HttpRequest, invitation: Invitation, token: str) 
                 full_name=form.cleaned_data["full_name"],
                 practice_name=form.cleaned_data["practice_name"],
                 practice_slug=form.cleaned_data["practice_slug"],
+                signup_ip=client_ip(request),
             )
         except ApplicationError as error:
             if error.code.startswith("invitation_"):

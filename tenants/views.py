@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from dentaltap.errors import ApplicationError
-from dentaltap.ratelimit import rate_limited
+from dentaltap.ratelimit import client_ip, rate_limited
 from referrals import attribution as referral_attribution
 from referrals import services as referral_services
 from tenants import selectors
@@ -32,7 +32,9 @@ def signup(request: HttpRequest) -> HttpResponse:
         try:
             # Credited to the referrer whose link this browser opened first (if any, in the window).
             user, practice = referral_services.account_signup_attributed(
-                attribution_code=referral_attribution.attribution_code(request), **form.cleaned_data
+                attribution_code=referral_attribution.attribution_code(request),
+                signup_ip=client_ip(request),
+                **form.cleaned_data,
             )
         except ApplicationError as error:
             for field, messages in error.fields.items():
