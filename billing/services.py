@@ -226,12 +226,14 @@ def webhook_receive(*, payload: bytes, signature: str | None) -> tuple[StripeEve
 # --------------------------------------------------------------------------- event processing
 
 
-def stripe_event_process(*, event_pk: int) -> str:
+def stripe_event_process(*, event_pk: int) -> str:  # noqa: PLR0911 - one exit per outcome
     """Apply one stored event. Safe to run twice and in any order relative to other events."""
     with transaction.atomic():
         StripeEvent.objects.filter(pk=event_pk).update(attempts=F("attempts") + 1)
     with transaction.atomic():
-        event = StripeEvent.objects.select_for_update().get(pk=event_pk)
+        event = StripeEvent.objects.select_for_update().filter(pk=event_pk).first()
+        if event is None:  # deleted by staff since it was queued: nothing to do
+            return "missing"
         if event.status != StripeEventStatus.PENDING:
             return event.status
         if event.livemode != settings.STRIPE_LIVEMODE:
