@@ -1,0 +1,119 @@
+"""Referral dashboard and staff analytics timings on a large seeded dataset (issue 6).
+
+    .venv/bin/python bench/dashboard.py                   # 100,000 referrals, 1,000,000 visits
+    .venv/bin/python bench/dashboard.py --referrals 20000 --visits 200000 --runs 20
+
+Runs against its own embedded PostgreSQL and Redis (DENTALTAP_DATA_DIR, default
+/tmp/dentaltap-dashboard-bench), never the dev or test data: it drops and recreates that
+database, seeds it with `manage.py referrals_seed_analytics`, then times whole HTTP requests
+through Django's test Client (middleware, session auth, templates, JSON):
+
+- the busiest seeded referrer's "Refer colleagues" page and its API (goal: well under 100 ms);
+- the staff analytics page and API over the default 12 months (goal: under 1 s).
+
+Stop the bench servers afterwards:
+    DENTALTAP_DATA_DIR=/tmp/dentaltap-dashboard-bench .venv/bin/python -m dentaltap.devstack stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = "/tmp/dentaltap-dashboard-bench"  # noqa: S108 - the bench's own throw-away servers
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--referrals", type=int, default=100_000)
+    parser.add_argument("--visits", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=30, help="timed requests per page (after 3 warm-ups)")
+    parser.add_argument("--data-dir", default=os.environ.get("DENTALTAP_DATA_DIR", DEFAULT_DATA_DIR))
+    parser.add_argument("--reuse", action="store_true", help="time the data already seeded (no reset)")
+    arguments = parser.parse_args(argv)
+
+    for name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_TESTING", "DJANGO_DEBUG"):
+        os.environ.pop(name, None)
+    os.environ["DENTALTAP_DATA_DIR"] = str(Path(arguments.data_dir).resolve())
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+    sys.path[0] = str(PROJECT_DIR)
+
+    import django
+
+    django.setup()  # starts (or reuses) the bench's own PostgreSQL and Redis
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client
+
+    from bench.stack import database_reset, summary_ms, table, timed
+    from tenants.models import User
+
+    settings.ALLOWED_HOSTS = ["*"]
+    seed_seconds = None
+    if not arguments.reuse:
+        print(f"Resetting the bench database in {os.environ['DENTALTAP_DATA_DIR']} ...", flush=True)
+        database_reset()
+        print(f"Seeding {arguments.referrals} referrals and {arguments.visits} visits ...", flush=True)
+        seed_seconds, _ = timed(
+            lambda: call_command(
+                "referrals_seed_analytics", referrals=arguments.referrals, visits=arguments.visits, verbosity=1
+            )
+        )
+
+    from django.db.models import Count
+
+    busiest = (
+        User.objects.filter(email__startswith="seed-", referrals_made__isnull=False)
+        .annotate(n=Count("referrals_made"))
+        .order_by("-n")
+        .first()
+    )
+    assert busiest is not None, "nothing seeded: run without --reuse"
+    staff, _created = User.objects.get_or_create(
+        email="bench-staff@dentaltap.example", defaults={"full_name": "Bench staff", "is_staff": True}
+    )
+    host = settings.BASE_DOMAIN
+
+    def measure(client: Client, path: str) -> dict[str, float]:
+        for _warm_up in range(3):
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code, response.content[:300])
+        samples = []
+        for _run in range(arguments.runs):
+            started = time.perf_counter()
+            response = client.get(path)
+            samples.append(time.perf_counter() - started)
+            assert response.status_code == 200
+        return summary_ms(samples)
+
+    user_client = Client(HTTP_HOST=host)
+    user_client.force_login(busiest)
+    staff_client = Client(HTTP_HOST=host)
+    staff_client.force_login(staff)
+    figures = user_client.get("/api/referrals/dashboard/").json()["funnel"]
+    print(
+        f"Busiest referrer {busiest.email}: {figures['visits']} visits, {figures['signups']} signups, "
+        f"{figures['paid_conversions']} paid, earned {figures['earned_cents']} cents"
+    )
+    results = {
+        "user page /referrals/": measure(user_client, "/referrals/"),
+        "user API /api/referrals/dashboard/": measure(user_client, "/api/referrals/dashboard/"),
+        "user API list (50 rows)": measure(user_client, "/api/referrals/dashboard/referrals/"),
+        "staff page /staff/referrals/ (12 months)": measure(staff_client, "/staff/referrals/"),
+        "staff API, weekly cohorts (12 months)": measure(staff_client, "/api/staff/referrals/analytics/?cohort=week"),
+    }
+    rows = [(name, r["samples"], r["median_ms"], r["p95_ms"], r["max_ms"]) for name, r in results.items()]
+    print()
+    if seed_seconds is not None:
+        print(f"Seeding: {seed_seconds:.1f} s for {arguments.referrals} referrals and {arguments.visits} visits")
+    print(table("Referral dashboard and analytics", ["request", "runs", "median ms", "p95 ms", "max ms"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,172 @@
+"""Growth-loop figures (issue 3), standalone: `.venv/bin/python bench/growth.py`.
+
+- bulk invitation of 500 emails: time for the API to respond, and time until one Celery worker
+  (a real subprocess on the real Redis broker) has emailed all 500 (file backend);
+- referral signup: new user + own practice (a new schema) + referral + membership, median and
+  p95 over N runs, through the services the pages call (link with guest-at-once, and invitation).
+
+Uses its own data folder (embedded PostgreSQL and Redis) so it never touches a dev or test
+database: DENTALTAP_DATA_DIR=/tmp/dentaltap-growth-bench unless set.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = os.environ.setdefault("DENTALTAP_DATA_DIR", "/tmp/dentaltap-growth-bench")  # noqa: S108 - a scratch stack
+os.environ.setdefault("DENTALTAP_MAIL_DIR", f"{DATA_DIR}/mail")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings")
+# Many signups by one referrer in minutes: keep them eligible (the check still runs).
+os.environ.setdefault("DENTALTAP_REFERRAL_VELOCITY_LIMIT_PER_DAY", "100000")
+sys.path.insert(0, str(ROOT))
+
+import django  # noqa: E402
+
+django.setup()
+
+import logging  # noqa: E402
+
+for name in ("tenants", "invitations", "referrals"):
+    logging.getLogger(name).setLevel(logging.WARNING)
+
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+from django_tenants.utils import schema_context  # noqa: E402
+
+from dentaltap.celery import app  # noqa: E402
+from invitations import services as invitation_services  # noqa: E402
+from invitations import tokens  # noqa: E402
+from invitations.models import Invitation  # noqa: E402
+from referrals import services as referral_services  # noqa: E402
+from referrals.models import PracticeReferralSettings  # noqa: E402
+from tenants.management.commands.demo_seed import public_tenant_ensure  # noqa: E402
+from tenants.services import account_signup  # noqa: E402
+
+BULK = int(os.environ.get("BENCH_BULK", "500"))
+SIGNUPS = int(os.environ.get("BENCH_SIGNUPS", "20"))
+PASSWORD = "molar-Crown-2026"  # noqa: S105 - throw-away bench accounts
+RUN = str(int(time.time()))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def owner_practice(slug: str) -> tuple[object, object]:
+    with schema_context("public"):
+        return account_signup(
+            email=f"{slug}@bench.example",
+            password=PASSWORD,
+            full_name=f"Dr. {slug}",
+            practice_name=f"Bench {slug}",
+            practice_slug=slug,
+        )
+
+
+def start_worker() -> subprocess.Popen[bytes]:
+    worker = subprocess.Popen(
+        [str(ROOT / ".venv/bin/celery"), "-A", "dentaltap", "worker", "--pool=solo", "--concurrency=1",
+         "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT,
+        env={**os.environ},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=0.5):
+            return worker
+    worker.terminate()
+    raise RuntimeError("the worker did not answer a ping within 60 s")
+
+
+def bench_bulk_invitations() -> None:
+    owner, practice = owner_practice(f"bulk-{RUN}")
+    app.control.purge()
+    worker = start_worker()
+    try:
+        client = Client(HTTP_HOST=f"{practice.slug}.dentaltap.localhost")  # type: ignore[attr-defined]
+        client.force_login(owner)  # type: ignore[arg-type]
+        emails = [f"colleague{number}@bench-{RUN}.example" for number in range(BULK)]
+        started = time.perf_counter()
+        response = client.post("/api/invitations/", {"emails": emails}, content_type="application/json")
+        responded = time.perf_counter() - started
+        assert response.status_code == 201, response.content
+        assert len(response.json()["created"]) == BULK
+        pending = Invitation.objects.filter(practice=practice)
+        while pending.filter(sent_at__isnull=True).exists():
+            if time.perf_counter() - started > 600:
+                raise RuntimeError("emails not all sent after 600 s")
+            time.sleep(0.05)
+        all_sent = time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    print(f"bulk invitation of {BULK} emails: API responded in {responded * 1000:.0f} ms")
+    print(f"  all {BULK} emails sent by one worker {all_sent:.2f} s after the request ({BULK / all_sent:.0f}/s)")
+
+
+def bench_referral_signups() -> None:
+    referrer, practice = owner_practice(f"ref-{RUN}")
+    PracticeReferralSettings.objects.create(practice=practice, links_grant_guest_access=True)  # type: ignore[misc]
+    code = referral_services.referral_code_get_or_create(user=referrer).code  # type: ignore[arg-type]
+    link_times: list[float] = []
+    for number in range(SIGNUPS):
+        started = time.perf_counter()
+        with schema_context("public"):
+            result = referral_services.referral_signup(
+                email=f"link{number}-{RUN}@example.com",
+                password=PASSWORD,
+                full_name="Dr. Newcomer",
+                practice_name="Newcomer",
+                practice_slug=f"l{number}-{RUN}",
+                attribution_code=code,
+                access_code=code,
+            )
+        link_times.append(time.perf_counter() - started)
+        assert result.referral is not None and result.guest_membership is not None
+
+    invitation_times: list[float] = []
+    batch = invitation_services.invitation_create_many(
+        practice=practice,  # type: ignore[arg-type]
+        invited_by=referrer,  # type: ignore[arg-type]
+        emails=[f"inv{number}-{RUN}@example.com" for number in range(SIGNUPS)],
+    )
+    for number, invitation in enumerate(batch.created):
+        token = tokens.token_new()
+        Invitation.objects.filter(pk=invitation.pk).update(token_hash=tokens.token_hash(token))
+        started = time.perf_counter()
+        with schema_context("public"):
+            invitation_services.invitation_accept_signup(
+                token=token,
+                password=PASSWORD,
+                full_name="Dr. Invited",
+                practice_name="Invited",
+                practice_slug=f"i{number}-{RUN}",
+            )
+        invitation_times.append(time.perf_counter() - started)
+
+    for label, times in (("referral link", link_times), ("invitation", invitation_times)):
+        print(
+            f"referral signup via {label} (user + own practice + referral + membership), n={len(times)}: "
+            f"median {statistics.median(times) * 1000:.0f} ms, p95 {percentile(times, 0.95) * 1000:.0f} ms"
+        )
+
+
+def main() -> None:
+    call_command("migrate_schemas", "--shared", verbosity=0)
+    with schema_context("public"):
+        public_tenant_ensure()
+    app.control.purge()
+    print(f"data: {DATA_DIR}; {os.cpu_count()} CPUs")
+    bench_bulk_invitations()
+    bench_referral_signups()
+
+
+if __name__ == "__main__":
+    main()
