@@ -168,9 +168,14 @@ def test_worker_killed_in_the_middle_of_a_credit_credits_exactly_once(
         assert LedgerEntry.objects.count() == 1
         customer = referrer_customer(referred_committed) or ""
         assert [t["amount"] for t in stripe_standin.balance_transactions(customer)] == [-5000]
-        writes = [call for call in stripe_standin.requests("balance_transactions") if call["method"] == "POST"]
-        keys = [call["idempotency_key"] for call in writes]
-        assert len(keys) >= 2 and set(keys) == {f"dentaltap-reward-{Reward.objects.get().pk}-credit"}
+        reward = Reward.objects.get()
+        assert reward.attempts >= 2  # the credit really ran again after the kill
+        calls = stripe_standin.requests("balance_transactions")
+        writes = [call["idempotency_key"] for call in calls if call["method"] == "POST"]
+        assert set(writes) == {f"dentaltap-reward-{reward.pk}-credit"}
+        # The second run either replayed the idempotency key or found the first run's
+        # transaction by its metadata; either way Stripe moved the money once (asserted above).
+        assert len(writes) >= 2 or any(call["method"] == "GET" for call in calls)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:
