@@ -4,8 +4,7 @@ run:  `git clone` of the committed tree, then `scripts/run.sh` (PORT=8123) until
       answers and the home page (Host: dentaltap.localhost) is served with 200. Then Ctrl-C
       (SIGINT to the command's process group) and a check that nothing it started is left.
 test: `git clone`, then `scripts/test.sh` (DENTALTAP_TEST_PORT=8777) until pytest's summary line;
-      DENTALTAP_STRIPE_FIXTURES names ../shared/stripe-fixtures of this checkout, which the suite
-      expects beside the checkout.
+      the clone carries everything it needs (Stripe's fixtures are in tests/fixtures/stripe/).
 
 Each clone gets a new .venv, so pip installs every dependency. pip's cache is a dedicated folder
 (pip-cache in the bench data folder); with --pip-cache both (the default) it is emptied and run.sh
@@ -238,11 +237,6 @@ def _time_run(label: str, base_environment: dict[str, str], *, keep: bool) -> di
 
 def _time_test(label: str, base_environment: dict[str, str], *, keep: bool) -> dict[str, object]:
     environment = _environment(base_environment, DENTALTAP_TEST_PORT=str(TEST_PORT))
-    # The suite reads Stripe fixtures from shared/ beside the checkout (as laid out in CI), which a
-    # clone in /tmp does not have: point it at this checkout's neighbour, and say so.
-    shared_fixtures = PROJECT_DIR.parent / "shared" / "stripe-fixtures" / "objects.json"
-    if "DENTALTAP_STRIPE_FIXTURES" not in environment and shared_fixtures.exists():
-        environment["DENTALTAP_STRIPE_FIXTURES"] = str(shared_fixtures)
     cache_mb = _pip_cache_mb()
     started = time.monotonic()
     clone = _clone()

@@ -69,7 +69,7 @@ from dentaltap import devstack  # noqa: E402
 
 
 def invoice_event(event_id: str, customer: str, invoice_id: str) -> str:
-    fixtures = json.loads((PROJECT_DIR.parent / "shared" / "stripe-fixtures" / "objects.json").read_text())
+    fixtures = json.loads((PROJECT_DIR / "tests" / "fixtures" / "stripe" / "objects.json").read_text())
     invoice = dict(
         fixtures["invoice"], id=invoice_id, customer=customer, amount_paid=4900, status="paid", livemode=False
     )

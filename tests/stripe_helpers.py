@@ -1,12 +1,12 @@
 """Stripe for tests: the local stand-in server, and events shaped like Stripe's own published
-examples (../shared/stripe-fixtures/objects.json), signed with the stripe SDK's helper."""
+examples (tests/fixtures/stripe/objects.json, MIT licence beside it), signed with the stripe SDK's
+helper."""
 
 from __future__ import annotations
 
 import copy
 import itertools
 import json
-import os
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,11 +18,8 @@ import pytest
 from billing import stripe_gateway
 from billing.standin import StandinServer, StandinState, serve, sign
 
-# shared/ sits beside the project checkout (as in CI); DENTALTAP_STRIPE_FIXTURES can point elsewhere.
-FIXTURES = Path(
-    os.environ.get("DENTALTAP_STRIPE_FIXTURES")
-    or Path(__file__).resolve().parents[2] / "shared" / "stripe-fixtures" / "objects.json"
-)
+# Stripe's published example objects, copied into the repository with Stripe's licence.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe" / "objects.json"
 STRIPE_OBJECTS: dict[str, Any] = json.loads(FIXTURES.read_text())
 SECRET = "whsec_test_current"
 OLD_SECRET = "whsec_test_previous"
