@@ -24,6 +24,13 @@ BASE = "dentaltap.localhost"
 # Links the app builds carry the public port; in tests it is the live server's (settings_test).
 PORT = os.environ["DENTALTAP_TEST_PORT"]
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "practice_rows_only: the practice fixtures (make_practice, practice_a, ...) write a practice's "
+        "public rows only and create no schema (see make_practice)",
+    )
+
 
 def _restore_migration_data() -> None:
     import importlib
@@ -75,15 +82,37 @@ def public_tenant(db: None) -> Practice:
 PracticeMaker = Callable[..., tuple[User, Practice]]
 
 
+@contextlib.contextmanager
+def practice_schema_creation_skipped() -> Iterator[None]:
+    """Practices saved meanwhile get their public rows only: no schema is created or migrated."""
+    previous = Practice.auto_create_schema
+    Practice.auto_create_schema = False
+    try:
+        yield
+    finally:
+        Practice.auto_create_schema = previous
+
+
 @pytest.fixture
-def make_practice(public_tenant: Practice) -> PracticeMaker:
-    """Sign a new owner up with their own practice, through the real service."""
+def make_practice(public_tenant: Practice, request: pytest.FixtureRequest) -> PracticeMaker:
+    """Sign a new owner up with their own practice, through the real service.
+
+    In a test marked `practice_rows_only` the same service writes the same public rows (practice,
+    domain, owner membership, ...) but no schema is created or migrated: that is most of the
+    suite's time, and most tests never enter a practice's tables. A marked test that does fails
+    with "relation ... does not exist". `schema=` on a call decides for that practice whatever
+    the mark says. Signups a test makes itself (services, HTTP) always create real schemas."""
+    rows_only = request.node.get_closest_marker("practice_rows_only") is not None
     counter = iter(range(1, 10_000))
 
-    def make(slug: str | None = None, email: str | None = None, name: str | None = None) -> tuple[User, Practice]:
+    def make(
+        slug: str | None = None, email: str | None = None, name: str | None = None, *, schema: bool | None = None
+    ) -> tuple[User, Practice]:
         number = next(counter)
         slug = slug or f"practice-{number}"
-        with schema_context("public"):
+        with_schema = not rows_only if schema is None else schema
+        skipping = contextlib.nullcontext() if with_schema else practice_schema_creation_skipped()
+        with schema_context("public"), skipping:
             return account_signup(
                 email=email or f"owner-{slug}@example.com",
                 password=DEFAULT_PASSWORD,

@@ -9,7 +9,8 @@ from django.test import Client
 from tenants.models import Domain, JoinedVia, Membership, Practice, Role, User
 from tests.conftest import BASE, PORT, PracticeMaker
 
-pytestmark = pytest.mark.django_db
+# The practices here are their public rows only: no test enters a practice's tables (conftest).
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 
 GOOD = {
     "full_name": "Dr. Lena Vogel",

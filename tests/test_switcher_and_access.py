@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 Pair = tuple[User, Practice]
 
 
+@pytest.mark.practice_rows_only
 def test_switcher_lists_every_practice_of_the_user_and_only_those(
     practice_a: Pair, practice_b: Pair, make_practice: Callable[..., Pair], client_for: Callable[..., Client]
 ) -> None:
@@ -63,6 +64,7 @@ def test_member_of_one_practice_is_refused_in_another_in_pages(
         assert not Patient.objects.filter(last_name="Injected").exists()
 
 
+@pytest.mark.practice_rows_only
 def test_anonymous_visitor_is_sent_to_login_on_the_base_domain(
     practice_a: Pair, client_for: Callable[..., Client]
 ) -> None:
@@ -155,6 +157,7 @@ def test_guest_role_sees_no_patient_data(practice_a: Pair, practice_b: Pair, cli
     assert client.get("/api/patients/").status_code == 403
 
 
+@pytest.mark.practice_rows_only
 def test_staff_superuser_without_membership_cannot_enter_a_practice(
     practice_a: Pair, client_for: Callable[..., Client]
 ) -> None:
@@ -163,6 +166,7 @@ def test_staff_superuser_without_membership_cannot_enter_a_practice(
     assert client_for(staff).get("/admin/").status_code == 200
 
 
+@pytest.mark.practice_rows_only
 def test_practice_owner_cannot_reach_the_admin(practice_a: Pair, client_for: Callable[..., Client]) -> None:
     owner_a, alpha = practice_a
     response = client_for(owner_a).get("/admin/")
@@ -171,6 +175,7 @@ def test_practice_owner_cannot_reach_the_admin(practice_a: Pair, client_for: Cal
     assert client_for(owner_a, alpha).get("/admin/").status_code == 404
 
 
+@pytest.mark.practice_rows_only
 def test_api_docs_of_a_practice_are_for_its_members_only(
     practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]
 ) -> None:

@@ -54,6 +54,7 @@ def api(user: User, practice: Practice) -> Client:
 # --------------------------------------------------------------------------- the Team page
 
 
+@pytest.mark.practice_rows_only
 def test_team_page_shows_every_member_with_role_permissions_and_origin(
     team: dict, client_for: Callable[..., Client]
 ) -> None:
@@ -100,6 +101,7 @@ def test_owner_narrows_a_colleague_to_view_only_in_the_page_and_it_applies_next_
     assert "edit_patients" not in change.after["effective_permissions"] and change.ip_address == "127.0.0.1"
 
 
+@pytest.mark.practice_rows_only
 def test_single_permission_granted_on_top_of_a_role(team: dict) -> None:
     membership = team_services.membership_change(
         actor=team["owner"], practice=team["practice"], membership_id=team["assistant_membership"].pk,
@@ -200,6 +202,7 @@ def test_guest_with_view_only_rights_cannot_edit_through_api_form_or_another_hos
 # --------------------------------------------------------------------------- rules and bad input
 
 
+@pytest.mark.practice_rows_only
 def test_nobody_gives_permissions_they_do_not_have(team: dict) -> None:
     practice = team["practice"]
     # Let the dentist manage the team, but they still lack billing.
@@ -231,6 +234,7 @@ def test_nobody_gives_permissions_they_do_not_have(team: dict) -> None:
     assert team["assistant_membership"].granted_permissions == []
 
 
+@pytest.mark.practice_rows_only
 def test_the_last_owner_cannot_be_removed_demoted_suspended_or_leave(team: dict) -> None:
     owner, practice = team["owner"], team["practice"]
     admin = UserFactory()
@@ -254,6 +258,7 @@ def test_the_last_owner_cannot_be_removed_demoted_suspended_or_leave(team: dict)
     assert Membership.objects.filter(practice=practice, role=Role.OWNER, status=MembershipStatus.ACTIVE).count() == 1
 
 
+@pytest.mark.practice_rows_only
 def test_ownership_transfer_keeps_the_old_owner_as_admin(team: dict, client_for: Callable[..., Client]) -> None:
     owner, practice, dentist_membership = team["owner"], team["practice"], team["dentist_membership"]
     response = client_for(owner, practice).post(f"/team/{dentist_membership.pk}/transfer-ownership/")
@@ -263,6 +268,7 @@ def test_ownership_transfer_keeps_the_old_owner_as_admin(team: dict, client_for:
     assert AccessChange.objects.filter(action=AccessAction.OWNERSHIP_TRANSFERRED).count() == 2
 
 
+@pytest.mark.practice_rows_only
 def test_member_leaves_a_practice_that_is_not_their_own(team: dict, client_for: Callable[..., Client]) -> None:
     client = client_for(team["assistant"], team["practice"])
     response = client.post("/team/leave/")
@@ -272,6 +278,7 @@ def test_member_leaves_a_practice_that_is_not_their_own(team: dict, client_for: 
     assert team["assistant_membership"].status == MembershipStatus.REVOKED
 
 
+@pytest.mark.practice_rows_only
 def test_api_bad_input_each_gets_a_clear_4xx_and_changes_nothing(team: dict, practice_b: Pair) -> None:
     owner, practice = team["owner"], team["practice"]
     client = api(owner, practice)
@@ -306,6 +313,7 @@ def test_api_bad_input_each_gets_a_clear_4xx_and_changes_nothing(team: dict, pra
     assert not AccessChange.objects.filter(action=AccessAction.CHANGED).exists()
 
 
+@pytest.mark.practice_rows_only
 def test_form_bad_input_is_shown_beside_the_field(team: dict, client_for: Callable[..., Client]) -> None:
     client = client_for(team["owner"], team["practice"])
     target = team["dentist_membership"]
@@ -319,6 +327,7 @@ def test_form_bad_input_is_shown_beside_the_field(team: dict, client_for: Callab
     assert client.post(f"/team/{target.pk}/explode/").status_code == 404
 
 
+@pytest.mark.practice_rows_only
 def test_team_api_lists_members_and_audit(team: dict) -> None:
     client = api(team["owner"], team["practice"])
     members = client.get("/api/team/members/").json()
@@ -331,6 +340,7 @@ def test_team_api_lists_members_and_audit(team: dict) -> None:
     assert api(team["assistant"], team["practice"]).get("/api/team/members/").status_code == 403
 
 
+@pytest.mark.practice_rows_only
 def test_practice_owner_cannot_manage_another_practices_team(
     team: dict, practice_b: Pair, client_for: Callable[..., Client]
 ) -> None:
@@ -352,6 +362,7 @@ def test_last_active_is_recorded_at_most_every_few_minutes(team: dict, client_fo
     assert Membership.objects.get(pk=team["dentist_membership"].pk).last_active_at == first
 
 
+@pytest.mark.practice_rows_only
 def test_owners_keep_every_permission_and_managers_cannot_touch_those_above_them(team: dict) -> None:
     owner, practice = team["owner"], team["practice"]
     with pytest.raises(team_services.ApplicationError, match="every permission"):
@@ -371,6 +382,7 @@ def test_owners_keep_every_permission_and_managers_cannot_touch_those_above_them
         team_services.membership_revoke(actor=team["dentist"], practice=practice, membership_id=admin_membership.pk)
 
 
+@pytest.mark.practice_rows_only
 def test_an_invitation_cannot_lift_a_suspension(team: dict) -> None:
     from dentaltap.errors import ApplicationError
 

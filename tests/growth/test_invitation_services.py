@@ -17,7 +17,8 @@ from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Ro
 from tests.factories import UserFactory
 from tests.growth.conftest import Pair, invite, signup_data, token_for
 
-pytestmark = pytest.mark.django_db
+# The practices here are their public rows only: no test enters a practice's tables (conftest).
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 
 
 def schema_exists(name: str) -> bool:

@@ -14,7 +14,8 @@ from referrals.services import referral_code_get_or_create
 from tenants.models import User
 from tests.growth.conftest import Pair
 
-pytestmark = pytest.mark.django_db
+# The practices here are their public rows only: no test enters a practice's tables (conftest).
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 ClientFor = Callable[..., Client]
 BAD_SIGNUP = {"full_name": "X", "email": "x@example.com", "password": "short", "practice_name": "X"}
 

@@ -27,7 +27,8 @@ from tenants.models import JoinedVia, Membership, Practice, Role, User
 from tests.factories import UserFactory
 from tests.growth.conftest import Pair, signup_data
 
-pytestmark = pytest.mark.django_db
+# The practices here are their public rows only: no test enters a practice's tables (conftest).
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 ClientFor = Callable[..., Client]
 
 
