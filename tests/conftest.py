@@ -16,7 +16,13 @@ from tenants.management.commands.demo_seed import public_tenant_ensure
 from tenants.models import Practice, User
 from tenants.routing import tenant_host_cache
 from tenants.services import account_signup
-from tests.browser_support import browser, page  # noqa: F401 - fixtures for every test module
+from tests.browser_support import (  # noqa: F401 - browser and page: fixtures for every test module
+    SKIP_BROWSER_TESTS_VARIABLE,
+    browser,
+    browser_tests_opted_out,
+    chromium_missing_message,
+    page,
+)
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.stripe_helpers import stripe_standin  # noqa: F401 - a fixture for every test module
 
@@ -24,12 +30,51 @@ BASE = "dentaltap.localhost"
 # Links the app builds carry the public port; in tests it is the live server's (settings_test).
 PORT = os.environ["DENTALTAP_TEST_PORT"]
 
+_browser_tests_left_out = pytest.StashKey[int]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "practice_rows_only: the practice fixtures (make_practice, practice_a, ...) write a practice's "
         "public rows only and create no schema (see make_practice)",
     )
+
+
+# --------------------------------------------------------------------------- browser tests: run, or say why not
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """DENTALTAP_SKIP_BROWSER_TESTS=1 leaves the browser tests out, visibly (header, summary)."""
+    if not browser_tests_opted_out():
+        return
+    left_out = [item for item in items if item.get_closest_marker("browser")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    config.stash[_browser_tests_left_out] = len(left_out)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if browser_tests_opted_out():
+        return f"browser tests: left out ({SKIP_BROWSER_TESTS_VARIABLE}=1)"
+    return f"browser tests: {chromium_missing_message() or 'Chromium found'}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    left_out = config.stash.get(_browser_tests_left_out, 0)
+    if left_out:
+        terminalreporter.write_line(
+            f"{left_out} browser tests were left out of this run ({SKIP_BROWSER_TESTS_VARIABLE}=1).", yellow=True
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A browser test without Chromium fails with the reason, before its fixtures start anything:
+    a missing browser is a broken environment, not a reason to skip."""
+    if item.get_closest_marker("browser") and (message := chromium_missing_message()):
+        pytest.fail(message, pytrace=False)
 
 
 def _restore_migration_data() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_support import BROWSER_MARKS, CHROMIUM, base_url, log_in, practice_address
+from tests.browser_support import BROWSER_MARKS, base_url, log_in, practice_address
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.growth.conftest import PASSWORD
 
@@ -24,7 +24,6 @@ def referrer(transactional_db: None) -> Any:
 def test_copy_the_link_and_see_the_funnel_move_after_a_signup(referrer: Any, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    assert CHROMIUM
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     page.set_default_timeout(15_000)
