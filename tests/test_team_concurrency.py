@@ -3,40 +3,19 @@ practice never ends up without an owner."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from django.db import connections
 
-from dentaltap.errors import ApplicationError
 from tenants import team_services
 from tenants.access import membership_permissions
 from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User
 from tenants.services import membership_create
+from tests.concurrency import run_together
 from tests.factories import UserFactory
 
-
-def run_together(*calls: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except ApplicationError as error:
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+# The practices here are their public rows only: no test enters a practice's tables (conftest).
+pytestmark = pytest.mark.practice_rows_only
 
 
 @pytest.mark.django_db(transaction=True)
