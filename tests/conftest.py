@@ -36,8 +36,8 @@ _browser_tests_left_out = pytest.StashKey[int]()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "practice_rows_only: the practice fixtures (make_practice, practice_a, ...) write a practice's "
-        "public rows only and create no schema (see make_practice)",
+        "practice_rows_only(*slugs): the practice fixtures (make_practice, practice_a, ...) write the "
+        "public rows only and create no schema, for every practice or those named (see make_practice)",
     )
 
 
@@ -144,10 +144,12 @@ def make_practice(public_tenant: Practice, request: pytest.FixtureRequest) -> Pr
 
     In a test marked `practice_rows_only` the same service writes the same public rows (practice,
     domain, owner membership, ...) but no schema is created or migrated: that is most of the
-    suite's time, and most tests never enter a practice's tables. A marked test that does fails
-    with "relation ... does not exist". `schema=` on a call decides for that practice whatever
-    the mark says. Signups a test makes itself (services, HTTP) always create real schemas."""
-    rows_only = request.node.get_closest_marker("practice_rows_only") is not None
+    suite's time, and most tests never enter a practice's tables. The mark may name slugs
+    (`practice_rows_only("bravo")`): then only those practices go without a schema. A test that
+    enters the tables of a practice without one fails with "relation ... does not exist".
+    `schema=` on a call decides for that practice whatever the mark says. Signups a test makes
+    itself (services, HTTP) always create real schemas."""
+    mark = request.node.get_closest_marker("practice_rows_only")
     counter = iter(range(1, 10_000))
 
     def make(
@@ -155,6 +157,7 @@ def make_practice(public_tenant: Practice, request: pytest.FixtureRequest) -> Pr
     ) -> tuple[User, Practice]:
         number = next(counter)
         slug = slug or f"practice-{number}"
+        rows_only = mark is not None and (not mark.args or slug in mark.args)
         with_schema = not rows_only if schema is None else schema
         skipping = contextlib.nullcontext() if with_schema else practice_schema_creation_skipped()
         with schema_context("public"), skipping:

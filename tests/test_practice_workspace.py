@@ -134,6 +134,7 @@ def test_patient_and_appointment_api_crud_and_error_shape(practice_a: Pair, clie
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "parse_error"
 
 
+@pytest.mark.practice_rows_only("bravo")
 def test_assistant_reads_but_cannot_write(
     practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]
 ) -> None:

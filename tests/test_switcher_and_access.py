@@ -44,6 +44,7 @@ def test_switcher_requires_login(public_tenant: Practice) -> None:
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
+@pytest.mark.practice_rows_only("alpha")
 def test_member_of_one_practice_is_refused_in_another_in_pages(
     practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]
 ) -> None:
@@ -104,6 +105,7 @@ def test_api_refuses_token_of_a_member_of_another_practice_even_with_guessed_ids
         assert secret.last_name == "SecretBravoPatient"
 
 
+@pytest.mark.practice_rows_only("bravo")
 def test_session_cookie_replayed_against_another_host_is_refused(
     practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]
 ) -> None:
@@ -123,6 +125,7 @@ def test_unknown_or_foreign_host_gets_a_clear_404_page(public_tenant: Practice) 
         assert b"No practice at this address" in response.content
 
 
+@pytest.mark.practice_rows_only("alpha")
 def test_suspended_or_revoked_membership_is_refused_on_the_next_request(
     practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]
 ) -> None:
@@ -143,6 +146,7 @@ def test_suspended_or_revoked_membership_is_refused_on_the_next_request(
         assert api.get("/api/patients/").status_code == 403
 
 
+@pytest.mark.practice_rows_only("alpha")
 def test_guest_role_sees_no_patient_data(practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]) -> None:
     owner_a, _ = practice_a
     _, bravo = practice_b

@@ -27,6 +27,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return False
 
 
+@pytest.mark.practice_rows_only("bravo")
 @pytest.mark.django_db(transaction=True)
 def test_patient_count_is_refreshed_by_a_real_worker_into_that_practices_cache_only(
     celery_worker: object, practice_a: Pair, practice_b: Pair, client_for: Callable[..., Client]

@@ -162,6 +162,7 @@ def test_temporary_access_stops_at_its_expiry(team: dict, client_for: Callable[.
     assert api(team["dentist"], practice).get("/api/patients/").status_code == 403
 
 
+@pytest.mark.practice_rows_only("bravo")
 def test_guest_with_view_only_rights_cannot_edit_through_api_form_or_another_host(
     team: dict, practice_b: Pair, client_for: Callable[..., Client]
 ) -> None:
