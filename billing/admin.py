@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from billing import services
 from billing.models import (
@@ -21,6 +22,15 @@ from billing.models import (
 )
 from billing.tasks import stripe_event_process
 from dentaltap.errors import ApplicationError
+from dentaltap.formatting import money
+
+
+class MoneyColumns:
+    """Amounts in lists as customers see them ("$50.00"), through dentaltap.formatting."""
+
+    @admin.display(description=_("amount"), ordering="amount_cents")
+    def amount(self, obj: Any) -> str:
+        return money(obj.amount_cents, getattr(obj, "currency", "usd"))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -42,8 +52,7 @@ class PlanAdmin(admin.ModelAdmin):
         "name",
         "code",
         "is_freemium",
-        "price_cents",
-        "currency",
+        "price",
         "stripe_price_id",
         "max_patients",
         "max_practitioners",
@@ -51,18 +60,25 @@ class PlanAdmin(admin.ModelAdmin):
     )
     list_editable = ("is_active",)
 
+    @admin.display(description=_("price"), ordering="price_cents")
+    def price(self, plan: Plan) -> str:
+        return money(plan.price_cents, plan.currency)
+
 
 @admin.register(ReferralProgram)
 class ReferralProgramAdmin(admin.ModelAdmin):
     list_display = (
         "name",
-        "reward_cents",
-        "currency",
+        "reward",
         "hold_days",
         "yearly_cap_per_referrer",
         "is_active",
         "created_at",
     )
+
+    @admin.display(description=_("reward"), ordering="reward_cents")
+    def reward(self, program: ReferralProgram) -> str:
+        return money(program.reward_cents, program.currency)
 
 
 @admin.register(PracticeAccount)
@@ -97,8 +113,8 @@ class StripeEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ("paid_at", "practice", "stripe_invoice_id", "amount_cents", "currency", "is_reversed")
+class PaymentAdmin(MoneyColumns, ReadOnlyAdmin):
+    list_display = ("paid_at", "practice", "stripe_invoice_id", "amount", "is_reversed")
     list_filter = ("is_reversed", "currency")
     search_fields = ("stripe_invoice_id", "stripe_customer_id", "practice__name")
 
@@ -120,15 +136,14 @@ class RewardActionInline(admin.TabularInline):
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(MoneyColumns, admin.ModelAdmin):
     """Fraud review: staff approve, hold, reject or retry rewards; every action is logged."""
 
     list_display = (
         "created_at",
         "referrer",
         "beneficiary_practice",
-        "amount_cents",
-        "currency",
+        "amount",
         "status",
         "hold_until",
         "reason",
@@ -179,13 +194,12 @@ class RewardAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(MoneyColumns, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "practice",
         "kind",
-        "amount_cents",
-        "currency",
+        "amount",
         "reward",
         "stripe_balance_transaction_id",
     )

@@ -61,9 +61,16 @@ class BillingSummaryApi(APIView):
             )
 
     class RewardSerializer(serializers.ModelSerializer):
+        reason = serializers.SerializerMethodField(
+            help_text="Why the reward is in its status, in plain words (never staff notes or Stripe errors)."
+        )
+
         class Meta:
             model = Reward
             fields = ("id", "created_at", "amount_cents", "currency", "status", "reason", "hold_until", "credited_at")
+
+        def get_reason(self, reward: Reward) -> str:
+            return selectors.reward_reason_for_customer(reward)
 
     class OutputSerializer(serializers.Serializer):
         plan = serializers.CharField()

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from dentaltap.formatting import money
 from tenants.models import Practice
 
 
@@ -144,7 +145,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.stripe_invoice_id} {self.amount_cents / 100:.2f} {self.currency.upper()}"
+        return f"{self.stripe_invoice_id} {money(self.amount_cents, self.currency)}"
 
 
 class PaymentReversal(models.Model):
@@ -189,7 +190,7 @@ class ReferralProgram(models.Model):
         ordering: ClassVar = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.reward_cents / 100:.2f} {self.currency.upper()}, hold {self.hold_days}d"
+        return f"{self.name}: {money(self.reward_cents, self.currency)}, hold {self.hold_days}d"
 
 
 class RewardStatus(models.TextChoices):
@@ -238,7 +239,7 @@ class Reward(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Reward {self.pk}: {self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"
+        return f"Reward {self.pk}: {money(self.amount_cents, self.currency)} ({self.status})"
 
 
 class RewardAction(models.Model):
@@ -286,7 +287,7 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount_cents / 100:+.2f} {self.currency.upper()}"
+        return f"{self.kind} {'+' if self.amount_cents > 0 else ''}{money(self.amount_cents, self.currency)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

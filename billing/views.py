@@ -24,7 +24,8 @@ def billing_page(request: HttpRequest) -> HttpResponse:
         "balance_cents": services.credit_balance_cents(practice=practice),
         "ledger": LedgerEntry.objects.filter(practice=practice)[:50],
         "payments": Payment.objects.filter(practice=practice)[:50],
-        "rewards": selectors.rewards_for_practice(practice=practice)[:50],
+        "reward_rows": selectors.reward_rows_for_practice(practice=practice),
+        "subscription_status_label": selectors.subscription_status_label(account.subscription_status),
         "has_subscription": services.has_live_subscription(account),
         "can_manage": membership_has_permission(getattr(request, "membership", None), Permission.MANAGE_BILLING),
     }

@@ -102,6 +102,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dentaltap.context_processors.site",
             ],
+            # Money, dates and rates: dentaltap/formatting.py, `{% load formatting %}`.
+            "libraries": {"formatting": "dentaltap.templatetags.formatting"},
         },
     },
 ]
@@ -186,6 +188,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# English as we write it (day first, 24 h); other languages use Django's own formats.
+FORMAT_MODULE_PATH = ["dentaltap.formats"]
 
 # --------------------------------------------------------------------------- static and mail
 

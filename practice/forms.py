@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from dentaltap import formatting
 from practice.models import Appointment, Patient
 
 
@@ -10,7 +11,7 @@ class PatientForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = ("first_name", "last_name", "date_of_birth", "email", "phone", "notes")
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}), "notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {"date_of_birth": formatting.date_input(), "notes": forms.Textarea(attrs={"rows": 3})}
 
 
 class AppointmentForm(forms.ModelForm):

@@ -30,8 +30,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from dentaltap import formatting
 from dentaltap.errors import ApplicationError
-from referrals.models import Eligibility, EligibilityReason, Referral
+from referrals.models import Eligibility, EligibilityReason, Referral, ReferralSource
 from tenants.models import User
 
 MAX_RANGE_DAYS = 5 * 366  # longer ranges are a typo, not a question
@@ -80,14 +81,14 @@ class AnalyticsFilterForm(forms.Form):
         required=False,
         input_formats=["%Y-%m-%d"],
         error_messages={"invalid": gettext_lazy("Enter a date as YYYY-MM-DD.")},
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=formatting.date_input(),
     )
     end = forms.DateField(
         label=gettext_lazy("To"),
         required=False,
         input_formats=["%Y-%m-%d"],
         error_messages={"invalid": gettext_lazy("Enter a date as YYYY-MM-DD.")},
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=formatting.date_input(),
     )
     cohort = forms.ChoiceField(
         label=gettext_lazy("Cohorts by"),
@@ -232,16 +233,28 @@ def visits_by_period(*, period_range: DateRange) -> dict[str, int]:
         return {_period_key(start): count for start, count in cursor.fetchall()}
 
 
+def _visit_rate(link_signups: int, visits: int) -> float | None:
+    """Signups through a link per link visit of the same period. Invitation signups never
+    visit a link, so they are not in it. A signup may follow a visit of an earlier period
+    (the attribution cookie lasts weeks): when a period has more link signups than visits the
+    rate says nothing, and there is none (never a share above 100%)."""
+    if link_signups > visits:
+        return None
+    return _rate(link_signups, visits)
+
+
 def cohort_funnel(*, period_range: DateRange) -> list[dict[str, Any]]:
-    """Per signup cohort (week or month): link visits in the period, signups, signups whose
-    practice has paid (first payment that stands), and rewards credited (status credited now;
-    clawed-back ones are counted in the economics). Two grouped queries."""
+    """Per signup cohort (week or month): link visits in the period, signups (all, and those
+    through a link), signups whose practice has paid (first payment that stands), and rewards
+    credited (status credited now; clawed-back ones are counted in the economics). Two grouped
+    queries."""
     referrals = (
         Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
         .annotate(period=_trunc(period_range.cohort, "created_at"))
         .values("period")
         .annotate(
             signups=Count("pk"),
+            link_signups=Count("pk", filter=Q(source=ReferralSource.LINK)),
             paid=Count("pk", filter=has_paid()),
             credited=Count("pk", filter=Q(reward__status="credited")),
         )
@@ -251,16 +264,17 @@ def cohort_funnel(*, period_range: DateRange) -> list[dict[str, Any]]:
     referrals_by_period = {_period_key(row["period"]): row for row in referrals}
     result = []
     for key in _periods(period_range):
-        row = referrals_by_period.get(key, {"signups": 0, "paid": 0, "credited": 0})
+        row = referrals_by_period.get(key, {"signups": 0, "link_signups": 0, "paid": 0, "credited": 0})
         period_visits = visits.get(key, 0)
         result.append(
             {
                 "cohort": key,
                 "visits": period_visits,
                 "signups": row["signups"],
+                "link_signups": row["link_signups"],
                 "paid": row["paid"],
                 "rewards_credited": row["credited"],
-                "signup_rate": _rate(row["signups"], period_visits),
+                "signup_rate": _visit_rate(row["link_signups"], period_visits),
                 "paid_rate": _rate(row["paid"], row["signups"]),
                 "reward_rate": _rate(row["credited"], row["paid"]),
             }
@@ -338,6 +352,20 @@ def review_queue(*, limit: int = REVIEW_QUEUE_LIMIT) -> QuerySet[Referral]:
         .select_related("referrer", "referred_user", "reward")
         .order_by("created_at", "pk")[:limit]
     )
+
+
+FIGURE_KEYS = {
+    "channel_share": ("paying_practices", "referred_practices"),
+    "cohorts": ("visits", "signups", "paid", "rewards_credited"),
+}
+
+
+def periods_with_data(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows from the first period with a figure to the last one (empty months inside the
+    span stay: they are part of the story); none at all when every period is empty. For tables
+    a person reads; the API keeps every period for charts."""
+    filled = [index for index, row in enumerate(rows) if any(row[key] for key in keys)]
+    return rows[filled[0] : filled[-1] + 1] if filled else []
 
 
 @dataclass

@@ -255,11 +255,9 @@ REASON_IN_PLAIN_WORDS: dict[str, Any] = {
     ),
     EligibilityReason.REJECTED_BY_STAFF: gettext_lazy("Our team reviewed this signup and it does not qualify."),
 }
-REWARD_REASON_FALLBACK: dict[str, Any] = {
-    "cancelled": gettext_lazy("The reward was cancelled."),
-    "rejected": gettext_lazy("Our team reviewed this signup and it does not qualify."),
-    "clawed_back": gettext_lazy("The payment was refunded or disputed, so the reward was reversed."),
-}
+# Reward statuses whose row says why (the others speak for themselves). The words come from
+# billing's reward_reason_for_customer: the same as on the Billing page, never a staff note.
+REWARD_STATUSES_EXPLAINED = frozenset({"cancelled", "rejected", "clawed_back", "failed"})
 
 
 @dataclass(frozen=True)
@@ -279,11 +277,12 @@ def referrer_referrals(*, user: User) -> QuerySet[Referral]:
     """The user's referrals, newest first, with what a row needs (one query per page)."""
     return (
         Referral.objects.filter(referrer=user)
-        .select_related("referred_user", "reward")
+        .select_related("referred_user", "reward__qualifying_payment", "reward__program")
         .only(
             "pk", "created_at", "source", "eligibility", "eligibility_reason", "referred_practice_id", "reviewed_at",
             "referred_user__full_name", "referred_user__email",
-            "reward__status", "reward__reason",
+            "reward__status", "reward__hold_until", "reward__qualifying_payment__is_reversed",
+            "reward__program__yearly_cap_per_referrer",
         )
         .order_by("-created_at", "-pk")
     )  # fmt: skip
@@ -304,12 +303,14 @@ def referral_rows(referrals: Any) -> list[ReferralRow]:
 def referral_row(referral: Referral, *, has_paid: bool) -> ReferralRow:
     """What the referrer may see of one referral: a name, a masked email, and the status with
     its reason in plain words (no fraud signals, IP addresses or staff notes)."""
+    from billing.selectors import reward_reason_for_customer  # noqa: PLC0415 - billing builds on referrals
+
     reward = getattr(referral, "reward", None)
     reason = ""
     if reward is not None:
         status, label = reward.status, reward.get_status_display()
-        if status in REWARD_REASON_FALLBACK:
-            reason = reward.reason or str(REWARD_REASON_FALLBACK[status])
+        if status in REWARD_STATUSES_EXPLAINED:
+            reason = reward_reason_for_customer(reward)
     elif referral.eligibility == Eligibility.INELIGIBLE:
         status, label = "not_eligible", _("Not eligible")
     elif referral.eligibility == Eligibility.REVIEW:

@@ -76,6 +76,8 @@ def staff_referral_analytics(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "figures": figures,
+        "channel_share": analytics.periods_with_data(figures.channel_share, analytics.FIGURE_KEYS["channel_share"]),
+        "cohorts": analytics.periods_with_data(figures.cohorts, analytics.FIGURE_KEYS["cohorts"]),
         "economics": figures.economics,
         "queue": analytics.review_queue(),
         "query": query,

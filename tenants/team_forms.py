@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dentaltap import formatting
 from tenants.models import PermissionCode, Role
 
 
@@ -22,7 +23,7 @@ class MemberAccessForm(forms.Form):
     expires_on = forms.DateField(
         label=_("Access until (inclusive)"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=formatting.date_input(),
         help_text=_("Leave empty for lasting access. For a visiting specialist, pick their last day."),
     )
 

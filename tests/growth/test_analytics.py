@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from billing.models import Payment, Reward, RewardAction, RewardStatus
 from billing.services import program_current
 from referrals.models import Eligibility, EligibilityReason, Referral
+from tenants.models import Practice
 from tests.factories import UserFactory
 from tests.growth.conftest import ClientFor, bare_practice
 
@@ -39,14 +41,15 @@ def test_figures_match_the_hand_count(referral_world: dict[str, Any], staff: Any
         {"month": "2026-03-01", "paying_practices": 1, "referred_practices": 0, "share": 0.0},  # Q3
     ]
     assert body["cohorts"] == [
-        # Jan: 5 visits; r1-r4 signed up; P1 and P4 stand paid (P2, P3 refunded); r1 credited.
-        {"cohort": "2026-01-01", "visits": 5, "signups": 4, "paid": 2, "rewards_credited": 1,
-         "signup_rate": 0.8, "paid_rate": 0.5, "reward_rate": 0.5},
+        # Jan: 5 visits; r1-r4 signed up (r1 by invitation: no link visit, not in visit -> signup);
+        # P1 and P4 stand paid (P2, P3 refunded); r1 credited.
+        {"cohort": "2026-01-01", "visits": 5, "signups": 4, "link_signups": 3, "paid": 2, "rewards_credited": 1,
+         "signup_rate": 0.6, "paid_rate": 0.5, "reward_rate": 0.5},
         # Feb: 2 + 1 visits; r5, r6, b1; P6 paid; b1 credited.
-        {"cohort": "2026-02-01", "visits": 3, "signups": 3, "paid": 1, "rewards_credited": 1,
+        {"cohort": "2026-02-01", "visits": 3, "signups": 3, "link_signups": 3, "paid": 1, "rewards_credited": 1,
          "signup_rate": 1.0, "paid_rate": 0.3333, "reward_rate": 1.0},
         # Mar: Bob's 2 visits; b2, unpaid.
-        {"cohort": "2026-03-01", "visits": 2, "signups": 1, "paid": 0, "rewards_credited": 0,
+        {"cohort": "2026-03-01", "visits": 2, "signups": 1, "link_signups": 1, "paid": 0, "rewards_credited": 0,
          "signup_rate": 0.5, "paid_rate": 0.0, "reward_rate": None},
     ]  # fmt: skip
     assert body["economics"] == {
@@ -82,16 +85,72 @@ def test_the_page_shows_the_same_figures(referral_world: dict[str, Any], staff: 
     page = client_for(staff).get(f"/staff/referrals/?{RANGE}&cohort=month")
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'data-figure="rewards_credited_cents">15000<' in html
-    assert 'data-figure="rewards_clawed_back_cents">5000<' in html
-    assert 'data-figure="referred_revenue_cents">24600<' in html
+    # Money as money (never "15000 ... (cents)"), months and shares in words.
+    assert 'data-figure="rewards_credited_cents" data-cents="15000">$150.00<' in html
+    assert 'data-figure="rewards_clawed_back_cents" data-cents="5000">$50.00<' in html
+    assert 'data-figure="referred_revenue_cents" data-cents="24600">$246.00<' in html
     assert 'data-figure="roi">1.46<' in html
-    assert 'data-figure="average_reward_cost_cents">3333<' in html
-    assert '<tr data-month="2026-02-01"><td>2026-02</td><td>4</td><td>3</td><td>75%</td></tr>' in html
+    assert 'data-figure="average_reward_cost_cents" data-cents="3333">$33.33<' in html
+    assert "(cents)" not in html
+    assert '<tr data-month="2026-02-01"><td>February 2026</td><td>4</td><td>3</td><td>75%</td></tr>' in html
     assert f'data-review="{referral_world["r6"].pk}"' in html and "sam@mailinator.com" in html
     assert "/staff/referrals/export/referrals.csv?start=2026-01-01&amp;end=2026-03-31&amp;cohort=month" in html
     default = client_for(staff).get("/staff/referrals/")  # no filter: the last 12 months
     assert default.status_code == 200 and 'data-testid="economics"' in default.content.decode()
+
+
+def test_visit_to_signup_is_never_above_100_percent(
+    referral_world: dict[str, Any], staff: Any, client_for: ClientFor
+) -> None:
+    """Invitation signups never open a referral link: counted against link visits they gave
+    "Visit -> signup 275%". Now only link signups count, and a period with more link signups
+    than visits (their visits were earlier) has no rate at all."""
+    from invitations.models import Invitation
+
+    bob, bob_home = referral_world["bob"], Practice.objects.get(slug="bob-home")
+    invitation = Invitation.objects.create(
+        practice=bob_home, invited_by=bob, email="many@example.com", token_hash="y" * 64,
+        expires_at=datetime.datetime(2026, 4, 1, tzinfo=datetime.UTC),
+    )  # fmt: skip
+    for number in range(8):  # March: 2 link visits, 1 link signup, now 8 invitation signups more
+        row = Referral.objects.create(
+            referrer=bob, referred_user=UserFactory(), source="invitation", invitation=invitation,
+            eligibility=Eligibility.ELIGIBLE,
+        )  # fmt: skip
+        march = datetime.datetime(2026, 3, 3 + number, tzinfo=datetime.UTC)
+        Referral.objects.filter(pk=row.pk).update(created_at=march)
+    for number in range(3):  # April: link signups whose visits were in March
+        row = Referral.objects.create(
+            referrer=bob, referred_user=UserFactory(), source="link", eligibility=Eligibility.ELIGIBLE
+        )
+        april = datetime.datetime(2026, 4, 2 + number, tzinfo=datetime.UTC)
+        Referral.objects.filter(pk=row.pk).update(created_at=april)
+
+    body = client_for(staff).get("/api/staff/referrals/analytics/?start=2026-01-01&end=2026-04-30").json()
+    march, april = body["cohorts"][2], body["cohorts"][3]
+    assert (march["visits"], march["signups"], march["link_signups"], march["signup_rate"]) == (2, 9, 1, 0.5)
+    assert (april["visits"], april["link_signups"], april["signup_rate"]) == (0, 3, None)
+    assert all(row["signup_rate"] is None or row["signup_rate"] <= 1 for row in body["cohorts"])
+
+    html = client_for(staff).get("/staff/referrals/?start=2026-01-01&end=2026-04-30").content.decode()
+    shares = [int(value) for value in re.findall(r"<td>(\d+)%</td>", html)]
+    assert shares and max(shares) <= 100 and "450%" not in html
+
+
+def test_staff_tables_leave_out_empty_months(referral_world: dict[str, Any], staff: Any, client_for: ClientFor) -> None:
+    """A year's range with figures in three months shows those three rows, not nine zero rows
+    around them; a range with nothing shows one "no data" row. The API keeps every period."""
+    client = client_for(staff)
+    year = "start=2025-06-01&end=2026-05-31"
+    html = client.get(f"/staff/referrals/?{year}").content.decode()
+    assert re.findall(r'data-month="([\d-]+)"', html) == ["2026-01-01", "2026-02-01", "2026-03-01"]
+    assert re.findall(r'data-cohort="([\d-]+)"', html) == ["2026-01-01", "2026-02-01", "2026-03-01"]
+    assert len(client.get(f"/api/staff/referrals/analytics/?{year}").json()["channel_share"]) == 12
+
+    empty = client.get("/staff/referrals/?start=2024-01-01&end=2024-12-31").content.decode()
+    assert "data-month=" not in empty and "data-cohort=" not in empty
+    assert empty.count('data-testid="no-data"') == 2
+    assert "No payments in this range." in empty
 
 
 def test_staff_analytics_is_refused_to_everyone_but_staff(

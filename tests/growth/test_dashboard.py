@@ -57,7 +57,9 @@ def test_funnel_figures_match_the_hand_count(referral_world: dict[str, Any], cli
         assert re.search(rf'data-figure="{name}">{ALICE_FUNNEL[name]}<', html), name
     assert re.search(r'data-figure="rewards_cancelled">1<', html)
     assert re.search(r'data-figure="rewards_clawed_back">1<', html)
-    assert re.search(r'data-figure="earned">50 USD<', html)
+    # One money format on every page ("$50.00", as on the Billing page), and counted labels.
+    assert re.search(r'data-figure="earned">\$50\.00<', html) and "50 USD" not in html
+    assert "reward credited<" in html and "1 rewards" not in html
 
     bob = client_for(referral_world["bob"]).get("/api/referrals/dashboard/").json()["funnel"]
     assert (bob["visits"], bob["signups"], bob["paid_conversions"], bob["rewards_credited"], bob["earned_cents"]) == (
@@ -81,8 +83,14 @@ def test_the_list_masks_emails_and_says_why_in_plain_words(
     statuses = {name: (row["status"], row["reason"]) for name, row in rows.items()}
     assert statuses["Nina Kraus"] == ("credited", "")
     assert statuses["Quinn Diaz"] == ("pending", "")
-    assert statuses["Petra Lang"] == ("cancelled", "The qualifying payment was refunded or disputed.")
-    assert statuses["Oleg Petrov"] == ("clawed_back", "The qualifying payment was refunded or disputed.")
+    assert statuses["Petra Lang"] == (
+        "cancelled",
+        "The referred practice's payment was refunded or disputed, so no credit is due.",
+    )
+    assert statuses["Oleg Petrov"] == (
+        "clawed_back",
+        "The referred practice's payment was refunded or disputed, so the credit was reversed.",
+    )
     assert statuses["Rosa Vel"][0] == "not_eligible" and "Too many signups" in statuses["Rosa Vel"][1]
     assert statuses["Sam Throwaway"][0] == "under_review" and "throw-away" in statuses["Sam Throwaway"][1]
     text = str(body)
