@@ -42,3 +42,7 @@ def access_requests_recent(*, practice: Practice, limit: int = 20) -> QuerySet[A
 
 def access_requests_of_user(*, user: User) -> QuerySet[AccessRequest]:
     return AccessRequest.objects.filter(requester=user).select_related("practice").order_by("-created_at")
+
+
+def access_requests_pending_count(*, practice: Practice) -> int:
+    return AccessRequest.objects.filter(practice=practice, status=AccessRequestStatus.PENDING).count()

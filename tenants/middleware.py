@@ -24,14 +24,25 @@ def host_not_found(request: HttpRequest) -> HttpResponse:
     return response.render()
 
 
+def _static_on_unknown_host(request: HttpRequest) -> None:
+    """The "no practice here" page links its stylesheet on its own host: let the static file
+    through to WhiteNoise (next in the chain) in the public schema, with the public URLs should
+    the file not exist. Nothing else of the site answers on an unknown host."""
+    request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
+
+
 class CachedTenantMiddleware(TenantMainMiddleware):
     """django-tenants' routing with an in-process host cache and a clear 404 for unknown hosts."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         connection.set_schema_to_public()  # type: ignore[attr-defined]
+        is_static = request.path.startswith(settings.STATIC_URL)
         try:
             hostname = remove_www(request.get_host().split(":")[0]).lower()
         except DisallowedHost:
+            if is_static:
+                _static_on_unknown_host(request)
+                return None
             return host_not_found(request)
 
         tenant = tenant_host_cache.get(hostname)
@@ -40,6 +51,9 @@ class CachedTenantMiddleware(TenantMainMiddleware):
             try:
                 tenant = domain_model.objects.select_related("tenant").get(domain=hostname).tenant
             except domain_model.DoesNotExist:
+                if is_static:
+                    _static_on_unknown_host(request)
+                    return None
                 return host_not_found(request)
             tenant_host_cache.set(hostname, tenant)
 

@@ -7,17 +7,49 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
-from tenants.access import membership_permissions, permissions_for
+from tenants.access import active_membership_filter, membership_permissions, permissions_for
 from tenants.models import JoinedVia, Membership, MembershipStatus, PermissionCode, Practice, Role, User
+from tenants.urls_helpers import practice_url
 
 
 def memberships_for_switcher(*, user: User) -> QuerySet[Membership]:
-    """Every practice the user may enter now, their own first."""
+    """Every practice the user may enter now (a temporary access past its expiry is not one),
+    those they created first, then the rest by name. One indexed query."""
     return (
-        Membership.objects.filter(user=user, status=MembershipStatus.ACTIVE)
+        Membership.objects.filter(active_membership_filter(), user=user)
         .select_related("practice")
-        .order_by("-joined_via", "practice__name")
+        .annotate(
+            own_rank=Case(
+                When(joined_via=JoinedVia.CREATED_PRACTICE, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("own_rank", "practice__name", "practice_id")
     )
+
+
+@dataclass(frozen=True)
+class SwitcherEntry:
+    practice_id: int
+    name: str
+    slug: str
+    role_label: str
+    url: str
+
+
+def practice_switcher_entries(*, user: User) -> list[SwitcherEntry]:
+    """The header's practice switcher: where the user may go, with the address of each."""
+    return [
+        SwitcherEntry(
+            practice_id=membership.practice_id,
+            name=membership.practice.name,
+            slug=membership.practice.slug,
+            role_label=str(membership.get_role_display()),
+            url=practice_url(membership.practice),
+        )
+        for membership in memberships_for_switcher(user=user)
+    ]
 
 
 def effective_permissions(membership: Membership) -> frozenset[str]:
