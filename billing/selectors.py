@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -38,7 +39,7 @@ def rewards_for_practice(*, practice: Practice) -> QuerySet[Reward]:
     )
 
 
-REWARD_REASONS = {
+REWARD_REASONS: dict[str, Any] = {
     RewardStatus.ON_HOLD: gettext_lazy(
         "Our team checks this referral before crediting it. This usually takes a few days."
     ),
@@ -73,7 +74,8 @@ def reward_reason_for_customer(reward: Reward) -> str:
             "Not credited: the referral programme allows %(cap)d rewards per referrer a year.",
             cap,
         ) % {"cap": cap}
-    return str(REWARD_REASONS.get(reward.status, ""))
+    reason = REWARD_REASONS.get(reward.status)
+    return str(reason) if reason else ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from referrals import selectors, services
 from referrals.models import AccessRequest, Referral, ReferralVisit
 from tenants.access import Permission, current_practice
 from tenants.models import Role
+from tenants.team_services import RequestMeta
 from tenants.urls_helpers import practice_url, public_url
 
 
@@ -171,6 +172,7 @@ class ReferralSettingsApi(APIView):
         row = services.practice_referral_settings_update(
             practice=current_practice(request),
             by=request.user,  # type: ignore[arg-type]
+            meta=RequestMeta.from_request(request._request),
             **serializer.validated_data,
         )
         return Response({"links_grant_guest_access": row.links_grant_guest_access})

@@ -31,6 +31,7 @@ from referrals.models import (
 from tenants import services as tenant_services
 from tenants.access import Permission, membership_get_active, membership_has_permission
 from tenants.models import JoinedVia, Membership, Practice, Role, User
+from tenants.team_services import RequestMeta, practice_setting_change_record
 
 logger = logging.getLogger(__name__)
 
@@ -331,12 +332,25 @@ def access_request_withdraw(*, access_request_id: int, by: User) -> AccessReques
     return access_request
 
 
+@transaction.atomic
 def practice_referral_settings_update(
-    *, practice: Practice, by: User, links_grant_guest_access: bool
+    *, practice: Practice, by: User, links_grant_guest_access: bool, meta: RequestMeta | None = None
 ) -> PracticeReferralSettings:
+    """Whether the practice's referral links let newcomers in as guests at once. It decides who
+    gets in, so a switch is written to the practice's access log (a save that changes nothing
+    is not)."""
     _require_permission(user=by, practice=practice, permission=Permission.MANAGE_TEAM)
-    row, _created = PracticeReferralSettings.objects.update_or_create(
-        practice=practice, defaults={"links_grant_guest_access": links_grant_guest_access}
+    row, _created = PracticeReferralSettings.objects.select_for_update().get_or_create(practice=practice)
+    before = row.links_grant_guest_access
+    row.links_grant_guest_access = links_grant_guest_access
+    row.save()
+    practice_setting_change_record(
+        practice=practice,
+        actor=by,
+        setting="links_grant_guest_access",
+        before=before,
+        after=links_grant_guest_access,
+        meta=meta,
     )
     return row
 

@@ -20,6 +20,7 @@ from referrals.forms import ApproveForm, ReferralSettingsForm, ReferralSignupFor
 from referrals.models import AccessRequest
 from tenants.access import Permission, current_practice, permission_required
 from tenants.models import Role, User
+from tenants.team_services import RequestMeta
 from tenants.urls_helpers import practice_url
 
 # --------------------------------------------------------------------------- base domain
@@ -168,6 +169,7 @@ def referral_settings_update(request: HttpRequest) -> HttpResponse:
         practice=current_practice(request),
         by=request.user,  # type: ignore[arg-type]
         links_grant_guest_access=bool(form.cleaned_data.get("links_grant_guest_access")),
+        meta=RequestMeta.from_request(request),
     )
     messages.success(request, _("Settings saved."))
     return HttpResponseRedirect("/access-requests/")

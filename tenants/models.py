@@ -199,10 +199,13 @@ class AccessAction(models.TextChoices):
     REVOKED = "revoked", _("Revoked")
     LEFT = "left", _("Left the practice")
     OWNERSHIP_TRANSFERRED = "ownership_transferred", _("Ownership transferred")
+    SETTING_CHANGED = "setting_changed", _("Practice setting changed")
 
 
 class AccessChange(models.Model):
-    """Append-only audit of every change to who may do what in a practice."""
+    """Append-only audit of every change to who may do what in a practice: members' access,
+    and the practice settings that decide who gets in (no member then: `before`/`after` hold
+    {"setting": name, "value": ...})."""
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="access_changes")
     actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="access_changes_made")

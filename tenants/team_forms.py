@@ -12,6 +12,9 @@ from tenants.models import PermissionCode, Role
 
 
 class MemberAccessForm(forms.Form):
+    """A member's access as the viewer may change it: only the roles they may give; the
+    permissions they may not give are shown but locked (and keep their current state)."""
+
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
     permissions = forms.MultipleChoiceField(
         label=_("What they can do"),
@@ -27,6 +30,21 @@ class MemberAccessForm(forms.Form):
         help_text=_("Leave empty for lasting access. For a visiting specialist, pick their last day."),
     )
 
+    def __init__(
+        self,
+        *args: Any,
+        role_choices: tuple[str, ...] | None = None,
+        can_set_expiry: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if role_choices is not None:
+            role_field = self.fields["role"]
+            assert isinstance(role_field, forms.ChoiceField)  # noqa: S101
+            role_field.choices = [(value, label) for value, label in Role.choices if value in role_choices]
+        if not can_set_expiry:
+            del self.fields["expires_on"]
+
     def clean_expires_on(self) -> datetime.date | None:
         value: datetime.date | None = self.cleaned_data.get("expires_on")
         if value is not None and value < timezone.localdate():
@@ -35,6 +53,8 @@ class MemberAccessForm(forms.Form):
 
     def expires_at(self) -> datetime.datetime | None:
         """Access lasts through the chosen day: it ends at the start of the next one."""
+        if "expires_on" not in self.fields:
+            return None
         value = self.cleaned_data.get("expires_on")
         if value is None:
             return None

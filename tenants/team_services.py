@@ -25,7 +25,8 @@ from django.utils.translation import gettext as _
 from rest_framework import status
 
 from dentaltap.errors import ApplicationError
-from tenants.access import Permission, membership_permissions, permissions_for
+from tenants import team_rules
+from tenants.access import membership_permissions, permissions_for
 from tenants.models import (
     AccessAction,
     AccessChange,
@@ -101,6 +102,32 @@ def access_change_record(
     )
 
 
+def practice_setting_change_record(
+    *,
+    practice: Practice,
+    actor: User,
+    setting: str,
+    before: Any,
+    after: Any,
+    meta: RequestMeta | None = None,
+) -> AccessChange | None:
+    """Audit a change to a practice setting that decides who gets in (e.g. whether referral
+    links grant guest access). Nothing is written when the value did not change. Call inside
+    the transaction that changes the setting."""
+    if before == after:
+        return None
+    meta = meta or RequestMeta()
+    return AccessChange.objects.create(
+        practice=practice,
+        actor=actor,
+        action=AccessAction.SETTING_CHANGED,
+        before={"setting": setting, "value": before},
+        after={"setting": setting, "value": after},
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+    )
+
+
 # --------------------------------------------------------------------------- internals
 
 
@@ -108,11 +135,18 @@ def _lock(practice: Practice) -> None:
     Practice.objects.select_for_update().filter(pk=practice.pk).values_list("pk", flat=True).get()
 
 
+def _raise(refusal: team_rules.Refusal | None) -> None:
+    if refusal is None:
+        return
+    if refusal.code in ("not_allowed", "own_access"):
+        raise NotAllowed(refusal.message, code=refusal.code)
+    raise ApplicationError(refusal.message, code=refusal.code)
+
+
 def _actor_membership(actor: User, practice: Practice) -> Membership:
     membership = Membership.objects.filter(user=actor, practice=practice).first()
-    permissions = membership_permissions(membership)
-    if membership is None or Permission.MANAGE_TEAM not in permissions:
-        raise NotAllowed(_("Your role in this practice does not allow managing the team."))
+    _raise(team_rules.manage_refusal(membership))
+    assert membership is not None  # noqa: S101 - implied by manage_refusal
     return membership
 
 
@@ -133,27 +167,12 @@ def _other_active_owners(practice: Practice, excluding: Membership) -> int:
 
 
 def _check_may_act_on(actor_membership: Membership, target: Membership) -> None:
-    if actor_membership.pk == target.pk:
-        raise NotAllowed(_("You cannot change your own access. Ask another owner."), code="own_access")
-    if actor_membership.role == Role.OWNER:
-        return
-    if target.role == Role.OWNER:
-        raise NotAllowed(_("Only an owner can change another owner's access."))
-    if permissions_for(target.role, target.granted_permissions, target.revoked_permissions) - membership_permissions(
-        actor_membership
-    ):
-        raise NotAllowed(_("You cannot change the access of someone who may do more than you. Ask an owner."))
+    _raise(team_rules.act_on_refusal(actor_membership, target))
 
 
 def _check_keeps_an_owner(practice: Practice, target: Membership) -> None:
-    if (
-        target.role == Role.OWNER
-        and target.status == MembershipStatus.ACTIVE
-        and not _other_active_owners(practice, target)
-    ):
-        raise ApplicationError(
-            _("A practice must keep at least one owner. Make someone else owner first."), code="last_owner"
-        )
+    if target.role == Role.OWNER and team_rules.leaves_no_owner(target, _other_active_owners(practice, target)):
+        _raise(team_rules.last_owner_refusal())
 
 
 def _check_permissions(names: list[str], field: str) -> list[str]:
@@ -184,8 +203,7 @@ def membership_change(
     actor_membership = _actor_membership(actor, practice)
     target = _target(practice, membership_id)
     _check_may_act_on(actor_membership, target)
-    if target.status == MembershipStatus.REVOKED:
-        raise ApplicationError(_("This access was revoked. Invite the person again instead."), code="revoked")
+    _raise(team_rules.revoked_refusal(target))
     before = membership_snapshot(target)
 
     new_role = target.role if role is None else role
@@ -204,8 +222,7 @@ def membership_change(
     )
     new_expiry = target.expires_at if expires_at is UNSET else expires_at
 
-    if new_role == Role.OWNER and actor_membership.role != Role.OWNER:
-        raise NotAllowed(_("Only an owner can make someone an owner."))
+    _raise(team_rules.role_refusal(actor_membership, new_role))
     if target.role == Role.OWNER and new_role != Role.OWNER:
         _check_keeps_an_owner(practice, target)
     if new_expiry is not None and new_expiry != target.expires_at and new_expiry <= timezone.now():
@@ -254,8 +271,7 @@ def _status_change(
     _check_may_act_on(actor_membership, target)
     if from_status is not None and target.status != from_status:
         raise ApplicationError(_("Only a suspended access can be restored."), code="not_suspended")
-    if target.status == MembershipStatus.REVOKED:
-        raise ApplicationError(_("This access was revoked. Invite the person again instead."), code="revoked")
+    _raise(team_rules.revoked_refusal(target))
     if new_status != MembershipStatus.ACTIVE:
         _check_keeps_an_owner(practice, target)
     else:
@@ -309,10 +325,9 @@ def ownership_transfer(
     if actor_membership.role != Role.OWNER:
         raise NotAllowed(_("Only an owner can transfer ownership."))
     target = _target(practice, membership_id)
-    if target.pk == actor_membership.pk:
-        raise ApplicationError(_("You already own this practice."), code="own_access")
-    if target.status != MembershipStatus.ACTIVE:
-        raise ApplicationError(_("Ownership can only go to an active member."), code="not_active")
+    refusal = team_rules.transfer_refusal(actor_membership, target)
+    if refusal is not None:
+        raise ApplicationError(refusal.message, code=refusal.code)
     from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
 
     # The new owner becomes a practitioner while the old one stays on as admin (not one).
