@@ -3,6 +3,8 @@ get past them. Counted under a lock so two concurrent creations cannot both sque
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import connection
 from django.utils.translation import gettext as _
 
@@ -38,6 +40,41 @@ def patient_limit_check(*, practice: Practice) -> None:
         )
 
 
+def _practitioners(practice: Practice, excluding_membership_id: int | None = None) -> int:
+    practitioners = Membership.objects.filter(
+        practice=practice, role__in=PRACTITIONER_ROLES, status=MembershipStatus.ACTIVE
+    )
+    if excluding_membership_id is not None:
+        practitioners = practitioners.exclude(pk=excluding_membership_id)
+    return practitioners.count()
+
+
+@dataclass(frozen=True)
+class Seats:
+    """Practitioner seats (owners and dentists) on a practice's plan."""
+
+    plan_name: str
+    limit: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+def practitioner_seats(*, practice: Practice) -> Seats | None:
+    """The practice's practitioner seats now, or None when its plan has no limit. For pages that
+    warn before the limit bites (the check itself is practitioner_limit_check, under a lock)."""
+    plan = account_for(practice).plan
+    if plan.max_practitioners is None:
+        return None
+    return Seats(plan_name=plan.name, limit=plan.max_practitioners, used=_practitioners(practice))
+
+
+def is_practitioner_role(role: str) -> bool:
+    return role in PRACTITIONER_ROLES
+
+
 def practitioner_limit_check(*, practice: Practice, role: str, excluding_membership_id: int | None = None) -> None:
     """Owners and dentists count as practitioners; assistants, receptionists and guests do not."""
     if role not in PRACTITIONER_ROLES:
@@ -46,12 +83,7 @@ def practitioner_limit_check(*, practice: Practice, role: str, excluding_members
     if plan.max_practitioners is None:
         return
     _lock(f"plan-limit:practitioners:{practice.pk}")
-    practitioners = Membership.objects.filter(
-        practice=practice, role__in=PRACTITIONER_ROLES, status=MembershipStatus.ACTIVE
-    )
-    if excluding_membership_id is not None:
-        practitioners = practitioners.exclude(pk=excluding_membership_id)
-    if practitioners.count() >= plan.max_practitioners:
+    if _practitioners(practice, excluding_membership_id) >= plan.max_practitioners:
         raise PlanLimitReached(
             _(
                 "The %(plan)s plan allows %(limit)s practitioners (owners and dentists). Upgrade on the "

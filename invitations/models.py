@@ -43,6 +43,11 @@ class Invitation(models.Model):
     send_requested_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     send_count = models.PositiveIntegerField(default=0)
+    # The invitee tried to accept, but the practice's plan had no practitioner seat left: when
+    # that last happened, and when the inviter was last told (a notice is owed while the first
+    # is newer than the second).
+    seat_blocked_at = models.DateTimeField(_("blocked by the seat limit"), null=True, blank=True)
+    seat_blocked_notified_at = models.DateTimeField(_("inviter told of the seat limit"), null=True, blank=True)
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -18,3 +18,13 @@ def invitations_for_practice(*, practice: Practice) -> QuerySet[Invitation]:
         )
         .order_by("pending_first", "-created_at")
     )
+
+
+def invitations_seat_blocked(*, practice: Practice) -> list[Invitation]:
+    """Pending invitations whose invitee tried to join and met the plan's seat limit: the
+    in-app notice beside the email the inviter got."""
+    return list(
+        Invitation.objects.filter(
+            practice=practice, status=InvitationStatus.PENDING, seat_blocked_at__isnull=False
+        ).order_by("-seat_blocked_at")[:20]
+    )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from billing.limits import PlanLimitReached, practitioner_limit_check, practitioner_seats
 from dentaltap.errors import ApplicationError, ConflictError
 from invitations import tokens
 from invitations.models import Invitation, InvitationStatus
@@ -27,9 +28,9 @@ from invitations.roles import grantable_roles
 from referrals.models import Referral, ReferralSource
 from referrals.services import referral_code_get_or_create, referral_record, referrer_address_record
 from tenants import services as tenant_services
-from tenants.access import Permission, membership_get_active, membership_has_permission
+from tenants.access import Permission, members_with_permission, membership_get_active, membership_has_permission
 from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User, normalize_email
-from tenants.urls_helpers import public_url
+from tenants.urls_helpers import practice_url, public_url
 
 logger = logging.getLogger(__name__)
 
@@ -380,9 +381,120 @@ def email_mismatch_error(*, invited: str, current: str) -> ApplicationError:
     )
 
 
-@transaction.atomic
+# --------------------------------------------------------------------------- the seat limit
+
+SEAT_NOTICE_INTERVAL = datetime.timedelta(hours=12)
+
+
+def _seat_limit_refusal(token: str) -> InvitationLinkError:
+    """The practice's plan had no practitioner seat for the invitee. Told to them in their own
+    terms (the owner's upgrade message is not theirs to act on), and the inviter is notified
+    after commit (at most every SEAT_NOTICE_INTERVAL per invitation). The invitation stays
+    pending: the same link works once a seat is free."""
+    invitation = (
+        Invitation.objects.select_related("practice", "invited_by").filter(token_hash=tokens.token_hash(token)).get()
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        owed = (
+            Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.PENDING)
+            .filter(Q(seat_blocked_at__isnull=True) | Q(seat_blocked_at__lt=now - SEAT_NOTICE_INTERVAL))
+            .update(seat_blocked_at=now, updated_at=now)
+        )
+        if owed:
+            invitation_id = invitation.pk
+            transaction.on_commit(lambda: _enqueue_seat_notice(invitation_id), robust=True)
+    seats = practitioner_seats(practice=invitation.practice)
+    inviter = invitation.invited_by.get_full_name() if invitation.invited_by else invitation.practice.name
+    return InvitationLinkError(
+        _(
+            "%(practice)s cannot take you in as %(role)s yet: its %(plan)s plan has no free seat for owners and "
+            "dentists. This is for the practice to fix, not you: we have told %(inviter)s. Once they upgrade or "
+            "invite you with another role, this same link will work."
+        )
+        % {
+            "practice": invitation.practice.name,
+            "role": invitation.get_role_display(),
+            "plan": seats.plan_name if seats else "",
+            "inviter": inviter,
+        },
+        code="invitation_seat_limit",
+        status_code=409,
+    )
+
+
+def _enqueue_seat_notice(invitation_id: int) -> None:
+    from invitations.tasks import invitation_seat_limit_notify  # noqa: PLC0415 - tasks import services
+
+    invitation_seat_limit_notify.delay(invitation_id)
+
+
+def invitation_seat_limit_notify(*, invitation_id: int) -> int:
+    """Tell the inviter (and whoever may manage billing) that an invitee could not join for
+    lack of a practitioner seat. Safe to run twice: one email per blocked attempt recorded.
+    Returns how many emails went out."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("practice", "invited_by")
+            .filter(pk=invitation_id)
+            .first()
+        )
+        if invitation is None or invitation.seat_blocked_at is None:
+            return 0
+        notified = invitation.seat_blocked_notified_at
+        if notified is not None and notified >= invitation.seat_blocked_at:
+            return 0
+        recipients = {
+            m.user.email
+            for m in members_with_permission(practice=invitation.practice, permission=Permission.MANAGE_BILLING)
+        }
+        inviter_membership = (
+            membership_get_active(user=invitation.invited_by, practice=invitation.practice)
+            if invitation.invited_by
+            else None
+        )
+        if inviter_membership is not None and invitation.invited_by is not None:
+            recipients.add(invitation.invited_by.email)
+        seats = practitioner_seats(practice=invitation.practice)
+        context = {
+            "invitee_email": invitation.email,
+            "practice_name": invitation.practice.name,
+            "role": Role(invitation.role).label,
+            "plan_name": seats.plan_name if seats else "",
+            "seat_limit": seats.limit if seats else 0,
+            "billing_url": practice_url(invitation.practice, "/billing/"),
+            "invitations_url": practice_url(invitation.practice, "/invitations/"),
+        }
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = _("%(email)s could not join %(practice)s: no practitioner seat left") % {
+                "email": invitation.email,
+                "practice": invitation.practice.name,
+            }
+            text = render_to_string("invitations/emails/seat_limit.txt", context)
+            html = render_to_string("invitations/emails/seat_limit.html", context)
+        invitation.seat_blocked_notified_at = timezone.now()
+        invitation.save(update_fields=["seat_blocked_notified_at", "updated_at"])
+        for recipient in sorted(recipients):
+            message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [recipient])
+            message.attach_alternative(html, "text/html")
+            message.send()
+    return len(recipients)
+
+
+# --------------------------------------------------------------------------- accepting
+
+
 def invitation_accept(*, token: str, user: User) -> Membership:
     """An existing user, logged in with the invited email, joins the practice."""
+    try:
+        return _invitation_accept(token=token, user=user)
+    except PlanLimitReached:
+        raise _seat_limit_refusal(token) from None
+
+
+@transaction.atomic
+def _invitation_accept(*, token: str, user: User) -> Membership:
     invitation = _lock_usable(token)
     if normalize_email(user.email) != invitation.email:
         raise email_mismatch_error(invited=invitation.email, current=user.email)
@@ -409,7 +521,6 @@ class InvitationSignupResult:
     invitation: Invitation
 
 
-@transaction.atomic
 def invitation_accept_signup(
     *,
     token: str,
@@ -421,7 +532,32 @@ def invitation_accept_signup(
 ) -> InvitationSignupResult:
     """A newcomer signs up from the invitation, with the invited email: their own practice, the
     invited membership and the referral, all in one transaction or none of it."""
+    try:
+        return _invitation_accept_signup(
+            token=token,
+            password=password,
+            full_name=full_name,
+            practice_name=practice_name,
+            practice_slug=practice_slug,
+            signup_ip=signup_ip,
+        )
+    except PlanLimitReached:
+        raise _seat_limit_refusal(token) from None
+
+
+@transaction.atomic
+def _invitation_accept_signup(
+    *,
+    token: str,
+    password: str,
+    full_name: str,
+    practice_name: str,
+    practice_slug: str,
+    signup_ip: str | None = None,
+) -> InvitationSignupResult:
     invitation = _lock_usable(token)
+    # Before building the newcomer's own practice (a schema): a seat the plan lacks fails fast.
+    practitioner_limit_check(practice=invitation.practice, role=invitation.role)
     user, practice = tenant_services.account_signup(
         email=invitation.email,
         password=password,

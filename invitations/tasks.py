@@ -32,3 +32,15 @@ def invitations_send_unsent() -> int:
 def invitations_expire() -> int:
     """Beat: persist the expiry of pending invitations past their date."""
     return services.invitations_expire()
+
+
+@shared_task(
+    autoretry_for=(OperationalError, SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=6,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def invitation_seat_limit_notify(invitation_id: int) -> int:
+    """Tell the inviter that their invitee hit the plan's seat limit. Safe to run twice."""
+    return services.invitation_seat_limit_notify(invitation_id=invitation_id)

@@ -11,14 +11,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from billing.limits import Seats, is_practitioner_role, practitioner_seats
 from dentaltap.errors import ApplicationError
 from dentaltap.ratelimit import RateLimited, client_ip, rate_limit_check, rate_limited, request_keys
 from invitations import selectors, services
 from invitations.forms import AcceptSignupForm, InviteForm, form_errors_apply
 from invitations.models import Invitation
 from invitations.roles import role_choices
+from invitations.services import InvitationBatch
 from tenants.access import Permission, current_practice, permission_required
 from tenants.models import Role, User
 from tenants.urls_helpers import practice_url, public_url
@@ -26,18 +29,44 @@ from tenants.urls_helpers import practice_url, public_url
 # --------------------------------------------------------------------------- practice host
 
 
-def _invite_form(request: HttpRequest, data: Any = None) -> InviteForm:
+def _invite_form(request: HttpRequest, data: Any = None, seats: Seats | None = None) -> InviteForm:
     choices = role_choices(getattr(request, "membership", None))
     initial = Role.ASSISTANT if any(value == Role.ASSISTANT for value, _label in choices) else Role.GUEST
-    return InviteForm(data, role_choices=choices, initial_role=initial)
+    return InviteForm(data, role_choices=choices, initial_role=initial, seats=seats)
+
+
+def _seat_warning(batch: InvitationBatch | None, role: str, seats: Seats | None) -> str:
+    """After inviting practitioners: whether the plan has seats for them all when they accept."""
+    if batch is None or seats is None or not is_practitioner_role(role) or not batch.invitations:
+        return ""
+    invited = len(batch.invitations)
+    if invited <= seats.left:
+        return ""
+    if seats.left == 0:
+        return ngettext(
+            "Your %(plan)s plan has no practitioner seat left: this invitee cannot join as %(role)s until you "
+            "upgrade on the Billing page.",
+            "Your %(plan)s plan has no practitioner seat left: these invitees cannot join as %(role)s until you "
+            "upgrade on the Billing page.",
+            invited,
+        ) % {"plan": seats.plan_name, "role": Role(role).label}
+    return ngettext(
+        "Your %(plan)s plan has %(left)d practitioner seat left: only the first to accept can join as %(role)s "
+        "until you upgrade on the Billing page.",
+        "Your %(plan)s plan has %(left)d practitioner seats left: only the first %(left)d to accept can join as "
+        "%(role)s until you upgrade on the Billing page.",
+        seats.left,
+    ) % {"plan": seats.plan_name, "left": seats.left, "role": Role(role).label}
 
 
 @require_http_methods(["GET", "POST"])
 @permission_required(Permission.INVITE_COLLEAGUES)
 def invitation_list(request: HttpRequest) -> HttpResponse:
     practice = current_practice(request)
-    form = _invite_form(request, request.POST or None)
+    seats = practitioner_seats(practice=practice)
+    form = _invite_form(request, request.POST or None, seats)
     batch = None
+    seat_warning = ""
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -55,11 +84,19 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
         except ApplicationError as error:
             form_errors_apply(form, error.fields, error.message)
         else:
-            form = _invite_form(request)  # a fresh form for the next batch
+            seat_warning = _seat_warning(batch, form.cleaned_data["role"], seats)
+            form = _invite_form(request, seats=seats)  # a fresh form for the next batch
     if form.errors and status == 200:
         status = 400
     page = Paginator(selectors.invitations_for_practice(practice=practice), 50).get_page(request.GET.get("page"))
-    context = {"form": form, "batch": batch, "page": page}
+    context = {
+        "form": form,
+        "batch": batch,
+        "page": page,
+        "seats": seats,
+        "seat_warning": seat_warning,
+        "seat_blocked": selectors.invitations_seat_blocked(practice=practice),
+    }
     return render(request, "invitations/invitation_list.html", context, status=status)
 
 
@@ -92,10 +129,17 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 
 def _link_problem(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    message = error.message
+    if error.code == "invitation_used" and request.user.is_authenticated:
+        # Logged in already: "log in" is no answer. Where they can go is.
+        message = _(
+            "This invitation was already used: each link works once. The practices you belong to are under "
+            "My practices; if this one is missing, ask the practice for a new invitation."
+        )
     return render(
         request,
         "invitations/link_problem.html",
-        {"message": error.message, "code": error.code},
+        {"message": message, "code": error.code},
         status=error.status_code,
     )
 
