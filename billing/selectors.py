@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -61,6 +62,8 @@ def reward_reason_for_customer(reward: Reward) -> str:
     Built from the status and the facts behind it (the payment reversed, the programme's cap),
     never from `Reward.reason`, `RewardAction.note` or `last_error`: those carry staff review
     notes, fraud signals and Stripe's error texts, which stay in the admin."""
+    if reward.status == RewardStatus.PENDING and reward.hold_until <= timezone.now():
+        return _("The hold period is over: the credit is on its way to your balance.")
     if reward.status == RewardStatus.PENDING:
         return _("Credited on %(date)s if the referred practice's payment stands until then.") % {
             "date": formatting.date(reward.hold_until)

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
@@ -110,7 +111,10 @@ def _valid_addresses(emails: str | Sequence[str], issues: list[InvitationIssue])
         text = _("Enter at least one email address.")
         raise ApplicationError(text, code="required", fields={"emails": [text]})
     if len(candidates) > settings.INVITATION_MAX_PER_REQUEST:
-        text = _("Invite at most %(count)d people at once.") % {"count": settings.INVITATION_MAX_PER_REQUEST}
+        most = settings.INVITATION_MAX_PER_REQUEST
+        text = ngettext(
+            "Invite at most %(count)d person at once.", "Invite at most %(count)d people at once.", most
+        ) % {"count": most}
         raise ApplicationError(text, code="too_many", fields={"emails": [text]})
     valid: dict[str, None] = {}
     for candidate in candidates:

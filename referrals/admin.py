@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from dentaltap.errors import ApplicationError
 from referrals import services
@@ -44,7 +45,8 @@ class ReferralAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{referral_id}: {error.message}", messages.ERROR)
             else:
                 done += 1
-        self.message_user(request, _("%(count)d referrals reviewed.") % {"count": done}, messages.SUCCESS)
+        reviewed = ngettext("%(count)d referral reviewed.", "%(count)d referrals reviewed.", done) % {"count": done}
+        self.message_user(request, reviewed, messages.SUCCESS)
 
     @admin.action(description=_("Approve after review (eligible; release a held reward)"))
     def approve_after_review(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dentaltap import formatting
 from referrals import dashboard, services
 from tenants.models import User
 from tenants.urls_helpers import public_url
@@ -61,17 +62,20 @@ class ReferralDashboardApi(APIView):
         link = serializers.URLField()
         qr_code_url = serializers.URLField()
         funnel = FunnelSerializer()
+        earned_display = serializers.CharField(help_text="The total earned as the pages show it, e.g. $50.00.")
         weekly = WeekSerializer(many=True)
 
     @extend_schema(responses=OutputSerializer)
     def get(self, request: Request) -> Response:
         user: User = request.user  # type: ignore[assignment]
         code = services.referral_code_get_or_create(user=user)
+        funnel = dashboard.referrer_funnel(user=user, code=code)
         body = {
             "code": code.code,
             "link": dashboard.referral_link(code),
             "qr_code_url": public_url("/referrals/qr.svg"),
-            "funnel": asdict(dashboard.referrer_funnel(user=user, code=code)),
+            "funnel": asdict(funnel),
+            "earned_display": formatting.money(funnel.earned_cents, funnel.currency),
             "weekly": dashboard.referrer_weekly(user=user),
         }
         return Response(self.OutputSerializer(body).data)

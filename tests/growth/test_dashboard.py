@@ -48,6 +48,7 @@ def test_funnel_figures_match_the_hand_count(referral_world: dict[str, Any], cli
     alice = referral_world["alice"]
     body = client_for(alice).get("/api/referrals/dashboard/").json()
     assert body["funnel"] == ALICE_FUNNEL
+    assert body["earned_display"] == "$50.00"  # what the page shows, also after a live refresh
     assert body["code"] == "alicecode" and body["link"].endswith("/r/alicecode/")
 
     page = client_for(alice).get("/referrals/")

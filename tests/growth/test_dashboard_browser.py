@@ -58,6 +58,7 @@ def test_copy_the_link_and_see_the_funnel_move_after_a_signup(referrer: Any, bro
     page.evaluate("window.dentaltapReferralsRefresh()")
     expect(page.locator('[data-figure="signups"]')).to_have_text("1")
     expect(page.locator('[data-figure="visits"]')).to_have_text("1")
+    expect(page.locator('[data-figure="earned"]')).to_have_text("$0.00")  # the server's money format, not "0 USD"
     page.reload()
     row = page.get_by_test_id("referrals").locator("tbody tr")
     expect(row).to_have_count(1)

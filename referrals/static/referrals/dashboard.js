@@ -61,6 +61,10 @@
   // The weekly chart.
   var chart = null;
   var holder = document.getElementById("weekly-chart");
+  // DentalTap's English is day first (dentaltap/formats/en): British English is the browser's match.
+  var pageLanguage = document.documentElement.lang || "en";
+  var weekLabel = new Intl.DateTimeFormat(pageLanguage === "en" ? "en-GB" : pageLanguage,
+    { day: "numeric", month: "short", timeZone: "UTC" });
   function chartData(weekly) {
     return [
       weekly.map(function (row) { return Date.parse(row.week + "T00:00:00Z") / 1000; }),
@@ -80,7 +84,11 @@
         { label: holder.dataset.labelSignups, stroke: "#1095c1", width: 2, points: { show: true } },
         { label: holder.dataset.labelConversions, stroke: "#2e7d32", width: 2, points: { show: true } }
       ],
-      axes: [{}, { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }]
+      axes: [
+        // Week starts in the page's language, day first as everywhere else ("14 Sept"), not uPlot's US "9/14".
+        { values: function (u, ticks) { return ticks.map(function (tick) { return weekLabel.format(new Date(tick * 1000)); }); } },
+        { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }
+      ]
     }, chartData(weekly), holder);
   }
   var initial = document.getElementById("weekly-data");
@@ -99,7 +107,7 @@
         });
         var earned = document.querySelector('[data-figure="earned"]');
         if (earned) {
-          earned.textContent = Math.round(body.funnel.earned_cents / 100) + " " + body.funnel.currency.toUpperCase();
+          earned.textContent = body.earned_display;  // formatted by the server, as on first load
         }
         drawChart(body.weekly);
       })
