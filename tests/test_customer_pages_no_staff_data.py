@@ -22,7 +22,8 @@ from referrals.models import AccessRequest, Eligibility, EligibilityReason, Refe
 from tenants.models import Practice, User
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+# No test here enters a practice's own tables: practices without schemas (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 
 STAFF_NOTE = "STAFFNOTE-farm-suspected"
 STRIPE_ERROR = "No such customer: cus_INTERNAL42"

@@ -73,6 +73,7 @@ def test_the_practice_name_in_the_header_switches_between_own_and_guest_practice
     assert 'data-practice="delta"' not in client_for(owner_a).get("/practices/").content.decode()
 
 
+@pytest.mark.practice_rows_only
 def test_messages_have_one_style_per_level_and_no_list_bullet(
     practice_a: Pair, client_for: Callable[..., Client]
 ) -> None:

@@ -20,7 +20,8 @@ from tenants.services import membership_create
 from tests.conftest import upgrade_to_paid_plan
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+# No test here enters a practice's own tables: practices without schemas (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 
 Pair = tuple[User, Practice]
 
@@ -207,7 +208,7 @@ def test_waiting_access_requests_are_on_the_team_page_and_in_the_nav(
     practice = team["practice"]
     owner = client_for(team["owner"], practice)
     assert 'data-testid="team-access-requests"' not in owner.get("/team/").content.decode()
-    assert 'data-testid="nav-access-requests"' not in owner.get("/").content.decode()
+    assert 'data-testid="nav-access-requests"' not in owner.get("/invitations/").content.decode()
 
     newcomers = [UserFactory(full_name=name) for name in ("Nora New", "Nils Next")]
     for newcomer in newcomers:
@@ -216,13 +217,13 @@ def test_waiting_access_requests_are_on_the_team_page_and_in_the_nav(
     section = html[html.index('data-testid="team-access-requests"') :]
     assert 'data-count="2"' in section and "2 access requests waiting" in section
     assert "Nora New" in section and "Nils Next" in section and 'href="/access-requests/"' in section
-    nav = owner.get("/patients/").content.decode()
+    nav = owner.get("/invitations/").content.decode()
     assert re.search(r'data-testid="nav-access-requests"[^>]*>2</span>', nav)
 
     AccessRequest.objects.filter(requester=newcomers[1]).update(status="declined")
     assert "1 access request waiting" in owner.get("/team/").content.decode()
     # Who may not manage the team sees neither the count nor the link.
-    dentist_page = client_for(team["dentist"], practice).get("/").content.decode()
+    dentist_page = client_for(team["dentist"], practice).get("/invitations/").content.decode()
     assert 'data-testid="nav-access-requests"' not in dentist_page and 'href="/team/"' not in dentist_page
 
 

@@ -19,7 +19,8 @@ from tests.conftest import upgrade_to_paid_plan
 from tests.factories import UserFactory
 from tests.growth.conftest import Pair, invite, signup_data, token_for
 
-pytestmark = pytest.mark.django_db
+# No test here enters a practice's own tables: practices without schemas (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 ClientFor = Callable[..., Client]
 
 OWNER_WORDING = ("Upgrade on the Billing page", "give this person another role")
