@@ -573,7 +573,8 @@ def rewards_release_due(*, limit: int = 500) -> int:
             :limit
         ]
     )
-    stale = timezone.now() - datetime.timedelta(minutes=10)
+    # A credit still in flight this long was lost with its worker (see docs/architecture.md).
+    stale = timezone.now() - datetime.timedelta(seconds=settings.REWARD_CREDITING_STALE_SECONDS)
     due += list(
         Reward.objects.filter(status=RewardStatus.CREDITING, updated_at__lt=stale).values_list("pk", flat=True)[:limit]
     )

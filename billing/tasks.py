@@ -4,6 +4,7 @@ lost (settings), so a worker killed mid-credit hands the task to the next one.""
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from billing import services
@@ -43,11 +44,14 @@ def reward_clawback(self, reward_pk: int) -> str:  # type: ignore[no-untyped-def
     return _credit_task(self, reward_pk, services.reward_clawback)
 
 
-@shared_task(soft_time_limit=120)
+@shared_task(soft_time_limit=60, time_limit=90)
 def rewards_release_due() -> int:
+    """Beat: queue the credit of due rewards, and again of credits stuck in flight (a worker
+    killed outright: its message waits for the broker's visibility timeout, an hour)."""
     return services.rewards_release_due()
 
 
-@shared_task(soft_time_limit=120)
+@shared_task(soft_time_limit=60, time_limit=90)
 def stripe_events_relay() -> int:
-    return services.stripe_events_relay()
+    """Beat: queue events still pending (the broker was down when they came, or a worker died)."""
+    return services.stripe_events_relay(older_than_seconds=settings.STRIPE_EVENTS_RELAY_AFTER_SECONDS)

@@ -279,8 +279,23 @@ STRIPE_WEBHOOK_SECRETS = [
 ]
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
 STRIPE_LIVEMODE = env_bool("STRIPE_LIVEMODE", False)
-CELERY_BEAT_SCHEDULE["billing-stripe-events-relay"] = {"task": "billing.tasks.stripe_events_relay", "schedule": 60.0}
-CELERY_BEAT_SCHEDULE["billing-rewards-release-due"] = {"task": "billing.tasks.rewards_release_due", "schedule": 300.0}
+# The recovery jobs (beat). Intervals come from the environment so a system test can run the real
+# schedule fast; tests/test_beat_schedule.py checks that every entry can be applied.
+# An event still pending this long after it arrived is queued again by the relay.
+STRIPE_EVENTS_RELAY_AFTER_SECONDS = env_int("DENTALTAP_STRIPE_RELAY_AFTER_SECONDS", 30)
+# A reward credit still "being credited" this long was lost with its worker (killed outright, its
+# message waits for the broker's visibility timeout): the release job queues it again. Longer than
+# a credit's time limit plus its retry back-off, so a live attempt is not doubled (it would be
+# harmless anyway: the credit is idempotent).
+REWARD_CREDITING_STALE_SECONDS = env_int("DENTALTAP_REWARD_CREDITING_STALE_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["billing-stripe-events-relay"] = {
+    "task": "billing.tasks.stripe_events_relay",
+    "schedule": float(env_int("DENTALTAP_BEAT_RELAY_SECONDS", 60)),
+}
+CELERY_BEAT_SCHEDULE["billing-rewards-release-due"] = {
+    "task": "billing.tasks.rewards_release_due",
+    "schedule": float(env_int("DENTALTAP_BEAT_RELEASE_SECONDS", 60)),
+}
 
 # --------------------------------------------------------------------------- logging
 
@@ -327,9 +342,12 @@ RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
 }
 CELERY_BEAT_SCHEDULE["invitations-send-unsent"] = {
     "task": "invitations.tasks.invitations_send_unsent",
-    "schedule": 300.0,
+    "schedule": float(env_int("DENTALTAP_BEAT_INVITATIONS_SECONDS", 300)),
 }
-CELERY_BEAT_SCHEDULE["invitations-expire"] = {"task": "invitations.tasks.invitations_expire", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["invitations-expire"] = {
+    "task": "invitations.tasks.invitations_expire",
+    "schedule": float(env_int("DENTALTAP_BEAT_INVITATIONS_EXPIRE_SECONDS", 3600)),
+}
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("invitations.context_processors.growth_nav")  # type: ignore[index]
 LOGGING["loggers"].update({"invitations": {"level": "INFO"}, "referrals": {"level": "INFO"}})  # type: ignore[attr-defined]
 
