@@ -1,0 +1,48 @@
+"""Fixtures of the system tier: one running stack for the package's tests (started once, put
+back in order before each test), and the data the tests arrange in the test database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.system.support import Browser, Stack
+
+
+@pytest.fixture(scope="package")
+def system_stack(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Started after the test database exists and stopped before it is dropped (the stack's
+    processes hold connections to it). Package scope: nothing of it runs beside other tests."""
+    folder = Path(tmp_path_factory.mktemp("stack"))
+    stack = Stack(folder, database_url=os.environ["DATABASE_URL"], database_name=connection.settings_dict["NAME"])
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def stack(system_stack: Stack, transactional_db: None) -> Stack:
+    """The stack, with Redis up, a live worker and an empty queue. The test's rows are committed
+    (the stack's processes must see them) and removed afterwards."""
+    system_stack.ensure_running()
+    system_stack.purge_broker()
+    return system_stack
+
+
+@pytest.fixture
+def visitor() -> Browser:
+    """A browser-like HTTP client with its own cookies (tests/system/support.py)."""
+    return Browser()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A suffix for slugs, emails and Stripe ids: the web processes cache hosts across tests."""
+    return uuid.uuid4().hex[:8]

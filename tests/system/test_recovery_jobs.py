@@ -1,0 +1,264 @@
+"""What the running stack must do on its own: the beat jobs that recover from a lost queue
+message (a broker outage, a worker killed outright) and release rewards whose hold is over.
+
+Each test makes the fault real (the Redis server process stops; the whole worker is SIGKILLed),
+drives the stack over HTTP only and waits, bounded, for beat and the worker to do their part.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from billing import services
+from billing.models import (
+    LedgerEntry,
+    Payment,
+    PracticeAccount,
+    ReferralProgram,
+    Reward,
+    RewardStatus,
+    StripeEvent,
+)
+from invitations.models import Invitation
+from practice.models import Patient
+from referrals.models import Referral
+from tenants.models import Practice, User
+from tests.factories import DEFAULT_PASSWORD
+from tests.stripe_helpers import invoice_paid
+from tests.system.support import STALE_CREDIT_SECONDS, Browser, Stack, wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
+
+Pair = tuple[User, Practice]
+
+
+@dataclass
+class Referred:
+    referrer: User
+    referrer_practice: Practice
+    newcomer_practice: Practice
+    newcomer_customer: str
+    referral: Referral
+
+    def referrer_customer(self) -> str:
+        return (
+            PracticeAccount.objects.filter(practice=self.referrer_practice)
+            .values_list("stripe_customer_id", flat=True)
+            .first()
+        ) or ""
+
+
+@pytest.fixture
+def referred(make_practice: Callable[..., Pair], unique: str) -> Referred:
+    """A referrer and the practice they brought (eligible), which pays through Stripe as
+    customer `cus_new_<unique>`."""
+    referrer, referrer_practice = make_practice(f"referrer-{unique}")
+    newcomer, newcomer_practice = make_practice(f"newcomer-{unique}")
+    referral = Referral.objects.create(
+        referrer=referrer,
+        referred_user=newcomer,
+        referred_practice=newcomer_practice,
+        source="link",
+        eligibility="eligible",
+    )
+    customer = f"cus_new_{unique}"
+    services.account_for(newcomer_practice)
+    PracticeAccount.objects.filter(practice=newcomer_practice).update(stripe_customer_id=customer)
+    return Referred(referrer, referrer_practice, newcomer_practice, customer, referral)
+
+
+@pytest.fixture
+def no_hold() -> ReferralProgram:
+    return ReferralProgram.objects.create(name="No hold (system tests)", hold_days=0)
+
+
+def job_runs(stack: Stack, task: str) -> int:
+    """How many runs of a beat job the workers finished so far (from their logs)."""
+    return stack.log_count(rf"{re.escape(task)}\[[0-9a-f-]+\] succeeded")
+
+
+def wait_for_more_runs(stack: Stack, task: str, runs: int = 2) -> None:
+    """Beat ran the job `runs` more times: whatever it would (wrongly) repeat has had its chance."""
+    target = job_runs(stack, task) + runs
+    wait_until(lambda: job_runs(stack, task) >= target, message=f"{runs} more runs of {task}")
+
+
+def assert_credited_once(stack: Stack, referred: Referred) -> Reward:
+    reward = Reward.objects.get(referral=referred.referral)
+    assert reward.status == RewardStatus.CREDITED
+    assert list(LedgerEntry.objects.values_list("practice_id", "amount_cents")) == [
+        (referred.referrer_practice.pk, 5000)
+    ]
+    customer = referred.referrer_customer()
+    assert [item["amount"] for item in stack.stripe_balance_transactions(customer)] == [-5000]
+    writes = stack.stripe_requests(f"/v1/customers/{customer}/balance_transactions", method="POST")
+    assert [write["idempotency_key"] for write in writes] == [f"dentaltap-reward-{reward.pk}-credit"]
+    return reward
+
+
+def login(stack: Stack, visitor: Browser, user: User) -> None:
+    visitor.get(stack.url("/login/"))
+    response = visitor.post(stack.url("/login/"), {"username": user.email, "password": DEFAULT_PASSWORD})
+    assert response.status == 200 and "sessionid" in visitor.cookies, response.text[:500]
+
+
+# --------------------------------------------------------------------------- the relay
+
+
+def test_an_event_accepted_while_redis_is_down_is_processed_by_the_relay_once_redis_is_back(
+    stack: Stack, referred: Referred, no_hold: ReferralProgram, unique: str
+) -> None:
+    stack.redis.stop()
+    event = invoice_paid(
+        customer=referred.newcomer_customer, invoice_id=f"in_outage_{unique}", event_id=f"evt_outage_{unique}"
+    )
+    response = stack.post_webhook(event)
+    assert response.status == 200, response.text  # stored: Stripe must not retry
+    stored = StripeEvent.objects.get(stripe_event_id=event["id"])
+    # Accepted, and its queue message never reached the broker: only the relay can help now.
+    assert (stored.status, stored.attempts) == ("pending", 0)
+    assert not Payment.objects.exists()
+
+    stack.redis.start()
+    wait_until(
+        lambda: StripeEvent.objects.filter(pk=stored.pk, status="processed").exists(),
+        message="the relay (through beat) to process the stored event",
+        diagnostics=stack.diagnostics,
+    )
+    wait_until(
+        lambda: Reward.objects.filter(referral=referred.referral, status=RewardStatus.CREDITED).exists(),
+        message="the reward of the relayed payment to be credited",
+        diagnostics=stack.diagnostics,
+    )
+    wait_for_more_runs(stack, "billing.tasks.stripe_events_relay")
+    assert StripeEvent.objects.count() == 1 and Payment.objects.count() == 1
+    assert_credited_once(stack, referred)
+
+
+# --------------------------------------------------------------------------- the release job
+
+
+HOLD_LEFT_SECONDS = 6  # the reward is created inside its hold, which ends while the test watches
+
+
+def test_a_reward_whose_hold_passes_is_released_and_credited_through_beat(
+    stack: Stack, referred: Referred, unique: str
+) -> None:
+    program = services.program_current()
+    event = invoice_paid(customer=referred.newcomer_customer, invoice_id=f"in_hold_{unique}")
+    # Paid (almost) a whole hold period ago: the hold ends a few seconds from now.
+    paid_at = int(time.time()) - program.hold_days * 86400 + HOLD_LEFT_SECONDS
+    event["data"]["object"]["status_transitions"]["paid_at"] = paid_at
+    assert stack.post_webhook(event).status == 200
+
+    reward = wait_until(
+        lambda: Reward.objects.filter(referral=referred.referral).first(),
+        message="the payment to create the reward",
+        diagnostics=stack.diagnostics,
+    )
+    # Created inside its hold: nothing was queued for it, only the release job can credit it.
+    assert reward.status == RewardStatus.PENDING and reward.created_at < reward.hold_until
+
+    credited = wait_until(
+        lambda: Reward.objects.filter(pk=reward.pk, status=RewardStatus.CREDITED).first(),
+        message="beat's release job to credit the due reward",
+        diagnostics=stack.diagnostics,
+    )
+    assert credited.credited_at is not None and credited.credited_at >= credited.hold_until
+    wait_for_more_runs(stack, "billing.tasks.rewards_release_due")
+    assert_credited_once(stack, referred)
+
+
+# --------------------------------------------------------------------------- invitations
+
+
+def test_invitations_made_while_redis_is_down_are_sent_by_beat(
+    stack: Stack, make_practice: Callable[..., Pair], visitor: Browser, unique: str
+) -> None:
+    owner, practice = make_practice(f"inviting-{unique}")
+    login(stack, visitor, owner)
+    addresses = [f"first-{unique}@example.com", f"second-{unique}@example.com"]
+    stack.redis.stop()
+
+    visitor.get(stack.url("/invitations/", practice.slug))
+    response = visitor.post_json(stack.url("/api/invitations/", practice.slug), {"emails": addresses})
+    assert response.status == 201, response.text
+    assert sorted(Invitation.objects.filter(sent_at__isnull=True).values_list("email", flat=True)) == addresses
+    assert all(address not in stack.sent_mail() for address in addresses)
+
+    stack.redis.start()
+    wait_until(
+        lambda: all(f"To: {address}" in stack.sent_mail() for address in addresses),
+        message="beat to send both invitations",
+        diagnostics=stack.diagnostics,
+    )
+    wait_for_more_runs(stack, "invitations.tasks.invitations_send_unsent")
+    mail = stack.sent_mail()
+    assert [mail.count(f"To: {address}") for address in addresses] == [1, 1]
+    assert list(Invitation.objects.order_by("email").values_list("send_count", flat=True)) == [1, 1]
+    assert f"http://dentaltap.localhost:{stack.web_port}/invitations/" in mail  # a link that works
+
+
+def test_pages_and_writes_answer_while_redis_is_down(
+    stack: Stack, make_practice: Callable[..., Pair], visitor: Browser, unique: str
+) -> None:
+    owner, practice = make_practice(f"offline-{unique}")
+    login(stack, visitor, owner)
+    visitor.get(stack.url("/", practice.slug))
+    stack.redis.stop()
+
+    created = visitor.post_json(stack.url("/api/patients/", practice.slug), {"first_name": "Ada", "last_name": "B"})
+    assert created.status == 201, created.text
+    assert visitor.get(stack.url("/patients/", practice.slug)).status == 200
+    health = visitor.get(stack.url("/healthz")).json()
+    assert health["status"] == "degraded" and health["broker"]["status"] == "error"
+    with tenant_context(practice):
+        assert list(Patient.objects.values_list("first_name", flat=True)) == ["Ada"]
+
+
+# --------------------------------------------------------------------------- a killed worker
+
+
+@pytest.mark.slow
+def test_a_credit_lost_with_a_killed_worker_is_recovered_by_the_release_job(
+    stack: Stack, referred: Referred, no_hold: ReferralProgram, unique: str
+) -> None:
+    """The whole worker (main process and pool) dies mid-credit. Its message stays unacknowledged
+    in Redis for the visibility timeout (an hour); the release job re-queues the credit once it is
+    in flight longer than REWARD_CREDITING_STALE_SECONDS, and the credit's check at Stripe (by
+    metadata) finds the first attempt's balance transaction instead of writing a second one."""
+    customer: dict[str, Any] = stack.stripe("POST", "/v1/customers", {"name": "Referrer"})
+    services.account_for(referred.referrer_practice)
+    PracticeAccount.objects.filter(practice=referred.referrer_practice).update(stripe_customer_id=customer["id"])
+    stack.stripe_delay_next_write(seconds=STALE_CREDIT_SECONDS / 2)  # Stripe is slow: time to kill
+
+    event = invoice_paid(customer=referred.newcomer_customer, invoice_id=f"in_kill_{unique}")
+    assert stack.post_webhook(event).status == 200
+    writes_path = f"/v1/customers/{customer['id']}/balance_transactions"
+    wait_until(
+        lambda: stack.stripe_requests(writes_path, method="POST"),
+        message="the credit to reach Stripe",
+        diagnostics=stack.diagnostics,
+    )
+    killed = stack.worker_kill()
+    assert len(killed) >= 2  # the main process and its pool
+    reward = Reward.objects.get(referral=referred.referral)
+    assert (reward.status, reward.attempts) == (RewardStatus.CREDITING, 1)
+
+    stack.worker_start()
+    stack.wait_for_worker()
+    wait_until(
+        lambda: Reward.objects.filter(pk=reward.pk, status=RewardStatus.CREDITED).exists(),
+        message="the release job to recover the lost credit",
+        diagnostics=stack.diagnostics,
+    )
+    wait_for_more_runs(stack, "billing.tasks.rewards_release_due")
+    credited = assert_credited_once(stack, referred)
+    assert credited.attempts >= 2  # it really ran again, after the kill
