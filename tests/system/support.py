@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any, TypeVar
@@ -153,6 +154,64 @@ class RedisServer:
 
 
 @dataclass
+class Form:
+    action: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    buttons: list[str] = field(default_factory=list)
+
+
+class _FormParser(HTMLParser):
+    """The forms of a page with what a browser would submit by default: inputs' values (checked
+    boxes only), textareas' text, each select's selected (or first) option."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+        self._select: str | None = None
+        self._select_value: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self.forms.append(Form(attributes.get("action", ""), attributes.get("method", "get").lower()))
+            return
+        if not self.forms:
+            return
+        form, name = self.forms[-1], attributes.get("name", "")
+        if tag == "input" and name:
+            kind = attributes.get("type", "text").lower()
+            if kind in ("checkbox", "radio"):
+                if "checked" in attributes:
+                    form.fields[name] = attributes.get("value", "on")
+            elif kind not in ("submit", "button", "image", "reset", "file"):
+                form.fields[name] = attributes.get("value", "")
+        elif tag == "button":
+            form.buttons.append(name)
+        elif tag == "select" and name:
+            self._select, self._select_value = name, None
+        elif tag == "option" and self._select is not None:
+            value = attributes.get("value", "")
+            if self._select_value is None or "selected" in attributes:
+                self._select_value = value
+        elif tag == "textarea" and name:
+            self._textarea = name
+            form.fields[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select" and self._select is not None and self.forms:
+            self.forms[-1].fields[self._select] = self._select_value or ""
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None and self.forms:
+            self.forms[-1].fields[self._textarea] += data
+
+
+@dataclass
 class Response:
     status: int
     url: str
@@ -168,6 +227,18 @@ class Response:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    def forms(self) -> list[Form]:
+        parser = _FormParser()
+        parser.feed(self.text)
+        return parser.forms
+
+    def form(self, *, action: str = "", field: str = "") -> Form:
+        """The page's first form whose action contains `action` and that has a field `field`."""
+        for form in self.forms():
+            if action in form.action and (not field or field in form.fields):
+                return form
+        raise AssertionError(f"no form ({action=}, {field=}) on {self.url} ({self.status}):\n{self.text[:3000]}")
 
 
 @dataclass
@@ -238,7 +309,7 @@ class Browser:
     def post(self, url: str, data: dict[str, str] | None = None, **options: Any) -> Response:
         """A form post, with the CSRF token the app's cookie holds."""
         form = dict(data or {})
-        if "csrftoken" in self.cookies:
+        if "csrftoken" in self.cookies and self._ours(urlsplit(url).hostname or ""):
             form.setdefault("csrfmiddlewaretoken", self.cookies["csrftoken"])
         return self.request(
             "POST",
@@ -247,6 +318,14 @@ class Browser:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             **options,
         )
+
+    def submit(self, page: Response, form: Form, **values: str) -> Response:
+        """Fill in a form of `page` like a user (the given values over its defaults) and send it."""
+        target = urljoin(page.url, form.action or page.url)
+        data = {**form.fields, **values}
+        if form.method == "post":
+            return self.post(target, data)
+        return self.get(f"{target}?{urlencode(data)}")
 
     def post_json(self, url: str, payload: Any, **options: Any) -> Response:
         headers = {"Content-Type": "application/json"}
@@ -402,6 +481,18 @@ class Stack:
             if name.startswith("worker-")
         )
 
+    def job_runs(self, task: str) -> int:
+        """How many runs of a task the workers finished so far (from their logs)."""
+        return self.log_count(rf"{re.escape(task)}\[[0-9a-f-]+\] succeeded")
+
+    def wait_for_more_runs(self, task: str, runs: int = 2) -> None:
+        """The task (a beat job) ran `runs` more times: what it should do, or wrongly repeat, it has
+        had the chance to."""
+        target = self.job_runs(task) + runs
+        wait_until(
+            lambda: self.job_runs(task) >= target, message=f"{runs} more runs of {task}", diagnostics=self.diagnostics
+        )
+
     # ------------------------------------------------------------------ talking to it
 
     def url(self, path: str, practice_slug: str | None = None) -> str:
@@ -443,6 +534,11 @@ class Stack:
         )
         with urllib.request.urlopen(request, timeout=30):  # noqa: S310
             pass
+
+    def mail_to(self, address: str) -> str:
+        """The messages sent to one address."""
+        messages = (path.read_text(errors="replace") for path in sorted(self.mail_dir.glob("*.log")))
+        return "\n".join(message for message in messages if f"To: {address}" in message)
 
     def sent_mail(self) -> str:
         """Everything the file email backend wrote so far, one message after another."""

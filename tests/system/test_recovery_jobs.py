@@ -7,7 +7,6 @@ drives the stack over HTTP only and waits, bounded, for beat and the worker to d
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,11 +55,11 @@ class Referred:
 
 
 @pytest.fixture
-def referred(make_practice: Callable[..., Pair], unique: str) -> Referred:
+def referred(practice_without_schema: Callable[[str], Pair], unique: str) -> Referred:
     """A referrer and the practice they brought (eligible), which pays through Stripe as
     customer `cus_new_<unique>`."""
-    referrer, referrer_practice = make_practice(f"referrer-{unique}")
-    newcomer, newcomer_practice = make_practice(f"newcomer-{unique}")
+    referrer, referrer_practice = practice_without_schema(f"referrer-{unique}")
+    newcomer, newcomer_practice = practice_without_schema(f"newcomer-{unique}")
     referral = Referral.objects.create(
         referrer=referrer,
         referred_user=newcomer,
@@ -77,17 +76,6 @@ def referred(make_practice: Callable[..., Pair], unique: str) -> Referred:
 @pytest.fixture
 def no_hold() -> ReferralProgram:
     return ReferralProgram.objects.create(name="No hold (system tests)", hold_days=0)
-
-
-def job_runs(stack: Stack, task: str) -> int:
-    """How many runs of a beat job the workers finished so far (from their logs)."""
-    return stack.log_count(rf"{re.escape(task)}\[[0-9a-f-]+\] succeeded")
-
-
-def wait_for_more_runs(stack: Stack, task: str, runs: int = 2) -> None:
-    """Beat ran the job `runs` more times: whatever it would (wrongly) repeat has had its chance."""
-    target = job_runs(stack, task) + runs
-    wait_until(lambda: job_runs(stack, task) >= target, message=f"{runs} more runs of {task}")
 
 
 def assert_credited_once(stack: Stack, referred: Referred) -> Reward:
@@ -137,7 +125,7 @@ def test_an_event_accepted_while_redis_is_down_is_processed_by_the_relay_once_re
         message="the reward of the relayed payment to be credited",
         diagnostics=stack.diagnostics,
     )
-    wait_for_more_runs(stack, "billing.tasks.stripe_events_relay")
+    stack.wait_for_more_runs("billing.tasks.stripe_events_relay")
     assert StripeEvent.objects.count() == 1 and Payment.objects.count() == 1
     assert_credited_once(stack, referred)
 
@@ -172,7 +160,7 @@ def test_a_reward_whose_hold_passes_is_released_and_credited_through_beat(
         diagnostics=stack.diagnostics,
     )
     assert credited.credited_at is not None and credited.credited_at >= credited.hold_until
-    wait_for_more_runs(stack, "billing.tasks.rewards_release_due")
+    stack.wait_for_more_runs("billing.tasks.rewards_release_due")
     assert_credited_once(stack, referred)
 
 
@@ -199,7 +187,7 @@ def test_invitations_made_while_redis_is_down_are_sent_by_beat(
         message="beat to send both invitations",
         diagnostics=stack.diagnostics,
     )
-    wait_for_more_runs(stack, "invitations.tasks.invitations_send_unsent")
+    stack.wait_for_more_runs("invitations.tasks.invitations_send_unsent")
     mail = stack.sent_mail()
     assert [mail.count(f"To: {address}") for address in addresses] == [1, 1]
     assert list(Invitation.objects.order_by("email").values_list("send_count", flat=True)) == [1, 1]
@@ -259,6 +247,6 @@ def test_a_credit_lost_with_a_killed_worker_is_recovered_by_the_release_job(
         message="the release job to recover the lost credit",
         diagnostics=stack.diagnostics,
     )
-    wait_for_more_runs(stack, "billing.tasks.rewards_release_due")
+    stack.wait_for_more_runs("billing.tasks.rewards_release_due")
     credited = assert_credited_once(stack, referred)
     assert credited.attempts >= 2  # it really ran again, after the kill
