@@ -344,6 +344,12 @@ CELERY_BEAT_SCHEDULE["invitations-send-unsent"] = {
     "task": "invitations.tasks.invitations_send_unsent",
     "schedule": float(env_int("DENTALTAP_BEAT_INVITATIONS_SECONDS", 300)),
 }
+# An access request whose team was not told this long after it was made is notified again.
+ACCESS_REQUEST_NOTIFY_UNSENT_AFTER_SECONDS = env_int("DENTALTAP_ACCESS_REQUEST_NOTIFY_UNSENT_AFTER_SECONDS", 300)
+CELERY_BEAT_SCHEDULE["referrals-access-requests-notify-unsent"] = {
+    "task": "referrals.tasks.access_requests_notify_unsent",
+    "schedule": float(env_int("DENTALTAP_BEAT_ACCESS_REQUESTS_SECONDS", 300)),
+}
 CELERY_BEAT_SCHEDULE["invitations-expire"] = {
     "task": "invitations.tasks.invitations_expire",
     "schedule": float(env_int("DENTALTAP_BEAT_INVITATIONS_EXPIRE_SECONDS", 3600)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -54,3 +56,16 @@ def access_request_notify(*, access_request_id: int) -> int:
             message.attach_alternative(html, "text/html")
             message.send()
     return len(recipients)
+
+
+def access_requests_unnotified(*, older_than_seconds: int, limit: int = 500) -> list[int]:
+    """Pending requests whose team was never told, a while after they were made: the broker was
+    down when they were (the on-commit publish failed) or the worker died with the message."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    return list(
+        AccessRequest.objects.filter(
+            status=AccessRequestStatus.PENDING, notified_at__isnull=True, created_at__lt=cutoff
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )

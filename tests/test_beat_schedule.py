@@ -33,6 +33,7 @@ def test_the_schedule_is_the_production_one() -> None:
         "billing-rewards-release-due",
         "invitations-send-unsent",
         "invitations-expire",
+        "referrals-access-requests-notify-unsent",
     } <= set(production_settings.CELERY_BEAT_SCHEDULE)
 
 

@@ -27,7 +27,8 @@ from billing.models import (
 )
 from invitations.models import Invitation
 from practice.models import Patient
-from referrals.models import Referral
+from referrals.models import AccessRequest, Referral
+from referrals.services import referral_code_get_or_create
 from tenants.models import Practice, User
 from tests.factories import DEFAULT_PASSWORD
 from tests.stripe_helpers import invoice_paid
@@ -192,6 +193,41 @@ def test_invitations_made_while_redis_is_down_are_sent_by_beat(
     assert [mail.count(f"To: {address}") for address in addresses] == [1, 1]
     assert list(Invitation.objects.order_by("email").values_list("send_count", flat=True)) == [1, 1]
     assert f"http://dentaltap.localhost:{stack.web_port}/invitations/" in mail  # a link that works
+
+
+def test_an_access_request_made_while_redis_is_down_reaches_the_team_through_beat(
+    stack: Stack, practice_without_schema: Callable[[str], Pair], visitor: Browser, unique: str
+) -> None:
+    """A newcomer signs up from a referral link and asks to join the referrer's practice while the
+    broker is away: the owner's email is owed, and beat's job sends it once Redis is back."""
+    referrer, practice = practice_without_schema(f"welcoming-{unique}")
+    code = referral_code_get_or_create(user=referrer).code
+    stack.redis.stop()
+
+    page = visitor.get(stack.url(f"/r/{code}/"))
+    assert page.status == 200 and "request_access" in page.form(field="email").fields, page.text[:2000]
+    signed_up = visitor.submit(
+        page,
+        page.form(field="email"),
+        email=f"newcomer-{unique}@example.com",
+        full_name="Dr. Newcomer",
+        password=DEFAULT_PASSWORD,
+        practice_name=f"Newcomer {unique}",
+        practice_slug=f"newcomer-{unique}",
+    )
+    assert signed_up.status == 200, signed_up.text[:2000]
+    request = AccessRequest.objects.get(practice=practice)
+    assert request.notified_at is None and stack.mail_to(referrer.email) == ""
+
+    stack.redis.start()
+    wait_until(
+        lambda: stack.mail_to(referrer.email),
+        message="beat to tell the owner about the access request",
+        diagnostics=stack.diagnostics,
+    )
+    stack.wait_for_more_runs("referrals.tasks.access_requests_notify_unsent")
+    assert stack.mail_to(referrer.email).count(f"To: {referrer.email}") == 1
+    assert f"/access-requests/{request.pk}/" in stack.mail_to(referrer.email)
 
 
 def test_pages_and_writes_answer_while_redis_is_down(
