@@ -134,6 +134,22 @@ class RedisServer:
         )
         wait_until(self.is_up, timeout=30, interval=0.02, message="the Redis server to answer")
 
+    def freeze(self) -> None:
+        """A hung server (SIGSTOP): connections open, nothing answers."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+        wait_until(self.is_up, timeout=30, interval=0.05, message="the thawed Redis server to answer")
+
+    def outage(self, kind: str) -> None:
+        self.stop() if kind == "stopped" else self.freeze()
+
+    def recover(self, kind: str) -> None:
+        self.start() if kind == "stopped" else self.thaw()
+
     def stop(self) -> None:
         """A real outage: the server process exits (its queues die with it: no persistence)."""
         if self.process is None:
@@ -448,6 +464,8 @@ class Stack:
 
     def ensure_running(self) -> None:
         """What a test may have stopped or killed is back before the next one starts."""
+        if self.redis.process is not None:
+            os.kill(self.redis.process.pid, signal.SIGCONT)  # a test that failed while it was frozen
         self.redis.start()
         if self.worker is None or self.worker.poll() is not None:
             self.worker_start()

@@ -101,10 +101,13 @@ def login(stack: Stack, visitor: Browser, user: User) -> None:
 # --------------------------------------------------------------------------- the relay
 
 
+@pytest.mark.parametrize("outage", ["stopped", "frozen"])
 def test_an_event_accepted_while_redis_is_down_is_processed_by_the_relay_once_redis_is_back(
-    stack: Stack, referred: Referred, no_hold: ReferralProgram, unique: str
+    stack: Stack, referred: Referred, no_hold: ReferralProgram, unique: str, outage: str
 ) -> None:
-    stack.redis.stop()
+    """Redis stopped (the process exits) or frozen (SIGSTOP: connections hang until they time
+    out) while Stripe delivers: the webhook still answers 200 and keeps the event."""
+    stack.redis.outage(outage)
     event = invoice_paid(
         customer=referred.newcomer_customer, invoice_id=f"in_outage_{unique}", event_id=f"evt_outage_{unique}"
     )
@@ -115,7 +118,7 @@ def test_an_event_accepted_while_redis_is_down_is_processed_by_the_relay_once_re
     assert (stored.status, stored.attempts) == ("pending", 0)
     assert not Payment.objects.exists()
 
-    stack.redis.start()
+    stack.redis.recover(outage)
     wait_until(
         lambda: StripeEvent.objects.filter(pk=stored.pk, status="processed").exists(),
         message="the relay (through beat) to process the stored event",
