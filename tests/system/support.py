@@ -107,7 +107,9 @@ class RedisServer:
         return f"unix://{self.socket_path}?db=0"
 
     def client(self, db: int) -> redis.Redis:
-        return redis.Redis(unix_socket_path=str(self.socket_path), db=db, socket_timeout=2, socket_connect_timeout=2)
+        # From a URL (a connection pool): one attempt per command, no client-side retries with
+        # back-off (redis-py's default for a client built from a socket path), like the app's.
+        return redis.Redis.from_url(f"unix://{self.socket_path}?db={db}", socket_timeout=2, socket_connect_timeout=2)
 
     def is_up(self) -> bool:
         try:
