@@ -86,9 +86,12 @@ def assert_credited_once(stack: Stack, referred: Referred) -> Reward:
         (referred.referrer_practice.pk, 5000)
     ]
     customer = referred.referrer_customer()
+    # One balance transaction at Stripe. A second attempt racing the first (the release job and
+    # the payment both queue a due credit) may send the write again, always with the reward's
+    # fixed key, which Stripe answers with the first result (or 409 while it is in flight).
     assert [item["amount"] for item in stack.stripe_balance_transactions(customer)] == [-5000]
     writes = stack.stripe_requests(f"/v1/customers/{customer}/balance_transactions", method="POST")
-    assert [write["idempotency_key"] for write in writes] == [f"dentaltap-reward-{reward.pk}-credit"]
+    assert writes and {write["idempotency_key"] for write in writes} == {f"dentaltap-reward-{reward.pk}-credit"}
     return reward
 
 
@@ -277,7 +280,8 @@ def test_a_credit_lost_with_a_killed_worker_is_recovered_by_the_release_job(
     killed = stack.worker_kill()
     assert len(killed) >= 2  # the main process and its pool
     reward = Reward.objects.get(referral=referred.referral)
-    assert (reward.status, reward.attempts) == (RewardStatus.CREDITING, 1)
+    assert reward.status == RewardStatus.CREDITING and reward.attempts >= 1
+    attempts_before_the_kill = reward.attempts
 
     stack.worker_start()
     stack.wait_for_worker()
@@ -288,4 +292,4 @@ def test_a_credit_lost_with_a_killed_worker_is_recovered_by_the_release_job(
     )
     stack.wait_for_more_runs("billing.tasks.rewards_release_due")
     credited = assert_credited_once(stack, referred)
-    assert credited.attempts >= 2  # it really ran again, after the kill
+    assert credited.attempts > attempts_before_the_kill  # it really ran again, after the kill
