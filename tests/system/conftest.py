@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tenants.models import Domain, JoinedVia, Practice, Role, User
-from tenants.services import membership_create
-from tenants.urls_helpers import practice_host
-from tests.factories import UserFactory
 from tests.system.support import Browser, Stack
 
 
@@ -50,20 +46,3 @@ def visitor() -> Browser:
 def unique() -> str:
     """A suffix for slugs, emails and Stripe ids: the web processes cache hosts across tests."""
     return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture
-def practice_without_schema(public_tenant: Practice) -> Callable[[str], tuple[User, Practice]]:
-    """An owner and their practice as public rows only (no tenant schema: creating one costs a
-    second or more), for tests about billing and referrals, which live in the public schema."""
-
-    def make(slug: str) -> tuple[User, Practice]:
-        owner = UserFactory(email=f"owner-{slug}@example.com", full_name=f"Owner of {slug}")
-        practice = Practice(name=f"Practice {slug}", slug=slug, schema_name=f"practice_{slug.replace('-', '_')}")
-        practice.auto_create_schema = False
-        practice.save()
-        Domain.objects.create(domain=practice_host(slug), tenant=practice, is_primary=True)
-        membership_create(user=owner, practice=practice, role=Role.OWNER, joined_via=JoinedVia.CREATED_PRACTICE)
-        return owner, practice
-
-    return make

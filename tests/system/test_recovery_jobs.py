@@ -56,11 +56,12 @@ class Referred:
 
 
 @pytest.fixture
-def referred(practice_without_schema: Callable[[str], Pair], unique: str) -> Referred:
+def referred(make_practice: Callable[..., Pair], unique: str) -> Referred:
     """A referrer and the practice they brought (eligible), which pays through Stripe as
-    customer `cus_new_<unique>`."""
-    referrer, referrer_practice = practice_without_schema(f"referrer-{unique}")
-    newcomer, newcomer_practice = practice_without_schema(f"newcomer-{unique}")
+    customer `cus_new_<unique>`. Billing and referrals live in the public schema: the practices
+    need no schema of their own."""
+    referrer, referrer_practice = make_practice(f"referrer-{unique}", schema=False)
+    newcomer, newcomer_practice = make_practice(f"newcomer-{unique}", schema=False)
     referral = Referral.objects.create(
         referrer=referrer,
         referred_user=newcomer,
@@ -202,11 +203,11 @@ def test_invitations_made_while_redis_is_down_are_sent_by_beat(
 
 
 def test_an_access_request_made_while_redis_is_down_reaches_the_team_through_beat(
-    stack: Stack, practice_without_schema: Callable[[str], Pair], visitor: Browser, unique: str
+    stack: Stack, make_practice: Callable[..., Pair], visitor: Browser, unique: str
 ) -> None:
     """A newcomer signs up from a referral link and asks to join the referrer's practice while the
     broker is away: the owner's email is owed, and beat's job sends it once Redis is back."""
-    referrer, practice = practice_without_schema(f"welcoming-{unique}")
+    referrer, practice = make_practice(f"welcoming-{unique}", schema=False)
     code = referral_code_get_or_create(user=referrer).code
     stack.redis.stop()
 
