@@ -436,7 +436,8 @@ def run() -> int:
     # Ctrl-C, SIGTERM and a closed terminal all stop everything; one more while stopping kills
     # what is left at once, and never abandons the clean-up half-way.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupted)
+        if signum != signal.SIGHUP or signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: stays ignored
+            signal.signal(signum, interrupted)
     embedded: list[str] = []
     try:
         embedded = ensure_environment()
