@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import selectors, services
+from billing import selectors, services, webhooks
 from billing.models import LedgerEntry, Payment, Reward
 from tenants.access import Permission, current_practice
 
@@ -28,9 +28,15 @@ class StripeWebhookApi(APIView):
 
     @extend_schema(
         request={"application/json": {"type": "object"}},
-        responses={200: OutputSerializer, 400: OpenApiResponse(description="Bad signature or payload")},
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(description="Bad signature, or a body that is not a sound Stripe event"),
+            413: OpenApiResponse(description="A body larger than any Stripe event"),
+        },
     )
     def post(self, request: Request) -> Response:
+        # Before the body is read: a declared size too big for a Stripe event is refused unread.
+        webhooks.body_size_check(request.META.get("CONTENT_LENGTH"))
         _event, created = services.webhook_receive(
             payload=request.body, signature=request.headers.get("Stripe-Signature")
         )
