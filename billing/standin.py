@@ -13,8 +13,13 @@ For development, the checkout page's "Pay" button plays Stripe's part after a pa
 `checkout.session.completed`, `customer.subscription.created` and `invoice.paid`, signed with the
 webhook secret, to the app's webhook endpoint.
 
-Test hooks (not Stripe's): GET /_requests lists what was received; POST /_fail makes the next N
-writes fail with a given status.
+Test hooks (not Stripe's): GET /_requests lists what was received, each with its outcome
+(`applied`, `replayed`, `in_flight`, `failed`, `read`, and `response_lost`); POST /_fail makes the
+next N writes fail with a given status before anything is applied; POST /_lose_response makes
+the next N writes go through (applied, or replayed for a key already used) and then loses their
+answer on the way back, as a timeout or a proxy error does: the caller sees `status` (default
+500) or, with `"drop": true`, a connection closed without a response. The stored result under
+the idempotency key is the real one, so a retry with the same key gets the first answer back.
 
     python -m billing.standin --port 12111 --webhook-url http://dentaltap.localhost:8000/stripe/webhook/
 """
@@ -87,6 +92,9 @@ class StandinState:
         self.requests: list[dict[str, Any]] = []
         self.fail_next = 0
         self.fail_status = 500
+        self.lose_next = 0
+        self.lose_status = 500
+        self.lose_by_dropping = False
         self.delay_next = 0
         self.delay_seconds = 0.0
         self.in_flight: set[str] = set()
@@ -143,25 +151,32 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._route("POST", self._body())
 
-    def _route(self, method: str, body: str) -> None:  # noqa: PLR0911 - one branch per route
-        path = urlsplit(self.path).path.rstrip("/")
+    def _test_hook(self, method: str, path: str, body: str) -> bool:
+        """The stand-in's own controls for tests; True when `path` was one."""
         if path == "/_requests" and method == "GET":
             with self.state.lock:
                 self._send(200, {"data": list(self.state.requests)})
-            return
-        if path == "/_delay" and method == "POST":
-            options = json.loads(body or "{}")
-            with self.state.lock:
+            return True
+        if method != "POST" or path not in ("/_delay", "/_lose_response", "/_fail"):
+            return False
+        options = json.loads(body or "{}")
+        with self.state.lock:
+            if path == "/_delay":
                 self.state.delay_next = int(options.get("count", 1))
                 self.state.delay_seconds = float(options.get("seconds", 5))
-            self._send(200, {"ok": True})
-            return
-        if path == "/_fail" and method == "POST":
-            options = json.loads(body or "{}")
-            with self.state.lock:
+            elif path == "/_lose_response":
+                self.state.lose_next = int(options.get("count", 1))
+                self.state.lose_status = int(options.get("status", 500))
+                self.state.lose_by_dropping = bool(options.get("drop", False))
+            else:
                 self.state.fail_next = int(options.get("count", 1))
                 self.state.fail_status = int(options.get("status", 500))
-            self._send(200, {"ok": True})
+        self._send(200, {"ok": True})
+        return True
+
+    def _route(self, method: str, body: str) -> None:
+        path = urlsplit(self.path).path.rstrip("/")
+        if self._test_hook(method, path, body):
             return
         if path.startswith("/checkout/"):
             self._checkout_page(method, path)
@@ -172,11 +187,16 @@ class Handler(BaseHTTPRequestHandler):
         if not (self.headers.get("Authorization") or "").startswith("Bearer sk_"):
             self._error(401, "Invalid API Key provided.", "authentication_error")
             return
+        self._api(method, path, body)
+
+    def _api(self, method: str, path: str, body: str) -> None:
         params = parse_form(body) if method == "POST" else dict(parse_qsl(urlsplit(self.path).query))
         key = self.headers.get("Idempotency-Key", "")
+        entry: dict[str, Any] = {"method": method, "path": path, "idempotency_key": key, "params": params}
         with self.state.lock:
-            self.state.requests.append({"method": method, "path": path, "idempotency_key": key, "params": params})
+            self.state.requests.append(entry)
             if method == "POST" and key and key in self.state.in_flight:
+                entry["outcome"] = "in_flight"
                 message = "A request with this key is in progress."
                 self._send(409, {"error": {"type": "idempotency_error", "message": message}})
                 return
@@ -189,18 +209,32 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(delay)
         with self.state.lock:
             self.state.in_flight.discard(key)
+            headers: dict[str, str] = {}
             if method == "POST" and key and key in self.state.idempotent:
                 status, response = self.state.idempotent[key]
-                self._send(status, response, headers={"Idempotent-Replayed": "true"})
-                return
-            if method == "POST" and self.state.fail_next > 0:
+                entry["outcome"], headers = "replayed", {"Idempotent-Replayed": "true"}
+            elif method == "POST" and self.state.fail_next > 0:
                 self.state.fail_next -= 1
+                entry["outcome"] = "failed"
                 self._error(self.state.fail_status, "Stand-in: injected failure.", "api_error")
                 return
-            status, response = self._dispatch(method, path, params)
-            if method == "POST" and key and status < 500:
-                self.state.idempotent[key] = (status, response)
-        self._send(status, response)
+            else:
+                status, response = self._dispatch(method, path, params)
+                entry["outcome"] = ("applied" if status < 400 else "refused") if method == "POST" else "read"
+                if method == "POST" and key and status < 500:
+                    self.state.idempotent[key] = (status, response)
+            lost, drop, lost_status = method == "POST" and self.state.lose_next > 0, False, 500
+            if lost:
+                self.state.lose_next -= 1
+                entry["response_lost"] = True
+                drop, lost_status = self.state.lose_by_dropping, self.state.lose_status
+        if lost and drop:  # the connection goes away before any answer
+            self.close_connection = True
+            return
+        if lost:
+            self._error(lost_status, "Stand-in: the answer was lost on the way back.", "api_error")
+            return
+        self._send(status, response, headers=headers)
 
     # ------------------------------------------------------------------ resources
 

@@ -108,8 +108,24 @@ class Standin:
         return list(self.state.balance_transactions.get(customer, []))
 
     def fail_next(self, count: int, status: int = 500) -> None:
+        """The next `count` writes fail before Stripe applies anything."""
         with self.state.lock:
             self.state.fail_next, self.state.fail_status = count, status
+
+    def lose_next_responses(self, count: int, *, status: int = 500, drop: bool = False) -> None:
+        """The next `count` writes go through at Stripe, then their answers are lost: the caller
+        sees `status`, or (drop) a connection closed with no answer. Over HTTP, as a test would
+        reach a real fault injector."""
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.url}/_lose_response",
+            data=json.dumps({"count": count, "status": status, "drop": drop}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request) as response:  # noqa: S310
+            assert response.status == 200
+
+    def writes(self, path_contains: str) -> list[dict[str, Any]]:
+        return [call for call in self.requests(path_contains) if call["method"] == "POST"]
 
 
 @pytest.fixture

@@ -325,20 +325,82 @@ def test_yearly_cap_per_referrer(referred: dict[str, Any], make_practice: Callab
     assert "limit" in Reward.objects.order_by("pk").last().reason  # type: ignore[union-attr]
 
 
-def test_stripe_errors_are_retried_by_the_sdk_without_a_double_credit(
+def test_stripe_errors_before_anything_is_applied_are_retried_by_the_sdk(
     referred: dict[str, Any], no_hold: Any, stripe_standin: Standin
 ) -> None:
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first"))
     process_all()
     reward = Reward.objects.get()
-    services.stripe_customer_ensure(practice=referred["referrer_practice"])
+    customer = services.stripe_customer_ensure(practice=referred["referrer_practice"])
     stripe_standin.fail_next(2, status=500)  # the SDK retries with the same idempotency key
     assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
-    customer = PracticeAccount.objects.get(practice=referred["referrer_practice"]).stripe_customer_id
     assert [t["amount"] for t in stripe_standin.balance_transactions(customer)] == [-5000]
-    keys = {call["idempotency_key"] for call in stripe_standin.requests("balance_transactions")}
-    assert keys == {f"dentaltap-reward-{reward.pk}-credit"}
+    writes = stripe_standin.writes("balance_transactions")
+    assert [write["outcome"] for write in writes] == ["failed", "failed", "applied"]
+    assert {write["idempotency_key"] for write in writes} == {f"dentaltap-reward-{reward.pk}-credit"}
     assert LedgerEntry.objects.count() == 1
+
+
+def assert_credited_once(reward: Reward, customer: str, stripe_standin: Standin) -> None:
+    """One balance transaction at Stripe, one ledger entry, and both name the same transaction."""
+    transactions = stripe_standin.balance_transactions(customer)
+    assert [t["amount"] for t in transactions] == [-5000]
+    assert stripe_standin.state.customers[customer]["balance"] == -5000
+    reward.refresh_from_db()
+    assert (reward.status, reward.stripe_balance_transaction_id) == (RewardStatus.CREDITED, transactions[0]["id"])
+    assert list(LedgerEntry.objects.values_list("amount_cents", "stripe_balance_transaction_id")) == [
+        (5000, transactions[0]["id"])
+    ]
+
+
+@pytest.mark.parametrize("drop", [False, True], ids=["500-after-applying", "connection-dropped-after-applying"])
+def test_a_credit_applied_at_stripe_whose_answer_is_lost_is_not_applied_again_by_the_sdk_retry(
+    referred: dict[str, Any], no_hold: Any, stripe_standin: Standin, drop: bool
+) -> None:
+    """The case that matters: Stripe applied the credit, the answer never arrived. The SDK
+    retries with the same idempotency key and gets the first result back: one transaction."""
+    post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first"))
+    process_all()
+    reward = Reward.objects.get()
+    customer = services.stripe_customer_ensure(practice=referred["referrer_practice"])
+    stripe_standin.lose_next_responses(1, drop=drop)
+
+    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
+
+    writes = stripe_standin.writes("balance_transactions")
+    assert [(write["outcome"], write.get("response_lost", False)) for write in writes] == [
+        ("applied", True),
+        ("replayed", False),
+    ]
+    assert {write["idempotency_key"] for write in writes} == {f"dentaltap-reward-{reward.pk}-credit"}
+    assert_credited_once(reward, customer, stripe_standin)
+    assert reward.attempts == 1  # one run of the credit: the SDK's own retry did it
+
+
+def test_when_every_sdk_retry_loses_its_answer_the_task_retry_finds_the_first_credit(
+    referred: dict[str, Any], no_hold: Any, stripe_standin: Standin
+) -> None:
+    """All three tries of the SDK (one and two retries) lose their answer: the task gives up for
+    now and retries; the second run asks Stripe first and finds the credit by its metadata."""
+    from billing.tasks import reward_credit
+
+    post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first"))
+    process_all()
+    reward = Reward.objects.get()
+    customer = services.stripe_customer_ensure(practice=referred["referrer_practice"])
+    stripe_standin.lose_next_responses(3)
+
+    assert reward_credit.apply(args=[reward.pk]).get() == RewardStatus.CREDITED
+
+    calls = stripe_standin.requests("balance_transactions")
+    assert [(call["method"], call["outcome"], call.get("response_lost", False)) for call in calls] == [
+        ("POST", "applied", True),
+        ("POST", "replayed", True),
+        ("POST", "replayed", True),
+        ("GET", "read", False),  # the task's retry: found, so no further write
+    ]
+    assert_credited_once(reward, customer, stripe_standin)
+    assert reward.attempts == 2
 
 
 def test_a_credit_that_keeps_failing_ends_visible_and_staff_can_retry(
