@@ -126,7 +126,10 @@ class Payment(models.Model):
     paid_at = models.DateTimeField()
     hosted_invoice_url = models.URLField(max_length=500, blank=True)
     number = models.CharField(max_length=60, blank=True)
-    is_reversed = models.BooleanField(default=False, help_text=_("Refunded or disputed."))
+    is_reversed = models.BooleanField(
+        default=False,
+        help_text=_("Disputed, or refunded by half or more: it no longer qualifies a referral reward."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -161,7 +164,9 @@ class PaymentReversal(models.Model):
     stripe_customer_id = models.CharField(max_length=100, blank=True, db_index=True)
     stripe_charge_id = models.CharField(max_length=100, blank=True, db_index=True)
     stripe_payment_intent_id = models.CharField(max_length=100, blank=True, db_index=True)
-    amount_cents = models.PositiveIntegerField(default=0)
+    amount_cents = models.PositiveIntegerField(
+        default=0, help_text=_("Refunds: the charge's total refunded so far (the highest Stripe reported).")
+    )
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 

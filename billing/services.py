@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 # staff can queue it again) instead of being retried forever.
 MAX_EVENT_ATTEMPTS = 8
 PAID_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due")
+# Refunds adding up to this share of the qualifying payment (or more) void its referral reward.
+REFUND_VOID_PERCENT = 50
 FINAL_REWARD_STATUSES = {RewardStatus.CREDITED, RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.CLAWED_BACK}
 
 
@@ -270,11 +272,11 @@ def _invoice_payment_ids(invoice: dict[str, Any]) -> tuple[str, str]:
     return charge, intent
 
 
-def _payment_reversed(payment: Payment) -> None:
+def _payment_reversed(payment: Payment, reason: str) -> None:
     payment.is_reversed = True
     payment.save(update_fields=["is_reversed"])
     for reward in Reward.objects.select_for_update().filter(qualifying_payment=payment):
-        reward_reverse(reward=reward, reason=_("The qualifying payment was refunded or disputed."))
+        reward_reverse(reward=reward, reason=reason)
 
 
 def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
@@ -302,7 +304,7 @@ def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
     )
     if not created:
         return f"payment {invoice['id']} already recorded"
-    if _reversal_for(payment) is not None:
+    if payment_void_reason(payment):  # refunded or disputed before this event arrived
         payment.is_reversed = True
         payment.save(update_fields=["is_reversed"])
     return referral_qualify(payment=payment)
@@ -320,39 +322,66 @@ def _on_invoice_payment_paid(invoice_payment: dict[str, Any], event: StripeEvent
     payment.stripe_charge_id = payment.stripe_charge_id or _stripe_id(paid_by.get("charge"))
     payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or _stripe_id(paid_by.get("payment_intent"))
     payment.save(update_fields=["stripe_charge_id", "stripe_payment_intent_id"])
-    if not payment.is_reversed and _reversal_for(payment) is not None:
-        _payment_reversed(payment)
+    reason = "" if payment.is_reversed else payment_void_reason(payment)
+    if reason:
+        _payment_reversed(payment, reason)
         return "payment linked; it was already refunded or disputed"
     return "payment linked to its charge"
 
 
-def _reversal_for(payment: Payment) -> PaymentReversal | None:
+def _reversals_for(payment: Payment) -> list[PaymentReversal]:
     keys = Q(pk__in=[])
     if payment.stripe_charge_id:
         keys |= Q(stripe_charge_id=payment.stripe_charge_id)
     if payment.stripe_payment_intent_id:
         keys |= Q(stripe_payment_intent_id=payment.stripe_payment_intent_id)
-    return PaymentReversal.objects.filter(keys).first()
+    return list(PaymentReversal.objects.filter(keys))
+
+
+def payment_void_reason(payment: Payment) -> str:
+    """Why the payment no longer qualifies a referral, or "" while it still does. A dispute
+    voids it whatever its amount; refunds void it once they add up to half of it or more
+    (REFUND_VOID_PERCENT): a smaller refund is a goodwill gesture or a correction, and the
+    practice is still a paying customer. docs/staff.md explains the rule."""
+    reversals = _reversals_for(payment)
+    if any(reversal.kind == PaymentReversal.Kind.DISPUTE for reversal in reversals):
+        return _("The qualifying payment was disputed.")
+    refunded = sum(reversal.amount_cents for reversal in reversals)
+    if refunded and refunded * 100 >= payment.amount_cents * REFUND_VOID_PERCENT:
+        return _("%(refunded)s of the qualifying payment of %(paid)s was refunded (half or more).") % {
+            "refunded": f"{refunded / 100:.2f}",
+            "paid": f"{payment.amount_cents / 100:.2f} {payment.currency.upper()}",
+        }
+    return ""
 
 
 def _on_reversal(kind: str, obj: dict[str, Any], event: StripeEvent) -> str:
-    if kind == PaymentReversal.Kind.REFUND and int(obj.get("amount_refunded") or 0) <= 0:
+    """A refund (charge.refunded: one per refund, each carrying the charge's running total in
+    `amount_refunded`, in any order) or a dispute. One row per charge or dispute; for refunds it
+    keeps the highest total reported, so a late, older report never lowers it."""
+    is_refund = kind == PaymentReversal.Kind.REFUND
+    amount = int((obj.get("amount_refunded") if is_refund else obj.get("amount")) or 0)
+    if is_refund and amount <= 0:
         return "nothing refunded"
     _payments_lock()
-    charge_id = obj.get("id") if kind == PaymentReversal.Kind.REFUND else obj.get("charge")
-    reversal, created = PaymentReversal.objects.get_or_create(
+    charge_id = obj.get("id") if is_refund else obj.get("charge")
+    reversal, created = PaymentReversal.objects.select_for_update().get_or_create(
         stripe_object_id=obj["id"],
         defaults={
             "kind": kind,
             "stripe_customer_id": _stripe_id(obj.get("customer")),
             "stripe_charge_id": _stripe_id(charge_id),
             "stripe_payment_intent_id": _stripe_id(obj.get("payment_intent")),
-            "amount_cents": int(obj.get("amount_refunded") or obj.get("amount") or 0),
+            "amount_cents": amount,
             "occurred_at": datetime.datetime.fromtimestamp(event.stripe_created, tz=datetime.UTC),
         },
     )
-    if not created:
-        return f"{kind} {obj['id']} already recorded"
+    if not created and (not is_refund or amount <= reversal.amount_cents):
+        return f"{kind} {obj['id']} already recorded ({reversal.amount_cents} cents)"
+    if not created:  # a further partial refund of the same charge
+        reversal.amount_cents = amount
+        reversal.occurred_at = datetime.datetime.fromtimestamp(event.stripe_created, tz=datetime.UTC)
+        reversal.save(update_fields=["amount_cents", "occurred_at"])
     keys = Q(pk__in=[])
     if reversal.stripe_charge_id:
         keys |= Q(stripe_charge_id=reversal.stripe_charge_id)
@@ -360,10 +389,14 @@ def _on_reversal(kind: str, obj: dict[str, Any], event: StripeEvent) -> str:
         keys |= Q(stripe_payment_intent_id=reversal.stripe_payment_intent_id)
     payments = list(Payment.objects.select_for_update().filter(keys))
     if not payments:
-        return f"{kind} recorded; its payment is not known yet"
+        return f"{kind} of {amount} cents recorded; its payment is not known yet"
+    voided = 0
     for payment in payments:
-        _payment_reversed(payment)
-    return f"{kind} applied to {len(payments)} payment(s)"
+        reason = "" if payment.is_reversed else payment_void_reason(payment)
+        if reason:
+            _payment_reversed(payment, reason)
+            voided += 1
+    return f"{kind} of {amount} cents: {voided} of {len(payments)} payment(s) no longer qualify"
 
 
 def _on_subscription(subscription: dict[str, Any], event: StripeEvent) -> str:
@@ -469,7 +502,10 @@ def referral_qualify(*, payment: Payment) -> str:
             _("Yearly limit of %(cap)s rewards reached.") % {"cap": program.yearly_cap_per_referrer},
         )
     if payment.is_reversed:
-        status, reason = RewardStatus.CANCELLED, _("The qualifying payment was refunded or disputed.")
+        status, reason = (
+            RewardStatus.CANCELLED,
+            payment_void_reason(payment) or _("The qualifying payment was refunded or disputed."),
+        )
     try:
         with transaction.atomic():
             reward = Reward.objects.create(
@@ -648,10 +684,11 @@ def reward_credit_failed(*, reward_pk: int, error: str) -> None:
 
 
 def reward_clawback(*, reward_pk: int) -> str:
-    """Take a credited reward back: a reversing ledger entry and a positive balance transaction."""
+    """Take a credited reward back: a reversing ledger entry and a positive balance transaction.
+    Only when its qualifying payment no longer qualifies (a small partial refund owes nothing)."""
     with transaction.atomic():
-        reward = Reward.objects.select_for_update().get(pk=reward_pk)
-        if reward.status != RewardStatus.CREDITED:
+        reward = Reward.objects.select_for_update().select_related("qualifying_payment").get(pk=reward_pk)
+        if reward.status != RewardStatus.CREDITED or not reward.qualifying_payment.is_reversed:
             return reward.status
     customer_id = stripe_customer_ensure(practice=reward.beneficiary_practice)
     metadata = {"reward_id": str(reward.pk), "referral_id": str(reward.referral_id), "kind": "clawback"}

@@ -29,6 +29,7 @@ from billing.models import (
 )
 from referrals.models import Eligibility, EligibilityReason, Referral
 from tenants.models import Practice, User
+from tests.billing_support import WEBHOOK, post_event, process_all
 from tests.stripe_helpers import (
     OLD_SECRET,
     Standin,
@@ -36,55 +37,11 @@ from tests.stripe_helpers import (
     dispute_created,
     event,
     invoice_paid,
-    signed,
     stripe_object,
 )
 
 pytestmark = pytest.mark.django_db
 Pair = tuple[User, Practice]
-WEBHOOK = "/stripe/webhook/"
-
-
-def post_event(
-    payload: Any, *, secret: str | None = None, signature: str | None = None, timestamp: int | None = None
-) -> Any:
-    body, header = signed(payload, **({"secret": secret} if secret else {}), timestamp=timestamp)
-    headers = {"HTTP_STRIPE_SIGNATURE": signature if signature is not None else header}
-    return Client(HTTP_HOST="dentaltap.localhost").post(WEBHOOK, body, content_type="application/json", **headers)
-
-
-def process_all() -> list[str]:
-    return [
-        services.stripe_event_process(event_pk=pk)
-        for pk in StripeEvent.objects.order_by("pk").values_list("pk", flat=True)
-    ]
-
-
-@pytest.fixture
-def referred(make_practice: Callable[..., Pair]) -> dict[str, Any]:
-    """A referrer with their own practice, and a practice they referred, known to Stripe."""
-    referrer, referrer_practice = make_practice("referrer")
-    newcomer, new_practice = make_practice("newcomer")
-    referral = Referral.objects.create(
-        referrer=referrer,
-        referred_user=newcomer,
-        referred_practice=new_practice,
-        source="link",
-        eligibility=Eligibility.ELIGIBLE,
-    )
-    services.account_for(new_practice)
-    PracticeAccount.objects.filter(practice=new_practice).update(stripe_customer_id="cus_newcomer")
-    return {
-        "referrer": referrer,
-        "referrer_practice": referrer_practice,
-        "practice": new_practice,
-        "referral": referral,
-    }
-
-
-@pytest.fixture
-def no_hold() -> ReferralProgram:
-    return ReferralProgram.objects.create(name="No hold (tests)", hold_days=0)
 
 
 # --------------------------------------------------------------------------- the webhook
