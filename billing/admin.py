@@ -11,6 +11,7 @@ from billing import services
 from billing.models import (
     LedgerEntry,
     Payment,
+    PaymentCard,
     PaymentReversal,
     Plan,
     PracticeAccount,
@@ -123,6 +124,15 @@ class PaymentAdmin(MoneyColumns, ReadOnlyAdmin):
 class PaymentReversalAdmin(ReadOnlyAdmin):
     list_display = ("occurred_at", "kind", "stripe_object_id", "stripe_charge_id", "amount_cents")
     list_filter = ("kind",)
+
+
+@admin.register(PaymentCard)
+class PaymentCardAdmin(ReadOnlyAdmin):
+    """Cards practices paid with (Stripe fingerprints): the same-card rule's evidence."""
+
+    list_display = ("first_seen_at", "practice", "brand", "last4", "fingerprint", "first_seen_on")
+    search_fields = ("fingerprint", "practice__name", "practice__slug", "last4")
+    list_select_related = ("practice",)
 
 
 class RewardActionInline(admin.TabularInline):

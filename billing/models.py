@@ -178,6 +178,34 @@ class PaymentReversal(models.Model):
         return f"{self.kind} {self.stripe_object_id}"
 
 
+class PaymentCard(models.Model):
+    """A card a practice paid with, known by Stripe's card fingerprint (the same card number has
+    the same fingerprint across all customers of one Stripe account). Recorded from the charges,
+    payment intents, payment methods and invoices Stripe reports; how the same-card rule sees a
+    referred practice paying with its referrer's card."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="payment_cards")
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    brand = models.CharField(max_length=20, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    first_seen_on = models.CharField(max_length=100, blank=True, help_text=_("The Stripe object it was first seen on."))
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment card")
+        verbose_name_plural = _("payment cards")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "fingerprint"], name="payment_card_one_per_practice"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return f"{self.brand or 'card'} …{self.last4}" if self.last4 else f"card {self.fingerprint[:6]}…"
+
+
 class ReferralProgram(models.Model):
     """The referral reward's terms (admin-editable). The newest active row applies."""
 

@@ -23,7 +23,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing import stripe_gateway, webhooks
+from billing import cards, stripe_gateway, webhooks
 from billing.models import (
     LedgerEntry,
     LedgerKind,
@@ -285,6 +285,7 @@ def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
     if invoice.get("status") not in (None, "paid") or amount <= 0:
         return "invoice not paid or zero amount: does not qualify a referral"
     _payments_lock()
+    cards.cards_record(practice=practice, cards=cards.cards_in(invoice))
     charge_id, intent_id = _invoice_payment_ids(invoice)
     paid_at_unix = (invoice.get("status_transitions") or {}).get("paid_at") or event.stripe_created
     payment, created = Payment.objects.get_or_create(
@@ -438,6 +439,20 @@ def _on_checkout_completed(session: dict[str, Any], event: StripeEvent) -> str:
     return "customer linked" if updated else "customer already linked"
 
 
+def _on_card_seen(obj: dict[str, Any], event: StripeEvent) -> str:
+    """A charge, payment intent or payment method: remember the card, apply the same-card rule."""
+    practice = _practice_for_customer(_stripe_id(obj.get("customer")))
+    new = cards.cards_record(practice=practice, cards=cards.cards_in(obj))
+    if not new:
+        return "no new card"
+    held = [
+        reward_hold_for_new_signal(referral_id=r.pk)
+        for r in cards.referrals_touching(practice=practice)
+        if cards.same_card_flag(referral=r)
+    ]
+    return f"{new} card(s) recorded; same card as the referrer's practice on {len(held)} referral(s)"
+
+
 EVENT_HANDLERS: dict[str, Any] = {
     "invoice.paid": _on_invoice_paid,
     "invoice.payment_succeeded": _on_invoice_paid,  # the same change, reported twice by Stripe
@@ -448,6 +463,9 @@ EVENT_HANDLERS: dict[str, Any] = {
     "customer.subscription.updated": _on_subscription,
     "customer.subscription.deleted": _on_subscription,
     "checkout.session.completed": _on_checkout_completed,
+    "charge.succeeded": _on_card_seen,
+    "payment_intent.succeeded": _on_card_seen,
+    "payment_method.attached": _on_card_seen,
 }
 
 
@@ -471,6 +489,28 @@ def _reward_log(
     )
 
 
+def reward_hold_for_new_signal(*, referral_id: int) -> str:
+    """A new fraud signal made the referral high risk (the same card, reported after the reward
+    was created): a reward still waiting is held for staff; one already on its way to Stripe
+    or credited is left, with a note in its log for staff to decide."""
+    from referrals.models import Eligibility, Referral  # noqa: PLC0415
+
+    referral = Referral.objects.get(pk=referral_id)
+    reward = Reward.objects.select_for_update().filter(referral_id=referral_id).first()
+    if reward is None or referral.eligibility != Eligibility.REVIEW:
+        return "no reward to hold"
+    why = referral.get_eligibility_reason_display()
+    if reward.status == RewardStatus.PENDING:
+        reward.status, reward.reason = RewardStatus.ON_HOLD, _("Held for review: %(why)s") % {"why": why}
+        reward.save(update_fields=["status", "reason", "updated_at"])
+        _reward_log(reward, RewardStatus.ON_HOLD, referral.eligibility_note, from_status=RewardStatus.PENDING)
+        return RewardStatus.ON_HOLD
+    if reward.status not in (RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.ON_HOLD):
+        note = f"{why}: seen while the reward was {reward.status}; for staff to decide. {referral.eligibility_note}"
+        _reward_log(reward, reward.status, note, from_status=reward.status)
+    return reward.status
+
+
 def referral_qualify(*, payment: Payment) -> str:
     """The referred practice paid: create its referral's reward (one per referral, ever)."""
     from referrals.models import Eligibility, Referral  # noqa: PLC0415 - referrals is a later layer
@@ -485,6 +525,8 @@ def referral_qualify(*, payment: Payment) -> str:
     beneficiary = home_practice(user=referral.referrer)
     if beneficiary is None:
         return "paid; the referrer owns no practice to credit"
+    if cards.same_card_flag(referral=referral):  # the card was reported before this invoice
+        referral.refresh_from_db()
     program = program_current()
     status, reason = RewardStatus.PENDING, ""
     if referral.eligibility == Eligibility.REVIEW:
@@ -590,7 +632,7 @@ def rewards_release_due(*, limit: int = 500) -> int:
     return len(due) + len(owed)
 
 
-def reward_credit(*, reward_pk: int) -> str:
+def reward_credit(*, reward_pk: int) -> str:  # noqa: PLR0911 - one exit per outcome
     """Credit a due reward: a Stripe customer balance transaction of -amount (it lowers the next
     invoice) and one ledger entry. Runs in three steps so Stripe is never called inside a
     transaction; every step is safe to repeat.
@@ -606,6 +648,8 @@ def reward_credit(*, reward_pk: int) -> str:
             return reward.status
         if reward.status == RewardStatus.PENDING and reward.hold_until > timezone.now():
             return "not due"
+        if reward.status == RewardStatus.PENDING and cards.same_card_flag(referral=reward.referral):
+            return reward_hold_for_new_signal(referral_id=reward.referral_id)  # the last look before Stripe
         reversed_payment = reward.qualifying_payment.is_reversed
         earlier_attempt = reward.attempts > 0
         if reversed_payment and not earlier_attempt:

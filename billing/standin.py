@@ -10,8 +10,9 @@ Sessions (create) with a click-through checkout page, Billing Portal sessions (c
 honour `Idempotency-Key` as Stripe does: the same key returns the first response again.
 
 For development, the checkout page's "Pay" button plays Stripe's part after a payment: it sends
-`checkout.session.completed`, `customer.subscription.created` and `invoice.paid`, signed with the
-webhook secret, to the app's webhook endpoint.
+`checkout.session.completed`, `customer.subscription.created`, `charge.succeeded` (with the card's
+fingerprint, the same for the same card number), `invoice.paid` and `invoice_payment.paid`,
+signed with the webhook secret, to the app's webhook endpoint.
 
 Test hooks (not Stripe's): GET /_requests lists what was received, each with its outcome
 (`applied`, `replayed`, `in_flight`, `failed`, `read`, and `response_lost`); POST /_fail makes the
@@ -28,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import itertools
 import json
 import re
 import secrets
+import string
 import threading
 import time
 import urllib.request
@@ -73,6 +76,19 @@ def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
     timestamp = int(time.time()) if timestamp is None else timestamp
     signature = stripe.WebhookSignature._compute_signature(f"{timestamp}.{payload}", secret)
     return f"t={timestamp},v1={signature}"
+
+
+def card_details(card_number: str) -> dict[str, Any]:
+    """`payment_method_details.card` for a card number, with a Stripe-like fingerprint: 16
+    letters and digits, the same for the same number."""
+    digest = hashlib.sha256(f"dentaltap-standin:{card_number}".encode()).digest()
+    alphabet = string.ascii_letters + string.digits
+    fingerprint = "".join(alphabet[byte % len(alphabet)] for byte in digest[:16])
+    brand = "visa" if card_number.startswith("4") else "mastercard" if card_number.startswith("5") else "unknown"
+    return {
+        "brand": brand, "last4": card_number[-4:], "fingerprint": fingerprint, "exp_month": 12, "exp_year": 2030,
+        "country": "US", "funding": "credit", "checks": {"cvc_check": "pass"},
+    }  # fmt: skip
 
 
 class StandinState:
@@ -179,7 +195,7 @@ class Handler(BaseHTTPRequestHandler):
         if self._test_hook(method, path, body):
             return
         if path.startswith("/checkout/"):
-            self._checkout_page(method, path)
+            self._checkout_page(method, path, body)
             return
         if not path.startswith("/v1/"):
             self._error(404, f"Unrecognized request URL ({method}: {path}).")
@@ -333,7 +349,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ dev checkout page
 
-    def _checkout_page(self, method: str, path: str) -> None:
+    def _checkout_page(self, method: str, path: str, body: str = "") -> None:
         session_id = path.split("/")[2]
         session = self.state.sessions.get(session_id)
         if session is None:
@@ -342,21 +358,28 @@ class Handler(BaseHTTPRequestHandler):
         price = (session["line_items"] or [{}])[0].get("price", "")
         amount = self.state.price_amounts.get(price, 4900)
         if method == "GET":
+            # A different test card for each checkout, so two practices paying in the demo do not
+            # share one by accident; type another practice's number to see the same-card rule.
+            default_card = f"4242 4242 {int(session_id[-8:], 16) % 10**8:08d}"
             page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Checkout (stand-in)</title></head>
 <body style="font-family:sans-serif;max-width:28rem;margin:4rem auto">
 <h1>Stripe Checkout (local stand-in)</h1><p>Subscription: <b>{price}</b>, {amount / 100:.2f} USD / month</p>
 <form method="post" action="/checkout/{session_id}/pay">
+<p><label>Card number <input name="card" value="{default_card}" size="22" autocomplete="off"></label></p>
 <button type="submit" style="font-size:1.2rem">Pay</button></form>
 <p><a href="{session["cancel_url"]}">Cancel</a></p></body></html>"""
             self._send(200, page, "text/html; charset=utf-8")
             return
-        self._complete_checkout(session, price, amount)
+        card_number = re.sub(r"\D", "", dict(parse_qsl(body)).get("card", "")) or "4242424242424242"
+        self._complete_checkout(session, price, amount, card_number)
         self.send_response(303)
         self.send_header("Location", session["success_url"])
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def _complete_checkout(self, session: dict[str, Any], price: str, amount: int) -> None:
+    def _complete_checkout(
+        self, session: dict[str, Any], price: str, amount: int, card_number: str = "4242424242424242"
+    ) -> None:
         now = int(time.time())
         subscription_id, invoice_id = self.state.new_id("sub"), self.state.new_id("in")
         charge_id, intent_id = self.state.new_id("ch"), self.state.new_id("pi")
@@ -382,9 +405,19 @@ class Handler(BaseHTTPRequestHandler):
             "payment": {"type": "payment_intent", "payment_intent": intent_id, "charge": charge_id},
             "created": now,
         }  # fmt: skip
+        # The charge, shaped like Stripe's: the card's fingerprint is the same for the same number
+        # across all customers of this (stand-in) account, as at Stripe.
+        charge = {
+            "id": charge_id, "object": "charge", "amount": amount, "amount_captured": amount, "amount_refunded": 0,
+            "currency": "usd", "customer": session["customer"], "invoice": invoice_id, "payment_intent": intent_id,
+            "paid": True, "captured": True, "refunded": False, "status": "succeeded", "livemode": False,
+            "created": now, "payment_method": self.state.new_id("pm"),
+            "payment_method_details": {"type": "card", "card": card_details(card_number)},
+        }  # fmt: skip
         for event_type, obj in (
             ("checkout.session.completed", session),
             ("customer.subscription.created", subscription),
+            ("charge.succeeded", charge),
             ("invoice.paid", invoice),
             ("invoice_payment.paid", invoice_payment),
         ):

@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -25,15 +27,31 @@ from referrals.models import (
 @admin.register(Referral)
 class ReferralAdmin(admin.ModelAdmin):
     list_display = (
-        "referred_user", "referrer", "source", "status", "eligibility", "eligibility_reason", "referred_practice",
-        "created_at",
+        "referred_user", "referrer", "source", "status", "eligibility", "eligibility_reason", "risk_level",
+        "risk_score", "referred_practice", "created_at",
     )  # fmt: skip
-    list_filter = ("source", "status", "eligibility", "eligibility_reason", "created_at")
+    list_filter = ("source", "status", "eligibility", "eligibility_reason", "risk_level", "created_at")
     search_fields = ("referrer__email", "referred_user__email", "referred_practice__name", "referral_code__code")
     list_select_related = ("referrer", "referred_user", "referred_practice")
     date_hierarchy = "created_at"
     raw_id_fields = ("referrer", "referred_user", "referred_practice", "invitation", "referral_code", "reviewed_by")
-    readonly_fields = ("created_at", "signup_ip", "reviewed_by", "reviewed_at")
+    readonly_fields = (
+        "created_at", "signup_ip", "reviewed_by", "reviewed_at", "risk_level", "risk_score", "risk_signals_list",
+    )  # fmt: skip
+    exclude = ("risk_signals",)
+
+    @admin.display(description=_("risk signals"))
+    def risk_signals_list(self, referral: Referral) -> str:
+        """Each signal with its points, strongest first (referrals/risk.py, docs/staff.md)."""
+        signals = sorted(referral.risk_signals or [], key=lambda signal: -int(signal.get("points", 0)))
+        if not signals:
+            return str(_("None"))
+        return format_html_join(
+            mark_safe("<br>"),
+            "+{} {}: {}",
+            ((signal.get("points"), signal.get("code"), signal.get("detail")) for signal in signals),
+        )
+
     actions = ("approve_after_review", "reject_after_review")
 
     def _review(self, request: HttpRequest, queryset: QuerySet[Referral], decision: str) -> None:

@@ -253,6 +253,9 @@ REASON_IN_PLAIN_WORDS: dict[str, Any] = {
     EligibilityReason.SHARED_IP: gettext_lazy(
         "Our team is checking this signup: it came from the same network as you or another signup."
     ),
+    EligibilityReason.SAME_CARD: gettext_lazy(
+        "Our team is checking this referral: it was paid with the same card as your own practice."
+    ),
     EligibilityReason.REJECTED_BY_STAFF: gettext_lazy("Our team reviewed this signup and it does not qualify."),
 }
 # Reward statuses whose row says why (the others speak for themselves). The words come from

@@ -74,7 +74,16 @@ class EligibilityReason(models.TextChoices):
     DISPOSABLE_EMAIL = "disposable_email", _("Disposable email domain")
     VELOCITY_LIMIT = "velocity_limit", _("Too many referrals in a short time")
     SHARED_IP = "shared_ip", _("Signed up from the referrer's network")
+    SAME_CARD = "same_card", _("Paid with the referrer's card")
     REJECTED_BY_STAFF = "staff_rejected", _("Rejected by staff")
+
+
+class RiskLevel(models.TextChoices):
+    """Fraud signals combined (referrals/risk.py, docs/staff.md): only high holds a reward."""
+
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
 
 
 class Referral(models.Model):
@@ -104,6 +113,11 @@ class Referral(models.Model):
     eligibility_note = models.CharField(_("reason details"), max_length=300, blank=True)
     # Where the newcomer signed up from: compared with the referrer's own addresses (fraud review).
     signup_ip = models.GenericIPAddressField(_("signup IP address"), null=True, blank=True)
+    # Fraud signals seen at signup and at payment, each {"code", "points", "detail"}; the score is
+    # their sum and the level follows from it (referrals/risk.py). Staff-only.
+    risk_level = models.CharField(_("risk level"), max_length=10, choices=RiskLevel.choices, default=RiskLevel.LOW)
+    risk_score = models.PositiveSmallIntegerField(_("risk score"), default=0)
+    risk_signals = models.JSONField(_("risk signals"), default=list, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -127,6 +141,9 @@ class Referral(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(source="invitation") | models.Q(invitation__isnull=False),
                 name="referral_invitation_source_has_invitation",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(risk_level__in=RiskLevel.values), name="referral_risk_level_known"
             ),
         ]
         indexes: ClassVar = [

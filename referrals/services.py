@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from dentaltap.errors import ApplicationError, ConflictError
 from invitations.models import Invitation
 from invitations.roles import grantable_roles
-from referrals import mailboxes, selectors
+from referrals import mailboxes, risk, selectors
 from referrals.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -27,6 +27,7 @@ from referrals.models import (
     ReferralSource,
     ReferralVisit,
     ReferrerAddress,
+    RiskLevel,
 )
 from tenants import services as tenant_services
 from tenants.access import Permission, membership_get_active, membership_has_permission
@@ -78,6 +79,7 @@ class EligibilityDecision:
     eligibility: str
     reason: str = EligibilityReason.NONE
     note: str = ""
+    assessment: risk.Risk = field(default_factory=lambda: risk.Risk(score=0, level=RiskLevel.LOW, signals=[]))
 
 
 def referrer_address_record(*, user: User, ip_address: str | None) -> None:
@@ -91,36 +93,36 @@ def referrer_address_record(*, user: User, ip_address: str | None) -> None:
         )  # a concurrent twin loses quietly on the unique constraint
 
 
-def _shares_address_with_referrer(*, referrer: User, signup_ip: str | None) -> bool:
-    """The newcomer signed up from an address the referrer was seen at, or from the address of
-    another signup the referrer brought (one person farming several accounts)."""
-    if not signup_ip:
-        return False
-    return (
-        ReferrerAddress.objects.filter(user=referrer, ip_address=signup_ip).exists()
-        or Referral.objects.filter(referrer=referrer, signup_ip=signup_ip).exists()
-    )
-
-
 def referral_eligibility_decide(
-    *, referrer: User, referred_user: User, signup_ip: str | None = None
+    *, referrer: User, referred_user: User, signup_ip: str | None = None, source: str = ReferralSource.LINK
 ) -> EligibilityDecision:
-    """Decide, in this order: self-referral, an already registered mailbox, the referrer's
-    velocity, a throw-away domain (review only), an address shared with the referrer (review
-    only: colleagues in one clinic share a network). Call inside the signup transaction, which
-    holds the referrer's advisory lock so concurrent signups count each other."""
+    """Hard rules first, each making the referral not eligible: self-referral, an already
+    registered mailbox, the referrer's velocity. Then the fraud signals (referrals/risk.py),
+    combined into a risk level: only a high one sends the referral to staff review. A shared
+    network alone never does: colleagues in one clinic share one. Call inside the signup
+    transaction, which holds the referrer's advisory lock so concurrent signups count each other."""
     email = referred_user.email
+    assessed = risk.combine(
+        [
+            signal.as_json()
+            for signal in risk.signup_signals(referrer=referrer, email=email, signup_ip=signup_ip, source=source)
+        ]
+    )
     if referrer.pk == referred_user.pk or mailboxes.mailbox_canonical(referrer.email) == mailboxes.mailbox_canonical(
         email
     ):
         return EligibilityDecision(
-            Eligibility.INELIGIBLE, EligibilityReason.SELF_REFERRAL, _("The referrer and the new user share a mailbox.")
+            Eligibility.INELIGIBLE,
+            EligibilityReason.SELF_REFERRAL,
+            _("The referrer and the new user share a mailbox."),
+            assessed,
         )
     if mailboxes.users_with_mailbox(email).exclude(pk=referred_user.pk).exists():
         return EligibilityDecision(
             Eligibility.INELIGIBLE,
             EligibilityReason.EMAIL_REGISTERED,
             _("Another account already uses this mailbox under a different spelling."),
+            assessed,
         )
     limit = settings.REFERRAL_VELOCITY_LIMIT_PER_DAY
     since = timezone.now() - datetime.timedelta(days=1)
@@ -131,18 +133,38 @@ def referral_eligibility_decide(
             EligibilityReason.VELOCITY_LIMIT,
             _("The referrer already brought %(count)d signups in 24 hours (limit %(limit)d).")
             % {"count": recent, "limit": limit},
+            assessed,
         )
-    if mailboxes.is_disposable(email):
-        return EligibilityDecision(
-            Eligibility.REVIEW, EligibilityReason.DISPOSABLE_EMAIL, _("The email uses a throw-away domain.")
-        )
-    if _shares_address_with_referrer(referrer=referrer, signup_ip=signup_ip):
-        return EligibilityDecision(
-            Eligibility.REVIEW,
-            EligibilityReason.SHARED_IP,
-            _("Signed up from %(ip)s, an address the referrer or another of their signups used.") % {"ip": signup_ip},
-        )
-    return EligibilityDecision(Eligibility.ELIGIBLE)
+    if assessed.level == RiskLevel.HIGH:
+        return EligibilityDecision(Eligibility.REVIEW, assessed.strongest_reason, _risk_note(assessed), assessed)
+    return EligibilityDecision(Eligibility.ELIGIBLE, assessment=assessed)
+
+
+def _risk_note(assessed: risk.Risk) -> str:
+    details = " ".join(str(signal["detail"]) for signal in sorted(assessed.signals, key=lambda s: -s["points"]))
+    level = RiskLevel(assessed.level).label
+    return (_("Risk %(level)s (%(score)d).") % {"level": level, "score": assessed.score} + " " + details)[:300]
+
+
+@transaction.atomic
+def referral_risk_signal_add(*, referral_id: int, signal: risk.Signal) -> tuple[Referral, bool]:
+    """Add a signal seen after signup (the same card at payment) and re-assess. Returns the
+    referral and whether the signal was new. A new signal that makes the level high sends an
+    eligible referral (even one staff approved before: this is news) back to staff review."""
+    referral = Referral.objects.select_for_update().get(pk=referral_id)
+    if any(existing.get("code") == signal.code for existing in referral.risk_signals):
+        return referral, False
+    assessed = risk.combine([*referral.risk_signals, signal.as_json()])
+    referral.risk_signals, referral.risk_score, referral.risk_level = assessed.signals, assessed.score, assessed.level
+    fields = ["risk_signals", "risk_score", "risk_level"]
+    if assessed.level == RiskLevel.HIGH and referral.eligibility != Eligibility.INELIGIBLE:
+        referral.eligibility, referral.eligibility_reason = Eligibility.REVIEW, assessed.strongest_reason
+        referral.eligibility_note = _risk_note(assessed)
+        referral.reviewed_by, referral.reviewed_at = None, None
+        fields += ["eligibility", "eligibility_reason", "eligibility_note", "reviewed_by", "reviewed_at"]
+    referral.save(update_fields=fields)
+    logger.info("referral %s: signal %s, risk %s (%s)", referral.pk, signal.code, assessed.level, assessed.score)
+    return referral, True
 
 
 @transaction.atomic
@@ -160,7 +182,9 @@ def referral_record(
     with connection.cursor() as cursor:
         # Serialises one referrer's concurrent signups so the velocity count is exact.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"referrals:{referrer.pk}"])
-    decision = referral_eligibility_decide(referrer=referrer, referred_user=referred_user, signup_ip=signup_ip)
+    decision = referral_eligibility_decide(
+        referrer=referrer, referred_user=referred_user, signup_ip=signup_ip, source=source
+    )
     referral = Referral.objects.create(
         referrer=referrer,
         referred_user=referred_user,
@@ -172,15 +196,20 @@ def referral_record(
         eligibility_reason=decision.reason,
         eligibility_note=decision.note,
         signup_ip=signup_ip,
+        risk_level=decision.assessment.level,
+        risk_score=decision.assessment.score,
+        risk_signals=decision.assessment.signals,
     )
     logger.info(
-        "referral %s: %s -> %s via %s (%s %s)",
+        "referral %s: %s -> %s via %s (%s %s, risk %s %s)",
         referral.pk,
         referrer.pk,
         referred_user.pk,
         source,
         decision.eligibility,
         decision.reason,
+        decision.assessment.level,
+        decision.assessment.score,
     )
     return referral
 

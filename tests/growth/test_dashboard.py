@@ -16,7 +16,6 @@ from billing.models import Payment
 from referrals import services
 from referrals.models import (
     Eligibility,
-    EligibilityReason,
     Referral,
     ReferralCode,
     ReferralMessageTemplate,
@@ -203,26 +202,35 @@ def test_the_email_channel_points_to_invite_pages_where_the_user_may_invite(
     assert 'data-testid="invite-page"' not in client_for(guest).get("/referrals/").content.decode()
 
 
-def test_a_signup_from_the_referrers_address_is_flagged_for_review(public_tenant: Any, client_for: ClientFor) -> None:
+def test_a_signup_from_the_referrers_address_is_recorded_as_a_signal_not_held(
+    public_tenant: Any, client_for: ClientFor
+) -> None:
+    """Colleagues share a clinic's network: the address is a low-weight signal on the referral
+    (tests/test_referral_risk.py has the combinations), not a reason for review by itself."""
     referrer = UserFactory()
     client_for(referrer, REMOTE_ADDR="198.51.100.7").get("/referrals/")  # the referrer's own network
     assert ReferrerAddress.objects.filter(user=referrer, ip_address="198.51.100.7").exists()
     same = services.referral_record(
         referrer=referrer, referred_user=UserFactory(), referred_practice=None, source="link", signup_ip="198.51.100.7"
     )
-    assert (same.eligibility, same.eligibility_reason) == (Eligibility.REVIEW, EligibilityReason.SHARED_IP)
+    assert (same.eligibility, same.risk_level, [s["code"] for s in same.risk_signals]) == (
+        Eligibility.ELIGIBLE,
+        "low",
+        ["shared_network"],
+    )
     elsewhere = services.referral_record(
         referrer=referrer, referred_user=UserFactory(), referred_practice=None, source="link", signup_ip="192.0.2.1"
     )
     assert elsewhere.eligibility == Eligibility.ELIGIBLE and elsewhere.signup_ip == "192.0.2.1"
+    assert elsewhere.risk_signals == []
     farmed = services.referral_record(
         referrer=referrer, referred_user=UserFactory(), referred_practice=None, source="link", signup_ip="192.0.2.1"
     )
-    assert farmed.eligibility_reason == EligibilityReason.SHARED_IP  # a second signup from one address
+    assert [s["code"] for s in farmed.risk_signals] == ["network_of_other_signups"]  # a second signup from one address
     unknown = services.referral_record(
         referrer=referrer, referred_user=UserFactory(), referred_practice=None, source="link", signup_ip=None
     )
-    assert unknown.eligibility == Eligibility.ELIGIBLE
+    assert unknown.eligibility == Eligibility.ELIGIBLE and unknown.risk_signals == []
 
 
 def test_visits_on_the_landing_page_move_the_funnel(public_tenant: Any, client_for: ClientFor) -> None:
