@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -68,6 +69,9 @@ class PlanAdmin(admin.ModelAdmin):
 
 @admin.register(ReferralProgram)
 class ReferralProgramAdmin(admin.ModelAdmin):
+    """The newest active program applies. A shorter hold applies at once to rewards already
+    waiting (services.rewards_hold_shorten); a longer one only to rewards earned afterwards."""
+
     list_display = (
         "name",
         "reward",
@@ -80,6 +84,16 @@ class ReferralProgramAdmin(admin.ModelAdmin):
     @admin.display(description=_("reward"), ordering="reward_cents")
     def reward(self, program: ReferralProgram) -> str:
         return money(program.reward_cents, program.currency)
+
+    def save_model(self, request: HttpRequest, obj: ReferralProgram, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change or {"hold_days", "is_active"} & set(form.changed_data):
+            shortened = services.rewards_hold_shorten(actor=request.user)  # type: ignore[arg-type]
+            if shortened:
+                self.message_user(
+                    request,
+                    _("%(count)d waiting reward(s) are due sooner under the new hold.") % {"count": shortened},
+                )
 
 
 @admin.register(PracticeAccount)
@@ -98,13 +112,22 @@ class StripeEventAdmin(ReadOnlyAdmin):
     search_fields = ("stripe_event_id", "object_id")
     actions = ("reprocess",)
 
-    @admin.action(description="Process again (pending or failed events)")
+    @admin.action(description=_("Process again (pending or failed events)"), permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
         events = list(queryset.filter(status__in=[StripeEventStatus.PENDING, StripeEventStatus.FAILED]))
         for event in events:
             StripeEvent.objects.filter(pk=event.pk).update(status=StripeEventStatus.PENDING)
-            stripe_event_process.delay(event.pk)
-        self.message_user(request, f"{len(events)} event(s) queued.")
+            self.log_change(request, event, f"Queued for processing again (was {event.status}).")
+            pk = event.pk
+            transaction.on_commit(lambda pk=pk: stripe_event_process.delay(pk), robust=True)  # type: ignore[misc]
+        skipped = queryset.count() - len(events)
+        self.message_user(request, _("%(count)d event(s) queued.") % {"count": len(events)})
+        if skipped:
+            self.message_user(
+                request,
+                _("%(count)d event(s) already processed or ignored were left as they are.") % {"count": skipped},
+                level=messages.WARNING,
+            )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser  # needed to run actions; the fields stay read-only
@@ -178,27 +201,29 @@ class RewardAdmin(MoneyColumns, admin.ModelAdmin):
         for reward in queryset:
             try:
                 services.reward_review(reward_pk=reward.pk, decision=decision, actor=request.user)  # type: ignore[arg-type]
-                done += 1
             except ApplicationError as error:
                 refused.append(f"#{reward.pk}: {error.message}")
+            else:
+                self.log_change(request, reward, f"Staff decision: {decision} (was {reward.status}).")
+                done += 1
         if done:
-            self.message_user(request, f"{decision}: {done} reward(s).")
+            self.message_user(request, _("%(decision)s: %(count)d reward(s).") % {"decision": decision, "count": done})
         for message in refused:
             self.message_user(request, message, level=messages.WARNING)
 
-    @admin.action(description="Approve (release when the hold ends)")
+    @admin.action(description=_("Approve (release when the hold ends)"), permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
         self._review(request, queryset, "approve")
 
-    @admin.action(description="Hold for review")
+    @admin.action(description=_("Hold for review"), permissions=["change"])
     def hold(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
         self._review(request, queryset, "hold")
 
-    @admin.action(description="Reject")
+    @admin.action(description=_("Reject"), permissions=["change"])
     def reject(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
         self._review(request, queryset, "reject")
 
-    @admin.action(description="Retry a failed credit")
+    @admin.action(description=_("Retry a failed credit"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
         self._review(request, queryset, "retry")
 

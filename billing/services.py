@@ -632,6 +632,34 @@ def rewards_release_due(*, limit: int = 500) -> int:
     return len(due) + len(owed)
 
 
+@transaction.atomic
+def rewards_hold_shorten(*, actor: User | None = None) -> int:
+    """After the referral program changed: bring every reward still in its hold forward to what
+    the current program's hold gives (qualifying payment + hold days) when that is sooner, and
+    queue the credit of those now due. Never later: a date promised to a referrer is kept, and
+    a longer hold applies to rewards earned from then on. Each change is in the reward's log."""
+    program = program_current()
+    now = timezone.now()
+    waiting = (
+        Reward.objects.select_for_update(of=("self",))
+        .select_related("qualifying_payment")
+        .filter(status__in=[RewardStatus.PENDING, RewardStatus.ON_HOLD], hold_until__gt=now)
+    )
+    shortened = 0
+    for reward in waiting:
+        due = reward.qualifying_payment.paid_at + datetime.timedelta(days=program.hold_days)
+        if due >= reward.hold_until:
+            continue
+        reward.hold_until = due
+        reward.save(update_fields=["hold_until", "updated_at"])
+        note = f"hold now {program.hold_days} days ({program.name}): due {due:%Y-%m-%d %H:%M} UTC"
+        _reward_log(reward, reward.status, note, actor=actor, from_status=reward.status)
+        if reward.status == RewardStatus.PENDING and due <= now:
+            _credit_after_commit(reward.pk)
+        shortened += 1
+    return shortened
+
+
 def reward_credit(*, reward_pk: int) -> str:  # noqa: PLR0911 - one exit per outcome
     """Credit a due reward: a Stripe customer balance transaction of -amount (it lowers the next
     invoice) and one ledger entry. Runs in three steps so Stripe is never called inside a

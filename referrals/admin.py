@@ -58,19 +58,26 @@ class ReferralAdmin(admin.ModelAdmin):
         done = 0
         for referral_id in queryset.values_list("pk", flat=True):
             try:
-                services.referral_review_decide(referral_id=referral_id, decision=decision, actor=request.user)  # type: ignore[arg-type]
+                referral = services.referral_review_decide(
+                    referral_id=referral_id,
+                    decision=decision,
+                    actor=request.user,  # type: ignore[arg-type]
+                )
             except ApplicationError as error:
                 self.message_user(request, f"{referral_id}: {error.message}", messages.ERROR)
             else:
+                self.log_change(request, referral, f"Staff review: {decision}.")
                 done += 1
         reviewed = ngettext("%(count)d referral reviewed.", "%(count)d referrals reviewed.", done) % {"count": done}
         self.message_user(request, reviewed, messages.SUCCESS)
 
-    @admin.action(description=_("Approve after review (eligible; release a held reward)"))
+    @admin.action(description=_("Approve after review (eligible; release a held reward)"), permissions=["change"])
     def approve_after_review(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
         self._review(request, queryset, services.ReviewDecision.APPROVE)
 
-    @admin.action(description=_("Reject after review (not eligible; reject a reward not yet credited)"))
+    @admin.action(
+        description=_("Reject after review (not eligible; reject a reward not yet credited)"), permissions=["change"]
+    )
     def reject_after_review(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
         self._review(request, queryset, services.ReviewDecision.REJECT)
 
