@@ -3,6 +3,7 @@ referred-practice fixtures (registered for every module in tests/conftest.py).""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -59,3 +60,23 @@ def referred(make_practice: Callable[..., Pair]) -> dict[str, Any]:
 @pytest.fixture
 def no_hold() -> ReferralProgram:
     return ReferralProgram.objects.create(name="No hold (tests)", hold_days=0)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def broker_idle() -> bool:
+    """No task waiting in the broker and none taken by a worker but not yet finished (tasks are
+    acknowledged late, after they ran): whatever was queued, duplicates included, has run."""
+    from dentaltap.celery import app
+
+    with app.connection_for_write() as broker:
+        client = broker.default_channel.client
+        waiting = sum(client.llen(key) for key in client.keys("celery*"))
+        return waiting == 0 and client.hlen("unacked") == 0

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,30 +20,11 @@ from billing import services
 from billing.models import LedgerEntry, Payment, PracticeAccount, ReferralProgram, Reward, RewardStatus, StripeEvent
 from referrals.models import Referral
 from tenants.models import Practice, User
+from tests.billing_support import broker_idle, wait_for
 from tests.stripe_helpers import Standin, invoice_paid, signed
 
 Pair = tuple[User, Practice]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return False
-
-
-def broker_idle() -> bool:
-    """No task waiting in the broker and none taken by a worker but not yet finished (tasks are
-    acknowledged late, after they ran): whatever was queued, duplicates included, has run."""
-    from dentaltap.celery import app
-
-    with app.connection_for_write() as broker:
-        client = broker.default_channel.client
-        waiting = sum(client.llen(key) for key in client.keys("celery*"))
-        return waiting == 0 and client.hlen("unacked") == 0
 
 
 @pytest.fixture
