@@ -115,9 +115,12 @@ class Referral(models.Model):
     signup_ip = models.GenericIPAddressField(_("signup IP address"), null=True, blank=True)
     # Fraud signals seen at signup and at payment, each {"code", "points", "detail"}; the score is
     # their sum and the level follows from it (referrals/risk.py). Staff-only.
-    risk_level = models.CharField(_("risk level"), max_length=10, choices=RiskLevel.choices, default=RiskLevel.LOW)
-    risk_score = models.PositiveSmallIntegerField(_("risk score"), default=0)
-    risk_signals = models.JSONField(_("risk signals"), default=list, blank=True)
+    # Database defaults too: bulk SQL (the analytics seed) inserts rows without them.
+    risk_level = models.CharField(
+        _("risk level"), max_length=10, choices=RiskLevel.choices, default=RiskLevel.LOW, db_default=RiskLevel.LOW
+    )
+    risk_score = models.PositiveSmallIntegerField(_("risk score"), default=0, db_default=0)
+    risk_signals = models.JSONField(_("risk signals"), default=list, blank=True, db_default=[])
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -132,13 +132,15 @@ STEPS: list[tuple[str, str]] = [
             FROM newcomer
         )
         INSERT INTO referrals_referral (referrer_id, referred_user_id, referred_practice_id, source, status,
-            eligibility, eligibility_reason, eligibility_note, signup_ip, created_at)
+            eligibility, eligibility_reason, eligibility_note, signup_ip, risk_level, risk_score, created_at)
         SELECT r.user_id, p.user_id, pr.practice_id, 'link', 'signed_up',
                CASE WHEN p.luck < 0.05 AND p.g > %(paid)s THEN 'ineligible'
                     WHEN p.luck < 0.10 AND p.g > %(paid)s THEN 'review' ELSE 'eligible' END,
                CASE WHEN p.luck < 0.05 AND p.g > %(paid)s THEN 'velocity_limit'
                     WHEN p.luck < 0.10 AND p.g > %(paid)s THEN 'disposable_email' ELSE '' END,
                '', ('10.' || (p.g %% 250) || '.' || (p.g / 250 %% 250) || '.1')::inet,
+               CASE WHEN p.luck >= 0.05 AND p.luck < 0.10 AND p.g > %(paid)s THEN 'high' ELSE 'low' END,
+               CASE WHEN p.luck >= 0.05 AND p.luck < 0.10 AND p.g > %(paid)s THEN 60 ELSE 0 END,
                now() - (random() * %(days)s) * interval '1 day'
         FROM picked p
         JOIN referrer r ON r.n = least(p.referrer_n, %(referrers)s)
