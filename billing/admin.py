@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from billing import services
 from billing.models import (
@@ -92,7 +93,12 @@ class ReferralProgramAdmin(admin.ModelAdmin):
             if shortened:
                 self.message_user(
                     request,
-                    _("%(count)d waiting reward(s) are due sooner under the new hold.") % {"count": shortened},
+                    ngettext(
+                        "%(count)d waiting reward is due sooner under the new hold.",
+                        "%(count)d waiting rewards are due sooner under the new hold.",
+                        shortened,
+                    )
+                    % {"count": shortened},
                 )
 
 
@@ -121,11 +127,19 @@ class StripeEventAdmin(ReadOnlyAdmin):
             pk = event.pk
             transaction.on_commit(lambda pk=pk: stripe_event_process.delay(pk), robust=True)  # type: ignore[misc]
         skipped = queryset.count() - len(events)
-        self.message_user(request, _("%(count)d event(s) queued.") % {"count": len(events)})
+        queued = len(events)
+        self.message_user(
+            request, ngettext("%(count)d event queued.", "%(count)d events queued.", queued) % {"count": queued}
+        )
         if skipped:
             self.message_user(
                 request,
-                _("%(count)d event(s) already processed or ignored were left as they are.") % {"count": skipped},
+                ngettext(
+                    "%(count)d event already processed or ignored was left as it is.",
+                    "%(count)d events already processed or ignored were left as they are.",
+                    skipped,
+                )
+                % {"count": skipped},
                 level=messages.WARNING,
             )
 
@@ -207,7 +221,8 @@ class RewardAdmin(MoneyColumns, admin.ModelAdmin):
                 self.log_change(request, reward, f"Staff decision: {decision} (was {reward.status}).")
                 done += 1
         if done:
-            self.message_user(request, _("%(decision)s: %(count)d reward(s).") % {"decision": decision, "count": done})
+            text = ngettext("%(decision)s: %(count)d reward.", "%(decision)s: %(count)d rewards.", done)
+            self.message_user(request, text % {"decision": decision, "count": done})
         for message in refused:
             self.message_user(request, message, level=messages.WARNING)
 

@@ -40,7 +40,7 @@ from tests.stripe_helpers import (
     stripe_object,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only("referrer", "newcomer", "second-newcomer")]
 Pair = tuple[User, Practice]
 
 

@@ -15,7 +15,7 @@ from billing.models import LedgerEntry, LedgerKind, Payment, PaymentReversal, Re
 from tests.billing_support import post_event, process_all
 from tests.stripe_helpers import Standin, dispute_created, event, invoice_paid, stripe_object
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 PAID = 4900
 
 

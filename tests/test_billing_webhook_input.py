@@ -18,7 +18,7 @@ from billing.models import Payment, StripeEvent, StripeEventStatus
 from tenants.models import Practice
 from tests.stripe_helpers import SECRET, event, invoice_paid, stripe_object
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 WEBHOOK = "/stripe/webhook/"
 
 

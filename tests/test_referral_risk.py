@@ -22,7 +22,7 @@ from tests.factories import UserFactory
 from tests.growth.conftest import invite, signup_data, token_for
 from tests.stripe_helpers import Standin, event, invoice_paid, stripe_object
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 ClientFor = Callable[..., Client]
 CLINIC_IP = "203.0.113.5"
 
