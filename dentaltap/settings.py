@@ -50,6 +50,7 @@ SHARED_APPS = [
     "invitations",
     "referrals",
     "billing",
+    "provisioning",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -360,3 +361,16 @@ LOGGING["loggers"].update({"invitations": {"level": "INFO"}, "referrals": {"leve
 # ---- referral dashboard and analytics (issue 6) -----------------------------------------------
 
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("referrals.context_processors.referral_nav")  # type: ignore[index]
+
+# ---- practice schemas at scale (issue 14) -----------------------------------------------------
+
+# New practices get their schema from a pool of spares or a recorded recipe (provisioning/), not
+# by running every migration; off, practice creation is django-tenants' stock one.
+PROVISIONING_FAST_SCHEMAS = env_bool("DENTALTAP_FAST_SCHEMAS", True)
+# Spare schemas kept ready for signups; refilled after each claim and by beat.
+PROVISIONING_SPARE_SCHEMAS = env_int("DENTALTAP_SPARE_SCHEMAS", 3 if TESTING else 5)
+CELERY_BEAT_SCHEDULE["provisioning-spare-schemas-refill"] = {
+    "task": "provisioning.tasks.spare_schemas_refill",
+    "schedule": 60.0,
+}
+LOGGING["loggers"].update({"provisioning": {"level": "INFO"}})  # type: ignore[attr-defined]

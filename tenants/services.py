@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from dentaltap.errors import ApplicationError
+from provisioning.services import practice_schema_provide
 from tenants.models import (
     AccessAction,
     Domain,
@@ -114,7 +115,8 @@ def practice_create(*, name: str, slug: str, owner: User) -> Practice:
         raise _field_error("practice_slug", _("This address is already taken. Please choose another."), "slug_taken")
 
     practice = Practice(name=name, slug=slug, schema_name=_schema_name_for(slug))
-    practice.save(verbosity=0)  # creates and migrates the schema
+    practice_schema_provide(schema_name=practice.schema_name)  # a spare, or built from the recipe
+    practice.save(verbosity=0)  # creates and migrates the schema if provisioning did not
     Domain.objects.create(domain=practice_host(slug), tenant=practice, is_primary=True)
     membership_create(user=owner, practice=practice, role=Role.OWNER, joined_via=JoinedVia.CREATED_PRACTICE)
     logger.info("practice created: %s (%s) by user %s", practice.slug, practice.schema_name, owner.pk)

@@ -1,0 +1,331 @@
+"""Practice schemas from the spare pool or the recipe (issue 14): identical to migrated ones,
+never stale or broken, never shared by two signups, and undone with a failed signup.
+
+Most tests here commit for real (transactional_db): a claim is a rename inside the signup's
+transaction, and what a rollback or a concurrent signup does to it only shows across real
+transactions and connections."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections, transaction
+from django_tenants.utils import schema_context
+
+from practice.models import Patient
+from provisioning import catalogue, recipe, services
+from provisioning.models import SpareSchema
+from tenants import services as tenant_services
+from tenants.management.commands.demo_seed import public_tenant_ensure
+from tenants.models import Membership, Practice, User
+from tests.factories import DEFAULT_PASSWORD
+
+
+def schema_oid(name: str) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [name])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def spare_schemas_in_database() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'dentaltap\\_spare\\_%%'")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def signup(slug: str) -> tuple[User, Practice]:
+    with schema_context("public"):
+        return tenant_services.account_signup(
+            email=f"owner@{slug}.example",
+            password=DEFAULT_PASSWORD,
+            full_name=f"Dr. {slug}",
+            practice_name=f"Practice {slug}",
+            practice_slug=slug,
+        )
+
+
+@pytest.fixture
+def committed_public(transactional_db: None) -> Iterator[None]:
+    """A committing test's public tenant; its spare schemas are dropped afterwards (Django's
+    flush empties the pool's table but knows nothing of schemas)."""
+    public_tenant_ensure()
+    yield
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        for name in spare_schemas_in_database():
+            cursor.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+def pool_of(size: int) -> list[str]:
+    services.spare_schemas_refill(target=size)
+    spares = list(SpareSchema.objects.order_by("id").values_list("schema_name", flat=True))
+    assert len(spares) == size
+    return spares
+
+
+def stock_schema(name: str) -> None:
+    """A schema made the django-tenants way: CREATE SCHEMA, then every migration."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{name}"')
+    call_command("migrate_schemas", tenant=True, schema_name=name, interactive=False, verbosity=0)
+
+
+# --------------------------------------------------------------------------- the recipe
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_schema_from_the_recipe_or_the_pool_is_identical_in_the_catalogue_to_a_migrated_one(
+    committed_public: None,
+) -> None:
+    stock_schema("practice_by_migrations")
+    recipe_now = recipe.recipe_current()
+    assert recipe_now is not None
+    with transaction.atomic():
+        recipe.schema_create_from_recipe("practice_by_recipe", recipe_now)
+    (spare,) = pool_of(1)
+    _, claimed = signup("by-pool")
+    assert claimed.schema_name == "practice_by_pool" and not SpareSchema.objects.filter(schema_name=spare).exists()
+
+    migrated = catalogue.schema_signature("practice_by_migrations")
+    kinds = {kind for kind, _, _ in migrated}
+    assert {"relation", "column", "constraint", "index", "sequence", "row"} <= kinds
+    assert ("relation", "practice_patient", "r") in migrated
+    assert any(name.startswith("django_migrations.") and value == "practice.0001_initial"
+               for kind, name, value in migrated if kind == "row")  # fmt: skip
+    assert catalogue.schema_signature("practice_by_recipe") == migrated
+    assert catalogue.schema_signature("practice_by_pool") == migrated
+
+    # The comparison sees a difference as small as one index or one column default.
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE INDEX extra_idx ON "practice_by_recipe".practice_patient (email)')
+        cursor.execute('ALTER TABLE "practice_by_pool".practice_patient ALTER COLUMN phone SET DEFAULT \'\'')
+    assert catalogue.schema_signature("practice_by_recipe") != migrated
+    assert catalogue.schema_signature("practice_by_pool") != migrated
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recipe_that_does_not_rebuild_the_schema_is_refused_and_signup_falls_back_to_migrations(
+    committed_public: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recipe, "_recipes", {})  # this process has no recipe yet
+    # A recorder that loses the indexes (as a filter bug would) must not make a recipe.
+    losing_indexes = recipe._READ_ONLY.pattern.replace("(SELECT|", "(CREATE\\s+INDEX|SELECT|")
+    monkeypatch.setattr(recipe, "_READ_ONLY", re.compile(losing_indexes, re.IGNORECASE))
+    with pytest.raises(recipe.RecipeError):
+        recipe.recipe_record()
+
+    _, practice = signup("fallback")
+    stock_schema("practice_reference")
+    assert catalogue.schema_signature(practice.schema_name) == catalogue.schema_signature("practice_reference")
+    assert not SpareSchema.objects.exists()  # nothing was built from the bad recipe
+
+
+# --------------------------------------------------------------------------- claiming spares
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signup_claims_a_spare_by_renaming_it_and_the_practice_is_usable(committed_public: None) -> None:
+    first, second = pool_of(2)
+    oid = schema_oid(first)
+    owner, practice = signup("claimer")
+    assert schema_oid(practice.schema_name) == oid  # the spare itself, renamed
+    assert schema_oid(first) is None
+    assert list(SpareSchema.objects.values_list("schema_name", flat=True)) == [second]
+    with schema_context(practice.schema_name):
+        Patient.objects.create(first_name="Ada", last_name="Lovelace")
+        assert Patient.objects.count() == 1
+    assert Membership.objects.filter(user=owner, practice=practice, role="owner").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_signup_gives_its_spare_back(committed_public: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    (spare,) = pool_of(1)
+
+    def broken_membership_create(**_: object) -> None:
+        raise RuntimeError("the database went away after the claim")
+
+    monkeypatch.setattr(tenant_services, "membership_create", broken_membership_create)
+    with pytest.raises(RuntimeError):
+        signup("halfway")
+    assert list(SpareSchema.objects.values_list("schema_name", flat=True)) == [spare]
+    assert spare in spare_schemas_in_database() and schema_oid("practice_halfway") is None
+    assert not Practice.objects.filter(slug="halfway").exists()
+    assert not User.objects.filter(email="owner@halfway.example").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("damage", ["stale", "broken", "missing"])
+def test_a_stale_broken_or_missing_spare_is_discarded_never_handed_out(committed_public: None, damage: str) -> None:
+    bad, good = pool_of(2)
+    with connection.cursor() as cursor:
+        if damage == "stale":  # a migration that never reached it
+            cursor.execute(f"DELETE FROM \"{bad}\".django_migrations WHERE app = 'practice'")
+        elif damage == "broken":  # its migrations say yes, its tables say no
+            cursor.execute(f'ALTER TABLE "{bad}".practice_appointment DROP COLUMN reason')
+        else:
+            cursor.execute(f'DROP SCHEMA "{bad}" CASCADE')
+    good_oid = schema_oid(good)
+
+    _, practice = signup("careful")
+
+    assert schema_oid(practice.schema_name) == good_oid
+    assert bad not in spare_schemas_in_database()
+    assert not SpareSchema.objects.exists()
+    stock_schema("practice_reference")
+    assert catalogue.schema_signature(practice.schema_name) == catalogue.schema_signature("practice_reference")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_empty_pool_falls_back_to_the_recipe(committed_public: None) -> None:
+    assert not SpareSchema.objects.exists()
+    _, practice = signup("no-spares")
+    with schema_context(practice.schema_name):
+        assert Patient.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_signups_racing_for_the_last_spare_never_get_the_same_schema(
+    committed_public: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first signup claims the last spare and then waits, holding the row lock, until the
+    second has finished: the second must neither wait for it (SKIP LOCKED) nor take it."""
+    (spare,) = pool_of(1)
+    spare_oid = schema_oid(spare)
+    claimed, second_done = threading.Event(), threading.Event()
+    original_claim = services.spare_claim
+
+    def claim_then_hold(**kwargs: Any) -> bool:
+        got_it = original_claim(**kwargs)
+        if got_it:
+            claimed.set()
+            assert second_done.wait(timeout=30), "the second signup never finished"
+        return got_it
+
+    monkeypatch.setattr(services, "spare_claim", claim_then_hold)
+    results: dict[str, object] = {}
+
+    def attempt(slug: str, start_after: threading.Event | None) -> None:
+        try:
+            if start_after is not None:
+                assert start_after.wait(timeout=30)
+            results[slug] = signup(slug)
+        except Exception as error:  # noqa: BLE001 - reported by the assertions below
+            results[slug] = error
+        finally:
+            if slug == "second":
+                second_done.set()
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=attempt, args=("first", None)),
+        threading.Thread(target=attempt, args=("second", claimed)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert all(isinstance(value, tuple) for value in results.values()), results
+    oids = {schema_oid("practice_first"), schema_oid("practice_second")}
+    assert None not in oids and len(oids) == 2
+    assert schema_oid("practice_first") == spare_oid  # the holder kept it; the other built its own
+    assert not SpareSchema.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_concurrent_signups_share_a_small_pool_without_sharing_a_schema(committed_public: None) -> None:
+    spares = pool_of(2)
+    spare_oids = {schema_oid(name) for name in spares}
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def attempt(number: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            signup(f"crowd-{number}")
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(number,)) for number in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    oids = [schema_oid(f"practice_crowd_{number}") for number in range(4)]
+    assert None not in oids and len(set(oids)) == 4
+    assert len(spare_oids & set(oids)) == 2  # both spares used, each once
+    assert Practice.objects.exclude(schema_name="public").count() == 4
+
+
+# --------------------------------------------------------------------------- the refill
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_refills_the_pool_after_a_signup_commits(
+    committed_public: None, celery_worker: object, settings: Any
+) -> None:
+    settings.PROVISIONING_SPARE_SCHEMAS = 2
+    pool_of(1)
+    signup("refilled")
+
+    deadline = time.monotonic() + 30
+    while SpareSchema.objects.count() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spares = set(SpareSchema.objects.values_list("schema_name", flat=True))
+    assert len(spares) == 2, "the worker did not refill the pool"
+    assert spares <= spare_schemas_in_database()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refill_drops_orphans_and_stale_spares_and_tops_the_pool_up(committed_public: None) -> None:
+    stale, _ = pool_of(2)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM \"{stale}\".django_migrations WHERE app = 'practice'")
+        cursor.execute('CREATE SCHEMA "dentaltap_spare_orphan"')  # a schema whose row was lost
+
+    report = services.spare_schemas_refill(target=3)
+
+    assert (report.discarded, report.orphans_dropped, report.created, report.spares) == (1, 1, 2, 3)
+    names = set(SpareSchema.objects.values_list("schema_name", flat=True))
+    assert stale not in names and len(names) == 3
+    assert spare_schemas_in_database() == names
+    # A second refill has nothing to do.
+    assert services.spare_schemas_refill(target=3).created == 0
+
+
+def test_the_refill_is_on_beats_schedule(settings: Any) -> None:
+    entries = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"].startswith("provisioning.")]
+    assert entries == [{"task": "provisioning.tasks.spare_schemas_refill", "schedule": 60.0}]
+
+
+# --------------------------------------------------------------------------- switched off
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_fast_schemas_off_creation_is_django_tenants_stock_one(
+    committed_public: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import django_tenants.models
+
+    settings.PROVISIONING_FAST_SCHEMAS = False
+    called: list[str] = []
+
+    def spy(name: object, *args: object, **kwargs: object) -> object:
+        called.append(str(name))
+        return call_command(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(django_tenants.models, "call_command", spy)
+    _, practice = signup("stock")
+    assert called == ["migrate_schemas"]
+    with schema_context(practice.schema_name):
+        assert Patient.objects.count() == 0
