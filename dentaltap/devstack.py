@@ -461,7 +461,10 @@ def run() -> int:
                     )
                 )
             )
-        _manage("migrate_schemas", "--executor=standard", "-v", "0")
+        # The public schema as django-tenants does it; the practices (and the spare schemas) only
+        # where they are behind, in parallel (provisioning/runner.py): a no-op in seconds.
+        _manage("migrate_schemas", "--shared", "--executor=standard", "-v", "0")
+        _manage("migrate_practices")
         _manage("demo_seed")
         (DATA_DIR / "celery").mkdir(parents=True, exist_ok=True)
         processes.append(start_process(web_command(bind=bind, port=port)))

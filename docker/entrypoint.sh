@@ -4,7 +4,8 @@
 #   1. wait until PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) answer;
 #   2. web role only: run the release tasks under a PostgreSQL advisory lock (so several web
 #      containers starting at once do not migrate concurrently):
-#        - migrate_schemas (the public schema and every practice schema),
+#        - migrate_schemas --shared (the public schema), then migrate_practices (the practice
+#          schemas and spare schemas that are behind, DENTALTAP_MIGRATE_WORKERS at once),
 #        - demo_seed when DENTALTAP_DEMO=1, otherwise just ensure the public tenant + base domain;
 #   3. exec the command (gunicorn by default), so it runs as PID 1's child with signals intact.
 #
@@ -41,8 +42,12 @@ detect_role() {
 }
 
 release_tasks() {
-    log "migrating the public schema and every practice schema"
-    python manage.py migrate_schemas --executor=standard --noinput
+    log "migrating the public schema"
+    python manage.py migrate_schemas --shared --executor=standard --noinput
+    # Only the practice schemas (and spare schemas) that are behind, in parallel worker processes;
+    # a failing schema is reported and the others go on (the command then exits 1).
+    log "migrating the practice schemas that are behind"
+    python manage.py migrate_practices --workers "${DENTALTAP_MIGRATE_WORKERS:-4}"
     if [ "${DENTALTAP_DEMO:-0}" = "1" ]; then
         log "DENTALTAP_DEMO=1: seeding demo data (first run only)"
         python manage.py demo_seed

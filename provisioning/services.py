@@ -169,7 +169,9 @@ def spare_schemas_drop_orphans() -> int:
     A spare being created is invisible here until its transaction commits, row and all."""
     known = set(SpareSchema.objects.values_list("schema_name", flat=True))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", [SPARE_PREFIX.replace("_", "\\_") + "%"])
+        cursor.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", [SPARE_PREFIX.replace("_", "\\_") + "%"]
+        )
         orphans = [name for (name,) in cursor.fetchall() if name not in known]
         for name in orphans:
             cursor.execute(f'DROP SCHEMA "{name}" CASCADE')

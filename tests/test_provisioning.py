@@ -105,7 +105,7 @@ def test_a_schema_from_the_recipe_or_the_pool_is_identical_in_the_catalogue_to_a
     # The comparison sees a difference as small as one index or one column default.
     with connection.cursor() as cursor:
         cursor.execute('CREATE INDEX extra_idx ON "practice_by_recipe".practice_patient (email)')
-        cursor.execute('ALTER TABLE "practice_by_pool".practice_patient ALTER COLUMN phone SET DEFAULT \'\'')
+        cursor.execute("ALTER TABLE \"practice_by_pool\".practice_patient ALTER COLUMN phone SET DEFAULT ''")
     assert catalogue.schema_signature("practice_by_recipe") != migrated
     assert catalogue.schema_signature("practice_by_pool") != migrated
 
@@ -166,7 +166,7 @@ def test_a_stale_broken_or_missing_spare_is_discarded_never_handed_out(committed
     bad, good = pool_of(2)
     with connection.cursor() as cursor:
         if damage == "stale":  # a migration that never reached it
-            cursor.execute(f"DELETE FROM \"{bad}\".django_migrations WHERE app = 'practice'")
+            cursor.execute(f"DELETE FROM \"{bad}\".django_migrations WHERE app = 'practice'")  # noqa: S608
         elif damage == "broken":  # its migrations say yes, its tables say no
             cursor.execute(f'ALTER TABLE "{bad}".practice_appointment DROP COLUMN reason')
         else:
@@ -290,7 +290,7 @@ def test_a_real_worker_refills_the_pool_after_a_signup_commits(
 def test_the_refill_drops_orphans_and_stale_spares_and_tops_the_pool_up(committed_public: None) -> None:
     stale, _ = pool_of(2)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM \"{stale}\".django_migrations WHERE app = 'practice'")
+        cursor.execute(f"DELETE FROM \"{stale}\".django_migrations WHERE app = 'practice'")  # noqa: S608
         cursor.execute('CREATE SCHEMA "dentaltap_spare_orphan"')  # a schema whose row was lost
 
     report = services.spare_schemas_refill(target=3)
@@ -329,3 +329,36 @@ def test_with_fast_schemas_off_creation_is_django_tenants_stock_one(
     assert called == ["migrate_schemas"]
     with schema_context(practice.schema_name):
         assert Patient.objects.count() == 0
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+@pytest.mark.django_db(transaction=True)
+def test_practices_seed_makes_usable_practices_with_data_in_parallel(committed_public: None) -> None:
+    import io
+
+    from practice.models import Appointment
+
+    out = io.StringIO()
+    call_command(
+        "practices_seed", "--count=5", "--patients=7", "--appointments=11", "--workers=2", stdout=out,
+        stderr=io.StringIO(),
+    )  # fmt: skip
+    connection.set_schema_to_public()
+    assert "seeded 5 practices" in out.getvalue()
+    practices = list(Practice.objects.filter(slug__startswith="seed-").order_by("slug"))
+    assert [p.slug for p in practices] == [f"seed-{n:05d}" for n in range(5)]
+    assert Membership.objects.filter(practice__in=practices).count() == 15
+    assert Membership.objects.filter(practice__in=practices, role="owner").count() == 5
+    recipe_now = recipe.recipe_current()
+    assert recipe_now is not None
+    for practice in practices:
+        assert catalogue.structure_digest(practice.schema_name, recipe_now.tables) == recipe_now.structure_digest
+        with schema_context(practice.schema_name):
+            assert Patient.objects.count() == 7 and Appointment.objects.count() == 11
+            assert Appointment.objects.filter(patient__isnull=False).count() == 11
+    # Seeding again continues the numbering.
+    call_command("practices_seed", "--count=2", "--workers=1", stdout=io.StringIO(), stderr=io.StringIO())
+    connection.set_schema_to_public()
+    assert Practice.objects.filter(slug__startswith="seed-").count() == 7

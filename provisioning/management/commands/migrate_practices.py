@@ -9,7 +9,7 @@ Exits 1 when a schema failed (the others are migrated all the same; run it again
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         schemas = options["schema"] or services.schemas_to_migrate()
-        run = runner.schemas_migrate(schemas, workers=options["workers"], stream=self.stderr._out)
+        run = runner.schemas_migrate(schemas, workers=options["workers"], stream=cast(TextIO, self.stderr._out))
         self.stdout.write(
             f"{run.considered:,} schemas: {run.up_to_date:,} already up to date, {len(run.migrated):,} migrated, "
             f"{len(run.failed):,} failed ({run.seconds:.1f} s)"

@@ -1,0 +1,156 @@
+"""`manage.py migrate_practices` (issue 14): only the schemas that are behind are migrated, in
+worker processes; a failing schema is reported and does not stop the others; running it again
+finishes the rest; with nothing to do it loads the migration graph once and runs no executor.
+
+A schema is put behind for real: `practice.0001_initial` (a leaf of the graph) is taken back, its
+row deleted and its tables dropped, so migrating it runs real DDL. With the tables left in place
+the same migration fails ("already exists"), which is the failing schema. These tests commit
+(transactional_db): the worker processes have their own connections."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+
+from provisioning import migration_state, services
+from provisioning.models import SpareSchema
+from tenants.models import Practice
+from tests.test_provisioning import committed_public, signup, spare_schemas_in_database  # noqa: F401 - fixture
+
+TAKEN_BACK = ("practice", "0001_initial")
+
+
+def take_back_migration(schema: str, *, so_that_it_fails: bool = False) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f'DELETE FROM "{schema}".django_migrations WHERE app = %s AND name = %s', list(TAKEN_BACK))  # noqa: S608
+        if not so_that_it_fails:
+            cursor.execute(f'DROP TABLE "{schema}".practice_appointment, "{schema}".practice_patient')
+
+
+def has_migration(schema: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT 1 FROM "{schema}".django_migrations WHERE app = %s AND name = %s', list(TAKEN_BACK))  # noqa: S608
+        return cursor.fetchone() is not None
+
+
+def has_tables(schema: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{schema}".practice_appointment'])
+        return bool(cursor.fetchone()[0])
+
+
+def migrate_practices(*arguments: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("migrate_practices", *arguments, stdout=out, stderr=err)
+    finally:
+        connection.set_schema_to_public()
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def three_practices(committed_public: None) -> Iterator[list[str]]:  # noqa: F811 - the fixture
+    yield [signup(slug)[1].schema_name for slug in ("one", "two", "three")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_the_schema_that_is_behind_is_migrated(three_practices: list[str]) -> None:
+    _, two, _ = three_practices
+    take_back_migration(two)
+    assert migration_state.schemas_behind(three_practices) == {two: "1 migration(s) to apply"}
+
+    out, err = migrate_practices("--workers=2", "--no-refill")
+
+    assert "3 schemas: 2 already up to date, 1 migrated, 0 failed" in out
+    assert "1/1" in err and "ETA" in err  # the progress line
+    assert has_migration(two) and has_tables(two)
+    assert migration_state.schemas_behind(three_practices) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_schema_is_reported_the_others_are_migrated_and_a_rerun_finishes(
+    committed_public: None,  # noqa: F811 - the fixture
+) -> None:
+    schemas = [signup(slug)[1].schema_name for slug in ("good-a", "bad", "good-b", "fine")]
+    good_a, bad, good_b, _fine = schemas
+    take_back_migration(good_a)
+    take_back_migration(bad, so_that_it_fails=True)
+    take_back_migration(good_b)
+
+    with pytest.raises(CommandError, match="1 schema"):
+        migrate_practices("--workers=2", "--no-refill")
+    assert has_migration(good_a) and has_migration(good_b)
+    assert not has_migration(bad)
+    assert migration_state.schemas_behind(schemas) == {bad: "1 migration(s) to apply"}
+
+    # The failure is fixed (the stray tables go); the next run finishes it and touches nothing else.
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TABLE "{bad}".practice_appointment, "{bad}".practice_patient')
+    out, _ = migrate_practices("--workers=2", "--no-refill")
+    assert "4 schemas: 3 already up to date, 1 migrated, 0 failed" in out
+    assert migration_state.schemas_behind(schemas) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_failure_summary_names_the_schema_and_the_error(three_practices: list[str]) -> None:
+    _, two, _ = three_practices
+    take_back_migration(two, so_that_it_fails=True)
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("migrate_practices", "--workers=1", "--no-refill", stdout=io.StringIO(), stderr=err)
+    connection.set_schema_to_public()
+    assert f"FAILED {two}: ProgrammingError" in err.getvalue()
+    assert "already exists" in err.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_spare_schemas_are_migrated_with_the_practices(committed_public: None) -> None:  # noqa: F811
+    services.spare_schemas_refill(target=2)
+    spare = SpareSchema.objects.order_by("id").first()
+    assert spare is not None
+    take_back_migration(spare.schema_name)
+    out, _ = migrate_practices("--workers=1")
+    assert "1 migrated" in out
+    assert has_migration(spare.schema_name) and has_tables(spare.schema_name)
+    assert SpareSchema.objects.filter(pk=spare.pk).exists()  # migrated, not thrown away
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_nothing_to_do_it_loads_the_graph_once_and_runs_no_executor(
+    three_practices: list[str], settings: Any
+) -> None:
+    settings.PROVISIONING_SPARE_SCHEMAS = 2
+    services.spare_schemas_refill()
+    migration_state.expected_migrations.cache_clear()
+    migration_state.expected_digest.cache_clear()
+    real_build_graph, real_executor_init = MigrationLoader.build_graph, MigrationExecutor.__init__
+    graph_loads: list[object] = []
+    executors: list[object] = []
+
+    def counted_build_graph(self: MigrationLoader) -> None:
+        graph_loads.append(self)
+        real_build_graph(self)
+
+    def counted_executor_init(self: MigrationExecutor, *args: Any, **kwargs: Any) -> None:
+        executors.append(self)
+        real_executor_init(self, *args, **kwargs)
+
+    with (
+        mock.patch.object(MigrationLoader, "build_graph", counted_build_graph),
+        mock.patch.object(MigrationExecutor, "__init__", counted_executor_init),
+    ):
+        out, _ = migrate_practices("--workers=2")
+
+    assert "5 schemas: 5 already up to date, 0 migrated, 0 failed" in out
+    assert len(graph_loads) == 1  # this process's expected migrations, from disk
+    assert executors == []
+    assert Practice.objects.exclude(schema_name="public").count() == 3
+    assert len(spare_schemas_in_database()) == 2
