@@ -15,7 +15,6 @@ comparison per distinct digest, not a graph load per schema.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
@@ -23,17 +22,21 @@ from django.db.migrations.loader import MigrationLoader
 
 MigrationName = tuple[str, str]
 
-# md5 over "app.name" lines in byte order; migrations_digest() computes exactly the same.
-_DIGEST_SQL = (
-    "SELECT %s::text, md5(string_agg(app || '.' || name, E'\\n' ORDER BY app COLLATE \"C\", name COLLATE \"C\")) "
-    "FROM {schema}.django_migrations"
-)
+# A set's digest: how many names, and the sum of their hashes (order does not matter, so no sort:
+# this runs once per schema, 10,000 times in a deploy). PostgreSQL computes both sides.
+DIGEST_EXPRESSION = "count(*)::text || ':' || coalesce(sum(hashtext(app || '.' || name)::bigint), 0)::text"
+_DIGEST_SQL = "SELECT %s::text, " + DIGEST_EXPRESSION + " FROM {schema}.django_migrations"  # noqa: S608
 CHUNK = 500
 
 
 def migrations_digest(names: Iterable[MigrationName]) -> str:
-    lines = sorted(f"{app}.{name}" for app, name in set(names))
-    return hashlib.md5("\n".join(lines).encode(), usedforsecurity=False).hexdigest()
+    unique = sorted(set(names))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {DIGEST_EXPRESSION} FROM unnest(%s::text[], %s::text[]) AS m(app, name)",  # noqa: S608
+            [[app for app, _ in unique], [name for _, name in unique]],
+        )
+        return cursor.fetchone()[0]  # type: ignore[no-any-return]
 
 
 @functools.cache
@@ -59,7 +62,7 @@ def applied_digests(schemas: Sequence[str]) -> dict[str, str | None]:
     """{schema: digest of its applied migrations}, by one catalogue query for the schemas that
     have a django_migrations table and one UNION ALL query per CHUNK of them (a single
     statement over 10,000 schemas would hold 10,000 table locks at once). None: the schema or
-    its django_migrations table is missing, or the table is empty."""
+    its django_migrations table is missing."""
     digests: dict[str, str | None] = dict.fromkeys(schemas)
     if not schemas:
         return digests

@@ -28,7 +28,8 @@ class SpareSchema(models.Model):
 class SchemaRecipe(models.Model):
     """The SQL that builds a fresh practice schema at one migration state (recipe.py)."""
 
-    migrations_digest = models.CharField(_("migrations digest"), max_length=32, unique=True)
+    key = models.CharField(_("key"), max_length=64, unique=True, help_text=_("migration state and recipe format"))
+    migrations_digest = models.CharField(_("migrations digest"), max_length=32)
     statements = models.TextField(_("statements"))
     migrations = models.JSONField(_("migrations, in the order applied"))
     tables = models.JSONField(_("tables"))
@@ -40,4 +41,4 @@ class SchemaRecipe(models.Model):
         verbose_name_plural = _("schema recipes")
 
     def __str__(self) -> str:
-        return self.migrations_digest
+        return self.key

@@ -73,6 +73,13 @@ class Recipe:
 
 
 _recipes: dict[str, Recipe] = {}
+# Part of a stored recipe's key: a change to how recipes are recorded or checked (the structure
+# digest, say) must not meet recipes stored by the previous code.
+RECIPE_FORMAT = 1
+
+
+def recipe_key() -> str:
+    return f"{expected_digest()}:{RECIPE_FORMAT}"
 
 
 def advisory_xact_lock(name: str) -> None:
@@ -93,22 +100,25 @@ def _in_schema(schema: str, *, include_public: bool = True) -> Iterator[None]:
 def recipe_current(*, build: bool = True) -> Recipe | None:
     """The recipe for this process's migration state: from memory, from the database, or (if
     `build`) recorded now under a lock so that processes do not record it at once."""
-    digest = expected_digest()
-    recipe = _recipes.get(digest)
+    key = recipe_key()
+    recipe = _recipes.get(key)
     if recipe is not None:
         return recipe
-    row = SchemaRecipe.objects.filter(migrations_digest=digest).first()
+    row = SchemaRecipe.objects.filter(key=key).first()
     if row is None and not build:
         return None
     if row is None:
         with transaction.atomic():
             advisory_xact_lock(_LOCK_NAME)
-            row = SchemaRecipe.objects.filter(migrations_digest=digest).first()
+            row = SchemaRecipe.objects.filter(key=key).first()
             if row is None:
                 recipe = recipe_record()
+                if recipe.migrations_digest != expected_digest():
+                    raise RecipeError("the migrate command did not apply every migration this code has")
                 try:
                     with transaction.atomic():
                         row = SchemaRecipe.objects.create(
+                            key=key,
                             migrations_digest=recipe.migrations_digest,
                             statements=recipe.statements,
                             migrations=[list(name) for name in recipe.migrations],
@@ -116,10 +126,9 @@ def recipe_current(*, build: bool = True) -> Recipe | None:
                             structure_digest=recipe.structure_digest,
                         )
                 except IntegrityError:
-                    row = SchemaRecipe.objects.get(migrations_digest=digest)
+                    row = SchemaRecipe.objects.get(key=key)
     recipe = Recipe.from_row(row)
-    if recipe.migrations_digest == digest:
-        _recipes[digest] = recipe
+    _recipes[key] = recipe
     return recipe
 
 

@@ -24,7 +24,13 @@ from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import get_tenant_base_schema, get_tenant_model, schema_exists
 
 from provisioning import catalogue
-from provisioning.migration_state import applied_digests, applied_migrations, expected_digest, is_current
+from provisioning.migration_state import (
+    DIGEST_EXPRESSION,
+    applied_migrations,
+    expected_digest,
+    expected_migrations,
+    is_current,
+)
 from provisioning.models import SpareSchema
 from provisioning.recipe import (
     Recipe,
@@ -89,42 +95,60 @@ def spare_schemas_refill_later() -> None:
 
 
 def spare_check(schema_name: str, recipe: Recipe) -> str | None:
-    """Why this spare must not be handed out, or None if it is good: its migrations must be
-    this code's (or newer), and its tables exactly the recipe's."""
-    digest = applied_digests([schema_name]).get(schema_name)
-    if digest is None:
-        return "missing, or without migrations"
-    if digest != expected_digest():
-        applied = applied_migrations(schema_name) or set()
-        if not is_current(applied):
-            return "stale: migrations missing"
-        return None  # newer than this process's code (a deploy is under way): as good as any practice
-    if catalogue.structure_digest(schema_name, recipe.tables) != recipe.structure_digest:
+    """Why this spare must not be handed out, or None if it is good: its tables exactly the
+    recipe's and its migrations this code's. Two indexed queries on the good path. A spare that
+    newer code has already migrated (a deploy under way) is as good as any practice then."""
+    structure = catalogue.structure_digest(schema_name, recipe.tables)
+    if structure is None:
+        return "missing: the schema or its tables are gone"
+    # With the recipe's tables in place, django_migrations (one of them) can be read directly.
+    if structure == recipe.structure_digest and _migrations_digest_of(schema_name) == expected_digest():
+        return None
+    applied = applied_migrations(schema_name)
+    if applied is None or not is_current(applied):
+        return "stale: migrations missing"
+    if applied <= expected_migrations():
         return "broken: its tables differ from a fresh schema's"
     return None
+
+
+_MIGRATIONS_DIGEST_SQL = f'SELECT {DIGEST_EXPRESSION} FROM "{{schema}}".django_migrations'  # noqa: S608
+
+
+def _migrations_digest_of(schema_name: str) -> str | None:
+    """The applied-migrations digest of a schema whose tables were just found in place."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MIGRATIONS_DIGEST_SQL.format(schema=schema_name))
+        return cursor.fetchone()[0]  # type: ignore[no-any-return]
+
+
+_CLAIM_SQL = "SELECT id, schema_name FROM provisioning_spareschema ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+_TAKE_SQL = 'ALTER SCHEMA "{spare}" RENAME TO "{practice}"; DELETE FROM provisioning_spareschema WHERE id = %s'
 
 
 def spare_claim(*, schema_name: str, recipe: Recipe) -> bool:
     """Rename a good spare to `schema_name` in the current transaction. False if none is free."""
     for _ in range(MAX_DISCARDS_PER_CLAIM + 1):
-        spare = SpareSchema.objects.select_for_update(skip_locked=True).order_by("id").first()
-        if spare is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL)
+            row = cursor.fetchone()
+        if row is None:
             return False
-        problem = spare_check(spare.schema_name, recipe)
-        if problem is None:
-            with connection.cursor() as cursor:
-                cursor.execute(f'ALTER SCHEMA "{spare.schema_name}" RENAME TO "{schema_name}"')
-            spare.delete()
-            return True
-        logger.warning("spare schema %s discarded: %s", spare.schema_name, problem)
-        _spare_discard(spare)
+        spare_id, spare_name = row
+        problem = spare_check(spare_name, recipe)
+        with connection.cursor() as cursor:
+            if problem is None:
+                cursor.execute(_TAKE_SQL.format(spare=spare_name, practice=schema_name), [spare_id])
+                return True
+        logger.warning("spare schema %s discarded: %s", spare_name, problem)
+        _spare_discard(spare_id, spare_name)
     return False
 
 
-def _spare_discard(spare: SpareSchema) -> None:
+def _spare_discard(spare_id: int, spare_name: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{spare.schema_name}" CASCADE')
-    spare.delete()
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{spare_name}" CASCADE')
+    SpareSchema.objects.filter(pk=spare_id).delete()
 
 
 def spare_create(recipe: Recipe) -> SpareSchema:
@@ -155,7 +179,7 @@ def spare_schemas_refill(*, target: int | None = None) -> RefillReport:
             problem = spare_check(spare.schema_name, recipe)
             if problem is not None:
                 logger.warning("spare schema %s discarded: %s", spare.schema_name, problem)
-                _spare_discard(spare)
+                _spare_discard(spare.pk, spare.schema_name)
                 discarded += 1
         spares = SpareSchema.objects.count()
         created = max(0, target - spares)

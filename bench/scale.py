@@ -1,0 +1,473 @@
+"""Issue 14's figures, side by side from one run: DentalTap with 10,000 practices.
+
+    .venv/bin/python bench/scale.py                       # everything, 10,000 practices (~20-30 min here)
+    .venv/bin/python bench/scale.py --practices 1000      # a quicker run
+    .venv/bin/python bench/scale.py --reuse               # keep an already seeded bench database
+
+1. seeding   `manage.py practices_seed` fills the bench database with N practices (owner,
+             two colleagues, a schema from the recipe, 30 patients and 60 appointments each).
+2. creation  with N practices existing: signup -> own practice usable (account_signup), four
+             ways in turns, each sample undone afterwards so every one starts from N:
+               pool     a spare schema claimed and renamed (the app's normal path);
+               recipe   the pool empty: the schema built from the recorded recipe;
+               stock    PROVISIONING_FAST_SCHEMAS off: django-tenants creates the schema and
+                        runs every migration;
+               clone    django-tenants' clone mode (TENANT_BASE_SCHEMA, a migrated base schema,
+                        TENANT_CREATION_FAKES_MIGRATIONS): clone_schema() plus faked migrations.
+             The signup's password hash is taken out (MD5 hasher during the samples); one
+             PBKDF2 hash, Django's default, is timed on its own.
+3. deploy    `manage.py migrate_practices` with nothing to migrate, as a deploy runs it (a new
+             process, Django start-up included); for comparison django-tenants' stock
+             per-schema no-op (`run_migrations`, as `migrate_schemas` does it) timed over a
+             sample and multiplied out; and a real migration of a sample of schemas.
+4. ratios    requests and tasks at N practices vs 10 practices: two worker processes
+             (bench/scale_worker.py), one per database, take turns round by round; each request
+             picks a practice at random from all of its database's. Figure: median over rounds
+             of rate(N) / rate(10), goal >= 0.95.
+
+Everything runs on the benchmarks' own embedded PostgreSQL and Redis under --data-dir (default
+/tmp/dentaltap-scale-bench), never the dev or test data; the servers are stopped at the end.
+The load average is recorded before and after each figure (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SMALL_DATABASE = "dentaltap_small"
+CLONE_BASE = "clone_base"
+MODES = ("pool", "recipe", "stock", "clone")
+
+
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=str(Path(tempfile.gettempdir()) / "dentaltap-scale-bench"))
+    parser.add_argument("--practices", type=int, default=10_000)
+    parser.add_argument("--small", type=int, default=10, help="practices in the comparison database")
+    parser.add_argument("--samples", type=int, default=30, help="timed signups per creation mode")
+    parser.add_argument("--stock-deploy-sample", type=int, default=40, help="schemas timed for the stock no-op")
+    parser.add_argument("--migration-sample", type=int, default=200, help="schemas really migrated")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--requests", type=int, default=1000, help="per figure, database and round")
+    parser.add_argument("--workers", type=int, default=2, help="seeding and migrate_practices processes")
+    parser.add_argument("--reuse", action="store_true", help="keep a bench database already seeded to --practices")
+    parser.add_argument("--json", help="also write the results here (default: <data-dir>/scale-results.json)")
+    return parser.parse_args(argv)
+
+
+OPTIONS = arguments(sys.argv[1:])
+for _name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_TESTING", "DENTALTAP_MAIL_DIR", "DJANGO_DEBUG"):
+    os.environ.pop(_name, None)
+os.environ["DENTALTAP_DATA_DIR"] = str(Path(OPTIONS.data_dir).resolve())
+os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
+sys.path[0] = str(PROJECT_DIR)
+
+import django  # noqa: E402
+
+django.setup()
+logging.getLogger("tenants").setLevel(logging.WARNING)
+logging.getLogger("provisioning").setLevel(logging.WARNING)
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
+from django.test import override_settings  # noqa: E402
+
+from bench.stack import (  # noqa: E402
+    PASSWORD,
+    _bench_only,
+    database_reset,
+    percentile,
+    practice_remove,
+    practice_signup,
+    table,
+    timed,
+)
+from dentaltap import devstack  # noqa: E402
+
+
+def load() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    return {
+        "samples": len(seconds),
+        "median_ms": round(statistics.median(seconds) * 1000, 1),
+        "p95_ms": round(percentile(seconds, 0.95) * 1000, 1),
+        "min_ms": round(min(seconds) * 1000, 1),
+        "max_ms": round(max(seconds) * 1000, 1),
+    }
+
+
+def manage(*args: str, database: str | None = None) -> subprocess.CompletedProcess[str]:
+    environment = dict(os.environ)
+    if database:
+        environment["DENTALTAP_DATABASE_NAME"] = database
+    return subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "manage.py"), *args],
+        cwd=PROJECT_DIR, env=environment, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def practices_count() -> int:
+    from tenants.models import Practice
+
+    return Practice.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).count()
+
+
+# --------------------------------------------------------------------------- 1. seeding
+
+
+def seed_large() -> dict[str, object]:
+    _bench_only()
+    if OPTIONS.reuse:
+        try:
+            if practices_count() == OPTIONS.practices:
+                print(f"  reusing the bench database with {OPTIONS.practices:,} practices", flush=True)
+                return {"reused": True}
+        except Exception:  # noqa: BLE001 - no database yet: seed one
+            connection.close()
+    database_reset()
+    started, before = time.monotonic(), load()
+    result = manage("practices_seed", f"--count={OPTIONS.practices}", f"--workers={OPTIONS.workers}")
+    seconds = time.monotonic() - started
+    print("  " + result.stdout.strip(), flush=True)
+    assert practices_count() == OPTIONS.practices
+    return {
+        "practices": OPTIONS.practices,
+        "seconds": round(seconds, 1),
+        "practices_per_second": round(OPTIONS.practices / seconds, 1),
+        "load_before": before,
+        "load_after": load(),
+    }
+
+
+def seed_small() -> None:
+    import psycopg2
+
+    admin = psycopg2.connect(host=settings.DATABASES["default"]["HOST"], user="postgres", dbname="postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{SMALL_DATABASE}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{SMALL_DATABASE}"')
+    finally:
+        admin.close()
+    manage("migrate_schemas", "--shared", "--executor=standard", "-v", "0", database=SMALL_DATABASE)
+    manage("ensure_public_tenant", database=SMALL_DATABASE)
+    manage("practices_seed", f"--count={OPTIONS.small}", "--workers=1", "--prefix=small", database=SMALL_DATABASE)
+
+
+# --------------------------------------------------------------------------- 2. creation
+
+
+def clone_base_ensure() -> None:
+    from django_tenants.utils import schema_exists
+
+    if not schema_exists(CLONE_BASE):
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{CLONE_BASE}"')
+        call_command("migrate_schemas", tenant=True, schema_name=CLONE_BASE, interactive=False, verbosity=0)
+        connection.set_schema_to_public()
+
+
+def pool_drain() -> None:
+    from provisioning import services
+    from provisioning.models import SpareSchema
+
+    with transaction.atomic():
+        for spare in SpareSchema.objects.select_for_update():
+            services._spare_discard(spare.pk, spare.schema_name)
+
+
+def one_signup(mode: str, slug: str) -> float:
+    """One timed signup in `mode`, undone afterwards; the practice is checked usable (untimed)."""
+    from django_tenants.utils import schema_context
+
+    from practice.models import Patient
+    from provisioning import services
+    from provisioning.models import SpareSchema
+
+    if mode == "pool":
+        services.spare_schemas_refill(target=1)
+    elif mode == "recipe":
+        pool_drain()
+    mode_settings: dict[str, Any] = {"PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"]}
+    if mode == "stock":
+        mode_settings["PROVISIONING_FAST_SCHEMAS"] = False
+    elif mode == "clone":
+        mode_settings.update(TENANT_BASE_SCHEMA=CLONE_BASE, TENANT_CREATION_FAKES_MIGRATIONS=True)
+    spares_before = SpareSchema.objects.count()
+    with override_settings(**mode_settings):
+        seconds, result = timed(lambda: practice_signup(slug))
+    user, practice = result  # type: ignore[misc]
+    if mode == "pool":
+        assert SpareSchema.objects.count() == spares_before - 1, "the pool sample did not claim a spare"
+    with schema_context(practice.schema_name):
+        assert Patient.objects.count() == 0
+    practice_remove(practice, user)
+    return seconds
+
+
+def creation() -> dict[str, object]:
+    from django.contrib.auth.hashers import make_password
+
+    from provisioning.recipe import recipe_current
+
+    before = load()
+    recipe_current()
+    clone_base_ensure()
+    for mode in MODES:  # warm-up: the first of each loads code, templates and the migration graph
+        one_signup(mode, f"warm-{mode}")
+    samples: dict[str, list[float]] = {mode: [] for mode in MODES}
+    for number in range(OPTIONS.samples):
+        order = MODES[number % len(MODES) :] + MODES[: number % len(MODES)]
+        for mode in order:
+            samples[mode].append(one_signup(mode, f"{mode}-{number}"))
+        if (number + 1) % 10 == 0:
+            print(f"  {number + 1}/{OPTIONS.samples} rounds", flush=True)
+    assert practices_count() == OPTIONS.practices, "a sample was not undone"
+    pool_drain()
+    hash_seconds = statistics.median(timed(lambda: make_password(PASSWORD))[0] for _ in range(5))
+    stats = {mode: summary(values) for mode, values in samples.items()}
+    ratios = {
+        f"{other}_p95_over_{mode}_p95": round(stats[other]["p95_ms"] / stats[mode]["p95_ms"], 1)
+        for mode in ("pool", "recipe")
+        for other in ("stock", "clone")
+    }
+    ratios.update(
+        {
+            f"{other}_median_over_{mode}_median": round(stats[other]["median_ms"] / stats[mode]["median_ms"], 1)
+            for mode in ("pool", "recipe")
+            for other in ("stock", "clone")
+        }
+    )
+    print(
+        table(
+            f"Signup -> own practice usable, {OPTIONS.practices:,} practices existing, ms (password hash excluded)",
+            ["mode", "n", "median", "p95", "min", "max"],
+            [[mode, s["samples"], s["median_ms"], s["p95_ms"], s["min_ms"], s["max_ms"]] for mode, s in stats.items()],
+        )
+    )
+    print("  ratios: " + ", ".join(f"{name} {value}" for name, value in ratios.items()))
+    print(f"  one PBKDF2 password hash (Django's default, not in the figures above): {hash_seconds * 1000:.0f} ms")
+    return {
+        "existing_practices": OPTIONS.practices,
+        "modes": stats,
+        "ratios": ratios,
+        "password_hash_ms": round(hash_seconds * 1000, 1),
+        "goal_p95_ms": 50,
+        "load_before": before,
+        "load_after": load(),
+    }
+
+
+# --------------------------------------------------------------------------- 3. deploy
+
+
+def take_back_migration(schema: str) -> None:
+    """Put a schema behind for real: practice.0001 un-recorded and its tables dropped."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'practice' AND name = '0001_initial'")  # noqa: S608
+        cursor.execute(f'DROP TABLE "{schema}".practice_appointment, "{schema}".practice_patient')
+
+
+def deploy() -> dict[str, object]:
+    from django_tenants.migration_executors.base import run_migrations
+
+    from provisioning import runner, services
+
+    before = load()
+    connections.close_all()
+    started = time.monotonic()
+    result = manage("migrate_practices", f"--workers={OPTIONS.workers}")
+    no_op_seconds = time.monotonic() - started
+    print(f"  migrate_practices, nothing to do: {no_op_seconds:.1f} s -- {result.stdout.strip()}", flush=True)
+
+    in_process_started = time.monotonic()
+    in_process = runner.schemas_migrate(services.schemas_to_migrate(), workers=OPTIONS.workers)
+    in_process_seconds = time.monotonic() - in_process_started
+    assert not in_process.behind
+
+    schemas = services.schemas_to_migrate()[: OPTIONS.stock_deploy_sample]
+    options = runner._migrate_options()
+    started = time.monotonic()
+    for schema in schemas:
+        run_migrations((), options, "standard", schema, allow_atomic=False)
+    stock_per_schema = (time.monotonic() - started) / len(schemas)
+    stock_total = stock_per_schema * OPTIONS.practices
+    print(
+        f"  django-tenants' stock no-op, per schema {stock_per_schema * 1000:.0f} ms "
+        f"(over {len(schemas)}): x {OPTIONS.practices:,} = {stock_total / 60:.1f} min (extrapolated)",
+        flush=True,
+    )
+
+    sample = services.schemas_to_migrate()[-OPTIONS.migration_sample :]
+    for schema in sample:
+        take_back_migration(schema)
+    connection.set_schema_to_public()
+    started = time.monotonic()
+    real = runner.schemas_migrate(services.schemas_to_migrate(), workers=OPTIONS.workers, label="real migration")
+    real_seconds = time.monotonic() - started
+    assert len(real.migrated) == len(sample) and not real.failed, (len(real.migrated), real.failed)
+    rate = len(sample) / real_seconds
+    print(
+        f"  a real migration (practice.0001 taken back) of {len(sample)} schemas with {OPTIONS.workers} workers: "
+        f"{real_seconds:.1f} s, {rate:.1f} schemas/s -> {OPTIONS.practices / rate / 60:.1f} min for "
+        f"{OPTIONS.practices:,} (extrapolated)",
+        flush=True,
+    )
+    return {
+        "no_op_seconds_whole_command": round(no_op_seconds, 2),
+        "no_op_seconds_in_process": round(in_process_seconds, 2),
+        "no_op_output": result.stdout.strip(),
+        "goal_seconds": 60,
+        "stock_no_op_ms_per_schema": round(stock_per_schema * 1000, 1),
+        "stock_no_op_schemas_timed": len(schemas),
+        "stock_no_op_extrapolated_minutes": round(stock_total / 60, 1),
+        "real_migration_schemas": len(sample),
+        "real_migration_seconds": round(real_seconds, 1),
+        "real_migration_schemas_per_second": round(rate, 1),
+        "load_before": before,
+        "load_after": load(),
+    }
+
+
+# --------------------------------------------------------------------------- 4. ratios
+
+
+class WorkerProcess:
+    def __init__(self, database: str | None) -> None:
+        environment = dict(os.environ)
+        if database:
+            environment["DENTALTAP_DATABASE_NAME"] = database
+        self.process = subprocess.Popen(
+            [sys.executable, str(PROJECT_DIR / "bench" / "scale_worker.py")],
+            cwd=PROJECT_DIR, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.hello = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("a scale worker exited")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def ask(self, **command: object) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def ratios() -> dict[str, object]:
+    before = load()
+    connections.close_all()
+    small, large = WorkerProcess(SMALL_DATABASE), WorkerProcess(None)
+    try:
+        assert small.hello["practices"] == OPTIONS.small and large.hello["practices"] == OPTIONS.practices
+        warm = {"small": small.ask(figure="warm")["seconds"], "large": large.ask(figure="warm")["seconds"]}
+        figures = ("routing", "access", "task")
+        rates: dict[str, dict[str, list[float]]] = {figure: {"small": [], "large": []} for figure in figures}
+        for number in range(OPTIONS.rounds):
+            for figure in figures:
+                pair = [("small", small), ("large", large)]
+                for side, worker in pair if number % 2 == 0 else pair[::-1]:
+                    seconds = worker.ask(figure=figure, requests=OPTIONS.requests, seed=number)["seconds"]
+                    rates[figure][side].append(OPTIONS.requests / seconds)
+            print(
+                f"  round {number + 1}/{OPTIONS.rounds}: "
+                + ", ".join(
+                    f"{figure} {rates[figure]['large'][-1]:.0f}/{rates[figure]['small'][-1]:.0f}" for figure in figures
+                ),
+                flush=True,
+            )
+        memory = {"small": small.ask(figure="memory"), "large": large.ask(figure="memory")}
+    finally:
+        small.close()
+        large.close()
+    result: dict[str, object] = {"warm_up_seconds": warm, "memory_mb": memory}
+    rows = []
+    for figure in figures:
+        per_round = [big / little for big, little in zip(rates[figure]["large"], rates[figure]["small"], strict=True)]
+        entry = {
+            f"per_second_at_{OPTIONS.small}": round(statistics.median(rates[figure]["small"])),
+            f"per_second_at_{OPTIONS.practices}": round(statistics.median(rates[figure]["large"])),
+            "ratio_median": round(statistics.median(per_round), 3),
+            "ratio_range": [round(min(per_round), 3), round(max(per_round), 3)],
+            "ratio_best": round(max(rates[figure]["large"]) / max(rates[figure]["small"]), 3),
+        }
+        result[figure] = entry
+        rows.append(
+            [
+                figure,
+                entry[f"per_second_at_{OPTIONS.small}"],
+                entry[f"per_second_at_{OPTIONS.practices}"],
+                entry["ratio_median"],
+                "{}-{}".format(*entry["ratio_range"]),
+                entry["ratio_best"],
+            ]
+        )
+    print(
+        table(
+            f"{OPTIONS.practices:,} practices vs {OPTIONS.small}: per second, median of {OPTIONS.rounds} rounds "
+            f"x {OPTIONS.requests}",
+            ["figure", f"at {OPTIONS.small}", f"at {OPTIONS.practices:,}", "ratio (median)", "range", "best/best"],
+            rows,
+        )
+    )
+    print(f"  memory after the run (MB): {memory}")
+    result.update(load_before=before, load_after=load(), goal_ratio=0.95)
+    return result
+
+
+def main() -> int:
+    results: dict[str, object] = {
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "load_at_start": load(),
+        "practices": OPTIONS.practices,
+    }
+    try:
+        for name, figure in (
+            ("seeding", seed_large),
+            ("creation", creation),
+            ("deploy", deploy),
+            ("small_database", seed_small),
+            ("ratios", ratios),
+        ):
+            print(f"\n=== {name} (load {load()}) ===", flush=True)
+            results[name] = figure()
+    finally:
+        connections.close_all()
+        devstack.stop()
+    results["finished"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    results["load_at_end"] = load()
+    output = Path(OPTIONS.json or Path(OPTIONS.data_dir) / "scale-results.json")
+    output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\nresults written to {output}; load at start {results['load_at_start']}, at end {results['load_at_end']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
