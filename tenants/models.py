@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -81,6 +82,16 @@ class Practice(TenantMixin):
 
     def __str__(self) -> str:
         return self.name
+
+    def _check_schema_name_is_unique(self) -> None:
+        """django-tenants compares UPPER(schema_name) here, which no index serves: a scan of every
+        practice on each signup (issue 14). Practice schema names are lower case by construction
+        (tenants.services) and unique by index, so for them the exact, indexed lookup is the
+        same check; anything else gets django-tenants' own."""
+        if self.schema_name != self.schema_name.lower():
+            super()._check_schema_name_is_unique()  # type: ignore[misc]
+        elif type(self).objects.filter(schema_name=self.schema_name).exists():
+            raise ValidationError(f"A tenant with the schema name '{self.schema_name}' already exists.")
 
     @property
     def plan(self) -> str:

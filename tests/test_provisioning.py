@@ -362,3 +362,61 @@ def test_practices_seed_makes_usable_practices_with_data_in_parallel(committed_p
     call_command("practices_seed", "--count=2", "--workers=1", stdout=io.StringIO(), stderr=io.StringIO())
     connection.set_schema_to_public()
     assert Practice.objects.filter(slug__startswith="seed-").count() == 7
+
+
+# --------------------------------------------------------------------------- scale
+
+
+GROWING_TABLES = ("tenants_practice", "tenants_user", "tenants_domain", "tenants_membership", "billing_practiceaccount")
+
+
+def unindexed_scans(plan: dict[str, Any]) -> list[str]:
+    """Scan nodes on a growing table that no index condition narrows (a full index scan with a
+    filter is a scan too: that is what the planner picks when sequential scans are off)."""
+    found = []
+
+    def bitmap_without_condition(node: dict[str, Any]) -> bool:
+        if node["Node Type"] == "Bitmap Index Scan":
+            return "Index Cond" not in node
+        return any(bitmap_without_condition(child) for child in node.get("Plans", []))
+
+    if plan.get("Relation Name") in GROWING_TABLES and (
+        plan["Node Type"] == "Seq Scan"
+        or (plan["Node Type"] in ("Index Scan", "Index Only Scan") and "Index Cond" not in plan)
+        or (plan["Node Type"] == "Bitmap Heap Scan" and bitmap_without_condition(plan))
+    ):
+        found.append(f"{plan['Node Type']} on {plan['Relation Name']}")
+    for child in plan.get("Plans", []):
+        found += unindexed_scans(child)
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signup_finds_rows_in_the_tables_that_grow_with_practices_through_indexes(committed_public: None) -> None:
+    """No statement of a signup scans a table that grows with every practice (django-tenants'
+    case-insensitive schema-name check did: UPPER(schema_name), no index). Each statement is
+    explained with sequential scans off, so the planner uses any index it can."""
+    import json
+
+    from django.test.utils import CaptureQueriesContext
+
+    pool_of(1)
+    with CaptureQueriesContext(connection) as captured:
+        signup("indexed")
+    statements = [
+        query["sql"]
+        for query in captured.captured_queries
+        if query["sql"].lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
+        and any(f'"{table}"' in query["sql"] for table in GROWING_TABLES)
+    ]
+    assert len(statements) >= 5
+    scans = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for sql in statements:
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            scans += [(scan, sql[:120]) for scan in unindexed_scans(plan[0]["Plan"])]
+        transaction.set_rollback(True)
+    assert scans == []
