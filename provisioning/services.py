@@ -66,8 +66,9 @@ def practice_schema_provide(*, schema_name: str) -> Provided | None:
     """Make `schema_name` exist, fully migrated, in the current transaction, and say how.
 
     None: fast schemas are switched off (PROVISIONING_FAST_SCHEMAS, or django-tenants' clone
-    mode is configured); the caller's Practice.save() then creates the schema the stock way."""
-    if not fast_schemas_enabled():
+    mode is configured); the caller's Practice.save() then creates the schema the stock way. Also
+    None when the tenant model's `auto_create_schema` is off (no schema wanted at all)."""
+    if not fast_schemas_enabled() or not get_tenant_model().auto_create_schema:
         return None
     if not connection.in_atomic_block:
         raise RuntimeError("practice_schema_provide must run inside the practice's transaction")

@@ -420,3 +420,12 @@ def test_a_signup_finds_rows_in_the_tables_that_grow_with_practices_through_inde
             scans += [(scan, sql[:120]) for scan in unindexed_scans(plan[0]["Plan"])]
         transaction.set_rollback(True)
     assert scans == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_schema_is_made_when_the_tenant_model_says_not_to(committed_public: None, monkeypatch: Any) -> None:
+    (spare,) = pool_of(1)
+    monkeypatch.setattr(Practice, "auto_create_schema", False)
+    _, practice = signup("rows-only")
+    assert schema_oid(practice.schema_name) is None
+    assert list(SpareSchema.objects.values_list("schema_name", flat=True)) == [spare]
