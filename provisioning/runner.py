@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from django.db import connection, connections
 from django_tenants.migration_executors.base import run_migrations
-from django_tenants.utils import get_tenant_base_migrate_command_class
+from django_tenants.utils import get_tenant_base_migrate_command_class, schema_exists
 
 from dentaltap.progress import Progress
 from provisioning.migration_state import schemas_behind
@@ -34,6 +34,9 @@ class MigrationRun:
     behind: dict[str, str] = field(default_factory=dict)
     migrated: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    # Gone while the run was under way: a spare claimed (renamed) by a signup, a practice
+    # deleted. Not failures; a claimed spare is checked again under its new name.
+    vanished: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -64,18 +67,30 @@ def _worker(schema_name: str) -> tuple[str, str | None]:
 
 
 def schemas_migrate(
-    schemas: Sequence[str], *, workers: int, stream: TextIO | None = None, label: str = "migrating"
+    schemas: Sequence[str] | Callable[[], Sequence[str]],
+    *,
+    workers: int,
+    stream: TextIO | None = None,
+    label: str = "migrating",
 ) -> MigrationRun:
-    """Migrate those of `schemas` that are behind; `workers` processes at once."""
+    """Migrate those of `schemas` that are behind; `workers` processes at once. Given a function
+    instead of a list, it is asked again after each pass, so schemas that appeared meanwhile (a
+    practice created by code that did not know the new migration, a spare renamed by a claim)
+    are looked at too."""
+    listing = schemas if callable(schemas) else (lambda: schemas)
     started = time.monotonic()
-    run = MigrationRun(considered=len(schemas))
-    pending = schemas_behind(schemas)
+    current = listing()
+    run = MigrationRun(considered=len(current))
+    pending = schemas_behind(current)
     passes = 0
     while pending and passes <= EXTRA_PASSES:
         run.behind.update(pending)
         _migrate_in_workers(sorted(pending), run, workers=workers, stream=stream, label=label)
         passes += 1
-        pending = {name: why for name, why in schemas_behind(schemas).items() if name not in run.failed}
+        current = listing()
+        run.considered = max(run.considered, len(current))
+        done = set(run.failed) | set(run.vanished)
+        pending = {name: why for name, why in schemas_behind(current).items() if name not in done}
     run.seconds = time.monotonic() - started
     return run
 
@@ -101,6 +116,9 @@ def _record(run: MigrationRun, progress: Progress, schema: str, error: str | Non
     if error is None:
         run.migrated.append(schema)
         run.failed.pop(schema, None)
+    elif not schema_exists(schema):
+        run.vanished.append(schema)
+        error = None
     else:
         run.failed[schema] = error
     progress.advance(failed=error is not None)

@@ -154,3 +154,23 @@ def test_with_nothing_to_do_it_loads_the_graph_once_and_runs_no_executor(
     assert executors == []
     assert Practice.objects.exclude(schema_name="public").count() == 3
     assert len(spare_schemas_in_database()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_schema_gone_meanwhile_is_not_a_failure_and_new_ones_are_picked_up(three_practices: list[str]) -> None:
+    """A spare claimed (renamed) by a signup while a deploy runs vanishes from under it; the
+    practice it became, and one created meanwhile by older code, are found by the next pass."""
+    from provisioning import runner
+
+    one, two, three = three_practices
+    take_back_migration(two)
+    listings = iter([[one, two, "dentaltap_spare_claimed_meanwhile"], [one, two, three]])
+    take_back_migration(three)  # behind, but only listed from the second pass on
+
+    run = runner.schemas_migrate(lambda: next(listings, [one, two, three]), workers=1)
+    connection.set_schema_to_public()
+
+    assert run.failed == {}
+    assert run.vanished == ["dentaltap_spare_claimed_meanwhile"]
+    assert sorted(run.migrated) == sorted([two, three])
+    assert migration_state.schemas_behind(three_practices) == {}

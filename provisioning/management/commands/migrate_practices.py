@@ -28,11 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-refill", action="store_true", help="leave the spare pool as it is")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        schemas = options["schema"] or services.schemas_to_migrate()
+        schemas = options["schema"] or services.schemas_to_migrate
         run = runner.schemas_migrate(schemas, workers=options["workers"], stream=cast(TextIO, self.stderr._out))
+        vanished = f", {len(run.vanished):,} gone meanwhile" if run.vanished else ""
         self.stdout.write(
             f"{run.considered:,} schemas: {run.up_to_date:,} already up to date, {len(run.migrated):,} migrated, "
-            f"{len(run.failed):,} failed ({run.seconds:.1f} s)"
+            f"{len(run.failed):,} failed{vanished} ({run.seconds:.1f} s)"
         )
         for schema, error in sorted(run.failed.items()):
             self.stderr.write(f"  FAILED {schema}: {error.splitlines()[0] if error else ''}")
