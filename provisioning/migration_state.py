@@ -94,22 +94,27 @@ def applied_migrations(schema: str) -> set[MigrationName] | None:
         return {(app, name) for app, name in cursor.fetchall()}
 
 
-def schemas_behind(schemas: Sequence[str]) -> dict[str, str]:
-    """The schemas that are not up to date, each with the reason. One catalogue query, plus one
-    query per distinct applied set that differs from the expected one."""
+def schemas_missing(schemas: Sequence[str]) -> dict[str, frozenset[MigrationName] | None]:
+    """{schema: the migrations it lacks} for the schemas that are not up to date (None: it has
+    no migrations table, or is gone). One catalogue pass, plus one query per distinct applied
+    set that differs from the expected one."""
     digests = applied_digests(schemas)
-    verdict_by_digest: dict[str | None, str | None] = {expected_digest(): None}
-    behind: dict[str, str] = {}
+    missing_by_digest: dict[str | None, frozenset[MigrationName] | None] = {expected_digest(): frozenset()}
+    behind: dict[str, frozenset[MigrationName] | None] = {}
     for schema in schemas:
         digest = digests.get(schema)
-        if digest not in verdict_by_digest:
+        if digest not in missing_by_digest:
             applied = applied_migrations(schema) if digest is not None else None
-            if applied is None:
-                verdict_by_digest[digest] = "no migrations recorded"
-            else:
-                missing = expected_migrations() - applied
-                verdict_by_digest[digest] = f"{len(missing)} migration(s) to apply" if missing else None
-        verdict = verdict_by_digest[digest]
-        if verdict is not None:
-            behind[schema] = verdict
+            missing_by_digest[digest] = None if applied is None else frozenset(expected_migrations() - applied)
+        missing = missing_by_digest[digest]
+        if missing is None or missing:
+            behind[schema] = missing
     return behind
+
+
+def schemas_behind(schemas: Sequence[str]) -> dict[str, str]:
+    """The schemas that are not up to date, each with the reason."""
+    return {
+        schema: "no migrations recorded" if missing is None else f"{len(missing)} migration(s) to apply"
+        for schema, missing in schemas_missing(schemas).items()
+    }

@@ -21,7 +21,8 @@ from django_tenants.migration_executors.base import run_migrations
 from django_tenants.utils import get_tenant_base_migrate_command_class, schema_exists
 
 from dentaltap.progress import Progress
-from provisioning.migration_state import schemas_behind
+from provisioning.migration_state import schemas_missing
+from provisioning.record_only import only_records, schemas_record
 
 # A schema created while a run is under way (by code that did not know the new migration yet)
 # is found by the check after the run; this many extra passes catch such stragglers.
@@ -33,6 +34,8 @@ class MigrationRun:
     considered: int = 0
     behind: dict[str, str] = field(default_factory=dict)
     migrated: list[str] = field(default_factory=list)
+    # Behind by shared-app migrations only: recorded without the migrate command (record_only).
+    recorded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     # Gone while the run was under way: a spare claimed (renamed) by a signup, a practice
     # deleted. Not failures; a claimed spare is checked again under its new name.
@@ -81,18 +84,27 @@ def schemas_migrate(
     started = time.monotonic()
     current = listing()
     run = MigrationRun(considered=len(current))
-    pending = schemas_behind(current)
+    pending = schemas_missing(current)
     passes = 0
     while pending and passes <= EXTRA_PASSES:
-        run.behind.update(pending)
-        _migrate_in_workers(sorted(pending), run, workers=workers, stream=stream, label=label)
+        run.behind.update({name: _reason(missing) for name, missing in pending.items()})
+        recordable = {name: set(missing) for name, missing in pending.items() if missing and only_records(missing)}
+        recorded = set(schemas_record(recordable)) if recordable else set()
+        run.recorded += sorted(recorded)
+        to_migrate = sorted(set(pending) - recorded)
+        if to_migrate:
+            _migrate_in_workers(to_migrate, run, workers=workers, stream=stream, label=label)
         passes += 1
         current = listing()
         run.considered = max(run.considered, len(current))
         done = set(run.failed) | set(run.vanished)
-        pending = {name: why for name, why in schemas_behind(current).items() if name not in done}
+        pending = {name: missing for name, missing in schemas_missing(current).items() if name not in done}
     run.seconds = time.monotonic() - started
     return run
+
+
+def _reason(missing: frozenset[tuple[str, str]] | None) -> str:
+    return "no migrations recorded" if missing is None else f"{len(missing)} migration(s) to apply"
 
 
 def _migrate_in_workers(

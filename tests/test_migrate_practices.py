@@ -174,3 +174,52 @@ def test_a_schema_gone_meanwhile_is_not_a_failure_and_new_ones_are_picked_up(thr
     assert run.vanished == ["dentaltap_spare_claimed_meanwhile"]
     assert sorted(run.migrated) == sorted([two, three])
     assert migration_state.schemas_behind(three_practices) == {}
+
+
+def without_content_type_ids(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Content types compared as a set: nothing in a practice schema refers to their ids."""
+    kept = [row for row in rows if not row[1].startswith("django_content_type.")]
+    kept += [
+        ("row", "django_content_type", value) for kind, name, value in rows if name.startswith("django_content_type.")
+    ]
+    return sorted(kept)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shared_app_migrations_are_recorded_without_the_migrate_command_as_it_would_leave_them(
+    three_practices: list[str],
+) -> None:
+    """billing.0003 (a shared app's leaf) missing, and a content type of a model "new" since:
+    the schema gets the row and the content type, exactly what the migrate command leaves."""
+    from provisioning import catalogue, runner
+
+    _, two, three = three_practices
+    for schema in (two, three):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'DELETE FROM "{schema}".django_migrations WHERE app = %s AND name = %s',  # noqa: S608
+                ["billing", "0003_payment_standing_paid_index"],
+            )
+            cursor.execute(
+                f'DELETE FROM "{schema}".django_content_type WHERE app_label = %s AND model = %s',  # noqa: S608
+                ["billing", "paymentreversal"],
+            )
+    assert runner.schema_migrate(three) is None  # the reference: the real migrate command
+    connection.set_schema_to_public()
+
+    executors: list[object] = []
+    real_executor_init = MigrationExecutor.__init__
+
+    def counted_executor_init(self: MigrationExecutor, *args: Any, **kwargs: Any) -> None:
+        executors.append(self)
+        real_executor_init(self, *args, **kwargs)
+
+    with mock.patch.object(MigrationExecutor, "__init__", counted_executor_init):
+        out, _ = migrate_practices("--workers=1", "--no-refill")
+
+    assert "1 recorded (shared-app migrations only)" in out and "0 migrated" in out
+    assert executors == []
+    assert migration_state.schemas_behind(three_practices) == {}
+    assert without_content_type_ids(catalogue.schema_signature(two)) == without_content_type_ids(
+        catalogue.schema_signature(three)
+    )

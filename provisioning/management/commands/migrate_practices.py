@@ -31,9 +31,10 @@ class Command(BaseCommand):
         schemas = options["schema"] or services.schemas_to_migrate
         run = runner.schemas_migrate(schemas, workers=options["workers"], stream=cast(TextIO, self.stderr._out))
         vanished = f", {len(run.vanished):,} gone meanwhile" if run.vanished else ""
+        recorded = f", {len(run.recorded):,} recorded (shared-app migrations only)" if run.recorded else ""
         self.stdout.write(
             f"{run.considered:,} schemas: {run.up_to_date:,} already up to date, {len(run.migrated):,} migrated, "
-            f"{len(run.failed):,} failed{vanished} ({run.seconds:.1f} s)"
+            f"{len(run.failed):,} failed{recorded}{vanished} ({run.seconds:.1f} s)"
         )
         for schema, error in sorted(run.failed.items()):
             self.stderr.write(f"  FAILED {schema}: {error.splitlines()[0] if error else ''}")
