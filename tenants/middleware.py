@@ -11,11 +11,11 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django_tenants.middleware.main import TenantMainMiddleware
-from django_tenants.utils import get_tenant_domain_model, remove_www
+from django_tenants.utils import remove_www
 
 from tenants import access
 from tenants.models import Practice
-from tenants.routing import tenant_host_cache
+from tenants.routing import practice_for_host, tenant_host_cache
 from tenants.urls_helpers import public_url
 
 
@@ -47,10 +47,8 @@ class CachedTenantMiddleware(TenantMainMiddleware):
 
         tenant = tenant_host_cache.get(hostname)
         if tenant is None:
-            domain_model = get_tenant_domain_model()
-            try:
-                tenant = domain_model.objects.select_related("tenant").get(domain=hostname).tenant
-            except domain_model.DoesNotExist:
+            tenant = practice_for_host(hostname)
+            if tenant is None:
                 if is_static:
                     _static_on_unknown_host(request)
                     return None
