@@ -21,7 +21,8 @@ from django_tenants.migration_executors.base import run_migrations
 from django_tenants.utils import get_tenant_base_migrate_command_class, schema_exists
 
 from dentaltap.progress import Progress
-from provisioning.migration_state import schemas_missing
+from provisioning import migration_replay
+from provisioning.migration_state import MigrationName, schemas_missing
 from provisioning.record_only import only_records, schemas_record
 
 # A schema created while a run is under way (by code that did not know the new migration yet)
@@ -34,6 +35,9 @@ class MigrationRun:
     considered: int = 0
     behind: dict[str, str] = field(default_factory=dict)
     migrated: list[str] = field(default_factory=list)
+    # Of those, migrated by replaying what the migrate command did in another schema at the same
+    # state (migration_replay).
+    replayed: list[str] = field(default_factory=list)
     # Behind by shared-app migrations only: recorded without the migrate command (record_only).
     recorded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
@@ -91,9 +95,12 @@ def schemas_migrate(
         recordable = {name: set(missing) for name, missing in pending.items() if missing and only_records(missing)}
         recorded = set(schemas_record(recordable)) if recordable else set()
         run.recorded += sorted(recorded)
-        to_migrate = sorted(set(pending) - recorded)
+        to_migrate = {name: missing for name, missing in pending.items() if name not in recorded}
         if to_migrate:
-            _migrate_in_workers(to_migrate, run, workers=workers, stream=stream, label=label)
+            progress = Progress(len(to_migrate), label, stream=stream)
+            left = _migrate_by_replay(to_migrate, run, workers=workers, progress=progress)
+            _migrate_in_workers(left, run, workers=workers, progress=progress)
+            progress.finish()
         passes += 1
         current = listing()
         run.considered = max(run.considered, len(current))
@@ -107,10 +114,33 @@ def _reason(missing: frozenset[tuple[str, str]] | None) -> str:
     return "no migrations recorded" if missing is None else f"{len(missing)} migration(s) to apply"
 
 
-def _migrate_in_workers(
-    schemas: list[str], run: MigrationRun, *, workers: int, stream: TextIO | None, label: str
-) -> None:
-    progress = Progress(len(schemas), label, stream=stream)
+def _migrate_by_replay(
+    pending: dict[str, frozenset[MigrationName] | None], run: MigrationRun, *, workers: int, progress: Progress
+) -> list[str]:
+    """Groups of schemas behind by the same migrations, when replayable, are migrated by replay;
+    returns the schemas left for the migrate command."""
+    groups: dict[frozenset[MigrationName], list[str]] = {}
+    left: list[str] = []
+    for name in sorted(pending):
+        missing = pending[name]
+        if missing is None:
+            left.append(name)
+        else:
+            groups.setdefault(missing, []).append(name)
+    for missing, schemas in groups.items():
+        if len(schemas) < migration_replay.MIN_GROUP or not migration_replay.replayable(missing):
+            left += schemas
+            continue
+        result = migration_replay.group_migrate(schemas, missing, workers=workers, progress=progress)
+        run.migrated += result.migrated
+        run.replayed += result.migrated[1:] if result.migrated else []
+        left += result.left
+    return sorted(left)
+
+
+def _migrate_in_workers(schemas: list[str], run: MigrationRun, *, workers: int, progress: Progress) -> None:
+    if not schemas:
+        return
     workers = max(1, min(workers, len(schemas)))
     if workers == 1:
         for schema in schemas:
@@ -121,7 +151,6 @@ def _migrate_in_workers(
         with context.Pool(processes=workers) as pool:
             for schema, error in pool.imap_unordered(_worker, schemas, chunksize=1):
                 _record(run, progress, schema, error)
-    progress.finish()
 
 
 def _record(run: MigrationRun, progress: Progress, schema: str, error: str | None) -> None:

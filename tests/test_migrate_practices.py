@@ -223,3 +223,57 @@ def test_shared_app_migrations_are_recorded_without_the_migrate_command_as_it_wo
     assert without_content_type_ids(catalogue.schema_signature(two)) == without_content_type_ids(
         catalogue.schema_signature(three)
     )
+
+
+def comparable(rows: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """A signature without row ids and sequence positions (they follow each schema's history)."""
+    kept = set()
+    for kind, name, value in rows:
+        if kind == "row":
+            kept.add((kind, name.split(".")[0], value))
+        elif kind == "sequence":
+            kept.add((kind, name, value.rsplit(" last ", 1)[0]))
+        else:
+            kept.add((kind, name, value))
+    return kept
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_real_migration_runs_once_and_is_replayed_in_the_schemas_at_the_same_state(
+    committed_public: None,  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+) -> None:
+    from provisioning import catalogue, migration_replay
+
+    monkeypatch.setattr(migration_replay, "BATCH", 1)  # several tasks, so the workers share them
+    schemas = [signup(f"state-{number}")[1].schema_name for number in range(6)]
+    untouched, odd, *same_state = schemas
+    for schema in [odd, *same_state]:
+        take_back_migration(schema)
+    with connection.cursor() as cursor:  # behind by the same migration, but not the same tables
+        cursor.execute(f'ALTER TABLE "{odd}".django_content_type ADD COLUMN extra integer')
+    assert migration_replay.replayable({TAKEN_BACK})
+    assert not migration_replay.replayable({("contenttypes", "0002_remove_content_type_name")})  # RunPython
+
+    executors: list[object] = []
+    real_executor_init = MigrationExecutor.__init__
+
+    def counted_executor_init(self: MigrationExecutor, *args: Any, **kwargs: Any) -> None:
+        executors.append(self)
+        real_executor_init(self, *args, **kwargs)
+
+    with mock.patch.object(MigrationExecutor, "__init__", counted_executor_init):
+        out, err = migrate_practices(f"--workers={workers}", "--no-refill")
+
+    assert "6 schemas: 1 already up to date, 5 migrated (3 of them by replay), 0 failed" in out, out
+    assert "5/5" in err
+    if workers == 1:  # the migrate command ran in this process: once to record, once for the odd one
+        assert len(executors) == 2
+    assert migration_state.schemas_behind(schemas) == {}
+    reference = comparable(catalogue.schema_signature(untouched))
+    for schema in same_state:
+        assert comparable(catalogue.schema_signature(schema)) == reference
+    assert ("column", "django_content_type.0005.extra", "integer collation default") not in reference
+    assert has_tables(odd) and has_migration(odd)

@@ -32,9 +32,11 @@ class Command(BaseCommand):
         run = runner.schemas_migrate(schemas, workers=options["workers"], stream=cast(TextIO, self.stderr._out))
         vanished = f", {len(run.vanished):,} gone meanwhile" if run.vanished else ""
         recorded = f", {len(run.recorded):,} recorded (shared-app migrations only)" if run.recorded else ""
+        replayed = f" ({len(run.replayed):,} of them by replay)" if run.replayed else ""
         self.stdout.write(
-            f"{run.considered:,} schemas: {run.up_to_date:,} already up to date, {len(run.migrated):,} migrated, "
-            f"{len(run.failed):,} failed{recorded}{vanished} ({run.seconds:.1f} s)"
+            f"{run.considered:,} schemas: {run.up_to_date:,} already up to date, "
+            f"{len(run.migrated):,} migrated{replayed}, {len(run.failed):,} failed{recorded}{vanished} "
+            f"({run.seconds:.1f} s)"
         )
         for schema, error in sorted(run.failed.items()):
             self.stderr.write(f"  FAILED {schema}: {error.splitlines()[0] if error else ''}")
