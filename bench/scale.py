@@ -62,6 +62,10 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--migration-sample", type=int, default=200, help="schemas really migrated")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--requests", type=int, default=1000, help="per figure, database and round")
+    parser.add_argument("--chunk", type=int, default=250, help="requests per turn within a round")
+    parser.add_argument(
+        "--only", default="", help="comma-separated: seeding, creation, deploy, ratios (with --reuse: a re-run)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="seeding and migrate_practices processes")
     parser.add_argument("--reuse", action="store_true", help="keep a bench database already seeded to --practices")
     parser.add_argument("--json", help="also write the results here (default: <data-dir>/scale-results.json)")
@@ -349,7 +353,8 @@ def deploy() -> dict[str, object]:
         flush=True,
     )
 
-    sample = services.schemas_to_migrate()[-OPTIONS.migration_sample :]
+    practices = [name for name in services.schemas_to_migrate() if name.startswith("practice_")]
+    sample = practices[-OPTIONS.migration_sample :]
     for schema in sample:
         take_back_migration(schema)
     connection.set_schema_to_public()
@@ -360,8 +365,24 @@ def deploy() -> dict[str, object]:
     rate = len(sample) / real_seconds
     print(
         f"  a real migration (practice.0001 taken back) of {len(sample)} schemas with {OPTIONS.workers} workers: "
-        f"{real_seconds:.1f} s, {rate:.1f} schemas/s -> {OPTIONS.practices / rate / 60:.1f} min for "
-        f"{OPTIONS.practices:,} (extrapolated)",
+        f"{real_seconds:.1f} s ({len(real.replayed)} by replay), {rate:.1f} schemas/s -> "
+        f"{OPTIONS.practices / rate / 60:.1f} min for {OPTIONS.practices:,} (extrapolated)",
+        flush=True,
+    )
+    # The same migration by the migrate command in each schema, for comparison (django-tenants'
+    # way, and migrate_practices' own for what cannot be replayed).
+    command_sample = practices[: OPTIONS.stock_deploy_sample // 2]
+    for schema in command_sample:
+        take_back_migration(schema)
+    connection.set_schema_to_public()
+    started = time.monotonic()
+    for schema in command_sample:
+        assert runner.schema_migrate(schema) is None
+    command_per_schema = (time.monotonic() - started) / len(command_sample)
+    print(
+        f"  the same by the migrate command, schema by schema: {command_per_schema * 1000:.0f} ms each "
+        f"(over {len(command_sample)}) -> {command_per_schema * OPTIONS.practices / 60:.1f} min for "
+        f"{OPTIONS.practices:,} in one process (extrapolated)",
         flush=True,
     )
     return {
@@ -375,6 +396,9 @@ def deploy() -> dict[str, object]:
         "real_migration_schemas": len(sample),
         "real_migration_seconds": round(real_seconds, 1),
         "real_migration_schemas_per_second": round(rate, 1),
+        "real_migration_replayed": len(real.replayed),
+        "migrate_command_ms_per_schema": round(command_per_schema * 1000, 1),
+        "migrate_command_schemas_timed": len(command_sample),
         "load_before": before,
         "load_after": load(),
     }
@@ -422,12 +446,21 @@ def ratios() -> dict[str, object]:
         warm = {"small": small.ask(figure="warm")["seconds"], "large": large.ask(figure="warm")["seconds"]}
         figures = ("routing", "access", "task")
         rates: dict[str, dict[str, list[float]]] = {figure: {"small": [], "large": []} for figure in figures}
+        cpu: dict[str, dict[str, list[float]]] = {figure: {"small": [], "large": []} for figure in figures}
+        turns = max(1, OPTIONS.requests // OPTIONS.chunk)
         for number in range(OPTIONS.rounds):
             for figure in figures:
                 pair = [("small", small), ("large", large)]
-                for side, worker in pair if number % 2 == 0 else pair[::-1]:
-                    seconds = worker.ask(figure=figure, requests=OPTIONS.requests, seed=number)["seconds"]
-                    rates[figure][side].append(OPTIONS.requests / seconds)
+                wall = {"small": 0.0, "large": 0.0}
+                spent = {"small": 0.0, "large": 0.0}
+                for turn in range(turns):  # the two take turns, so a burst of load lands on both
+                    for side, worker in pair if (number + turn) % 2 == 0 else pair[::-1]:
+                        answer = worker.ask(figure=figure, requests=OPTIONS.chunk, seed=number * 1000 + turn)
+                        wall[side] += answer["seconds"]
+                        spent[side] += answer["cpu"]
+                for side in ("small", "large"):
+                    rates[figure][side].append(turns * OPTIONS.chunk / wall[side])
+                    cpu[figure][side].append(spent[side] / (turns * OPTIONS.chunk) * 1000)
             print(
                 f"  round {number + 1}/{OPTIONS.rounds}: "
                 + ", ".join(
@@ -443,12 +476,17 @@ def ratios() -> dict[str, object]:
     rows = []
     for figure in figures:
         per_round = [big / little for big, little in zip(rates[figure]["large"], rates[figure]["small"], strict=True)]
+        cpu_per_round = [little / big for big, little in zip(cpu[figure]["large"], cpu[figure]["small"], strict=True)]
         entry = {
             f"per_second_at_{OPTIONS.small}": round(statistics.median(rates[figure]["small"])),
             f"per_second_at_{OPTIONS.practices}": round(statistics.median(rates[figure]["large"])),
             "ratio_median": round(statistics.median(per_round), 3),
             "ratio_range": [round(min(per_round), 3), round(max(per_round), 3)],
             "ratio_best": round(max(rates[figure]["large"]) / max(rates[figure]["small"]), 3),
+            f"cpu_ms_per_request_at_{OPTIONS.small}": round(statistics.median(cpu[figure]["small"]), 3),
+            f"cpu_ms_per_request_at_{OPTIONS.practices}": round(statistics.median(cpu[figure]["large"]), 3),
+            "cpu_ratio_median": round(statistics.median(cpu_per_round), 3),
+            "cpu_ratio_range": [round(min(cpu_per_round), 3), round(max(cpu_per_round), 3)],
         }
         result[figure] = entry
         rows.append(
@@ -459,16 +497,19 @@ def ratios() -> dict[str, object]:
                 entry["ratio_median"],
                 "{}-{}".format(*entry["ratio_range"]),
                 entry["ratio_best"],
+                f"{entry[f'cpu_ms_per_request_at_{OPTIONS.small}']} / {entry[f'cpu_ms_per_request_at_{OPTIONS.practices}']}",
+                entry["cpu_ratio_median"],
+                "{}-{}".format(*entry["cpu_ratio_range"]),
             ]
         )
-    print(
-        table(
-            f"{OPTIONS.practices:,} practices vs {OPTIONS.small}: per second, median of {OPTIONS.rounds} rounds "
-            f"x {OPTIONS.requests}",
-            ["figure", f"at {OPTIONS.small}", f"at {OPTIONS.practices:,}", "ratio (median)", "range", "best/best"],
-            rows,
-        )
+    header = [
+        "figure", f"/s at {OPTIONS.small}", f"/s at {OPTIONS.practices:,}", "ratio (median)", "range", "best/best",
+        "CPU ms/request", "CPU ratio (median)", "CPU range",
+    ]  # fmt: skip
+    title = (
+        f"{OPTIONS.practices:,} practices vs {OPTIONS.small}: median of {OPTIONS.rounds} rounds x {OPTIONS.requests}"
     )
+    print(table(title, header, rows))
     print(f"  memory after the run (MB): {memory}")
     result.update(load_before=before, load_after=load(), goal_ratio=0.95)
     return result
@@ -481,6 +522,7 @@ def main() -> int:
         "load_at_start": load(),
         "practices": OPTIONS.practices,
     }
+    only = {name.strip() for name in OPTIONS.only.split(",") if name.strip()}
     try:
         for name, figure in (
             ("seeding", seed_large),
@@ -489,6 +531,9 @@ def main() -> int:
             ("small_database", seed_small),
             ("ratios", ratios),
         ):
+            needed = {"seeding"} | ({"small_database"} if "ratios" in only else set())
+            if only and name not in only | needed:
+                continue
             print(f"\n=== {name} (load {load()}) ===", flush=True)
             results[name] = figure()
     finally:

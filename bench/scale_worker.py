@@ -4,7 +4,8 @@ Started as a subprocess with DENTALTAP_DATABASE_NAME naming its database (the on
 practices or the one with 10,000), it reads one JSON command per line on stdin and answers one
 JSON line on stdout, so the driver can alternate the two databases round by round:
 
-    {"figure": "routing" | "access" | "task", "requests": 1000, "seed": 7}  ->  {"seconds": ...}
+    {"figure": "routing" | "access" | "task", "requests": 250, "seed": 7}
+        ->  {"seconds": wall, "cpu": this process's CPU + its PostgreSQL backend's, seconds}
     {"figure": "warm"}      one pass over every practice for each figure (a steady state)
     {"figure": "memory"}    this worker's RSS and its PostgreSQL backend's, in MB
 
@@ -93,21 +94,28 @@ class Worker:
             response.close()  # type: ignore[attr-defined]
         assert statuses[0].startswith("200"), (statuses, environ["HTTP_HOST"], environ["PATH_INFO"])
 
-    def run(self, figure: str, picks: list[tuple[int, str]]) -> float:
+    def _backend_cpu(self) -> float:
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+    def run(self, figure: str, picks: list[tuple[int, str]]) -> tuple[float, float]:
+        """Wall seconds and CPU seconds (this process and its PostgreSQL backend) for the picks."""
         base = settings.BASE_DOMAIN
         with override_settings(ROOT_URLCONF="bench.urls"):
             if figure == "task":
                 work = [pk for pk, _ in picks]
-                started = time.perf_counter()
+                database, process, started = self._backend_cpu(), time.process_time(), time.perf_counter()
                 for pk in work:
                     self.task.apply(args=[pk])
-                return time.perf_counter() - started
-            path, cookie = (ROUTED_PATH, None) if figure == "routing" else (ACCESS_CHECKED_PATH, self.cookie)
-            environs = [_environ(f"{slug}.{base}", path, cookie) for _, slug in picks]
-            started = time.perf_counter()
-            for environ in environs:
-                self._serve(environ)
-            return time.perf_counter() - started
+            else:
+                path, cookie = (ROUTED_PATH, None) if figure == "routing" else (ACCESS_CHECKED_PATH, self.cookie)
+                environs = [_environ(f"{slug}.{base}", path, cookie) for _, slug in picks]
+                database, process, started = self._backend_cpu(), time.process_time(), time.perf_counter()
+                for environ in environs:
+                    self._serve(environ)
+            wall = time.perf_counter() - started
+            return wall, time.process_time() - process + self._backend_cpu() - database
 
     def memory(self) -> dict[str, float]:
         connection.ensure_connection()
@@ -131,12 +139,13 @@ def main() -> None:
         if figure == "memory":
             answer: dict[str, Any] = worker.memory()
         elif figure == "warm":
-            seconds = {name: worker.run(name, worker.practices) for name in ("routing", "access", "task")}
+            seconds = {name: worker.run(name, worker.practices)[0] for name in ("routing", "access", "task")}
             answer = {"seconds": seconds}
         else:
             randomness = random.Random(command["seed"])  # noqa: S311 - a benchmark's sample
             picks = [randomness.choice(worker.practices) for _ in range(command["requests"])]
-            answer = {"seconds": worker.run(figure, picks)}
+            wall, cpu = worker.run(figure, picks)
+            answer = {"seconds": wall, "cpu": cpu}
         print(json.dumps(answer), flush=True)
 
 
