@@ -371,6 +371,6 @@ PROVISIONING_FAST_SCHEMAS = env_bool("DENTALTAP_FAST_SCHEMAS", True)
 PROVISIONING_SPARE_SCHEMAS = env_int("DENTALTAP_SPARE_SCHEMAS", 3 if TESTING else 5)
 CELERY_BEAT_SCHEDULE["provisioning-spare-schemas-refill"] = {
     "task": "provisioning.tasks.spare_schemas_refill",
-    "schedule": 60.0,
+    "schedule": float(env_int("DENTALTAP_BEAT_SPARE_SCHEMAS_SECONDS", 60)),
 }
 LOGGING["loggers"].update({"provisioning": {"level": "INFO"}})  # type: ignore[attr-defined]
