@@ -47,7 +47,7 @@ _REFILL_LOCK = "dentaltap-provisioning-refill"
 # gone stale all at once (code deployed before migrate_practices ran) must not slow a signup down.
 MAX_DISCARDS_PER_CLAIM = 2
 
-Provided = Literal["spare", "recipe", "migrations"]
+Provided = Literal["spare", "recipe"]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
+from django_tenants.utils import schema_exists
 
 from dentaltap.errors import ApplicationError
 from provisioning.services import practice_schema_provide
@@ -111,7 +112,9 @@ def practice_create(*, name: str, slug: str, owner: User) -> Practice:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"practice-slug:{slug}"])
-    if Practice.objects.filter(slug=slug).exists():
+    # A schema of that name without its practice (one deleted without dropping its schema) is
+    # taken too: a new practice must never be handed another's leftover data.
+    if Practice.objects.filter(slug=slug).exists() or schema_exists(_schema_name_for(slug)):
         raise _field_error("practice_slug", _("This address is already taken. Please choose another."), "slug_taken")
 
     practice = Practice(name=name, slug=slug, schema_name=_schema_name_for(slug))

@@ -18,7 +18,7 @@ from kombu import Queue
 from dentaltap import settings as production_settings
 from dentaltap.celery import app
 
-PROJECT_APPS = ("billing.", "invitations.", "practice.", "referrals.", "tenants.")
+PROJECT_APPS = ("billing.", "invitations.", "practice.", "provisioning.", "referrals.", "tenants.")
 
 
 def _project_tasks() -> dict[str, Any]:

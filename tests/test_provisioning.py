@@ -429,3 +429,25 @@ def test_no_schema_is_made_when_the_tenant_model_says_not_to(committed_public: N
     _, practice = signup("rows-only")
     assert schema_oid(practice.schema_name) is None
     assert list(SpareSchema.objects.values_list("schema_name", flat=True)) == [spare]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leftover_schema_of_the_same_name_is_never_handed_to_a_new_practice(committed_public: None) -> None:
+    """A practice deleted without its schema (auto_drop_schema is off) leaves its data behind:
+    a signup for the same address gets a clear answer, and the leftover stays as it was."""
+    from dentaltap.errors import ApplicationError
+
+    pool_of(1)
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE SCHEMA "practice_leftover"')
+        cursor.execute('CREATE TABLE "practice_leftover".practice_patient (first_name text)')
+        cursor.execute("INSERT INTO \"practice_leftover\".practice_patient VALUES ('Old data')")
+    with pytest.raises(ApplicationError) as refused:
+        signup("leftover")
+    assert "practice_slug" in refused.value.fields
+    assert not Practice.objects.filter(slug="leftover").exists()
+    assert not User.objects.filter(email="owner@leftover.example").exists()
+    assert SpareSchema.objects.count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT first_name FROM "practice_leftover".practice_patient')
+        assert cursor.fetchall() == [("Old data",)]
