@@ -4,6 +4,7 @@ Without DATABASE_URL / REDIS_URL the project starts its own embedded PostgreSQL 
 (dentaltap/devstack.py); with them it uses those servers.
 """
 
+import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -51,6 +52,7 @@ SHARED_APPS = [
     "referrals",
     "billing",
     "provisioning",
+    "axes",  # failed-login tracking (dentaltap/login_protection.py); after auth, as Axes asks
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -89,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenants.middleware.PracticeAccessMiddleware",
+    # Last, as Axes asks: turns a refused login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -180,6 +184,29 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Brute-force protection (django-axes, attempts in the database): see dentaltap/login_protection.py.
+# Axes' backend goes first and refuses a paused login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# A few failures pause one account from one address; only many pause the address itself, which a
+# whole clinic shares. The test suite keeps these values: each test starts with no attempts
+# (they live in the database, rolled back or flushed per test) and force_login is not a failure.
+LOGIN_FAILURE_LIMIT_PER_ACCOUNT_AND_IP = env_int("DENTALTAP_LOGIN_FAILURE_LIMIT_PER_ACCOUNT_AND_IP", 5)
+LOGIN_FAILURE_LIMIT_PER_IP = env_int("DENTALTAP_LOGIN_FAILURE_LIMIT_PER_IP", 50)
+AXES_HANDLER = "dentaltap.login_protection.LoginAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]  # the order of lockout_groups()
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT_PER_ACCOUNT_AND_IP
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("DENTALTAP_LOGIN_COOLOFF_MINUTES", 15))
+# Failures while paused are not counted, so the time the login page names holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "dentaltap.login_protection.login_username"
+AXES_CLIENT_IP_CALLABLE = "dentaltap.login_protection.login_client_ip"
+AXES_LOCKOUT_CALLABLE = "dentaltap.login_protection.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, for staff (admin: Axes)
 
 # --------------------------------------------------------------------------- i18n
 

@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from dentaltap import login_protection
 
 
 class SignupForm(forms.Form):
@@ -26,3 +29,14 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
+
+    @property
+    def is_locked_out(self) -> bool:
+        """True when django-axes refused this login: too many failures (see dentaltap.login_protection)."""
+        return bool(getattr(self.request, "axes_locked_out", False))
+
+    def get_invalid_login_error(self) -> ValidationError:
+        if self.request is not None and self.is_locked_out:
+            credentials = {"username": self.cleaned_data.get("username")}
+            return ValidationError(login_protection.lockout_message(self.request, credentials), code="locked_out")
+        return super().get_invalid_login_error()

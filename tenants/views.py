@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from dentaltap import login_protection
 from dentaltap.errors import ApplicationError
 from dentaltap.ratelimit import client_ip, rate_limited
 from referrals import attribution as referral_attribution
@@ -57,6 +58,17 @@ class LoginView(auth_views.LoginView):
         # `next` may name a practice subdomain; Django's check only knows the current host.
         next_url = self.request.POST.get("next", self.request.GET.get("next", ""))
         return next_url if next_url and is_own_url(next_url) else ""
+
+    def form_invalid(self, form: EmailAuthenticationForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        if form.is_locked_out:
+            # The pause is a form error on this page; the lockout middleware keeps this answer.
+            response.status_code = 429
+            response["Retry-After"] = str(
+                login_protection.lockout_retry_after(self.request, {"username": form.cleaned_data.get("username")})
+            )
+            response.shows_login_lockout = True  # type: ignore[attr-defined]
+        return response
 
 
 class LogoutView(auth_views.LogoutView):
