@@ -207,6 +207,8 @@ AXES_USERNAME_CALLABLE = "dentaltap.login_protection.login_username"
 AXES_CLIENT_IP_CALLABLE = "dentaltap.login_protection.login_client_ip"
 AXES_LOCKOUT_CALLABLE = "dentaltap.login_protection.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, for staff (admin: Axes)
+# A reset link works for an hour (and only until it is used: the token dies with the password).
+PASSWORD_RESET_TIMEOUT = env_int("DENTALTAP_PASSWORD_RESET_TIMEOUT_SECONDS", 3600)
 
 # --------------------------------------------------------------------------- i18n
 
@@ -367,6 +369,9 @@ RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
     "invitation_create": {"user": (30 * _RATE_LIMIT_SCALE, 3600), "ip": (60 * _RATE_LIMIT_SCALE, 3600)},
     "invitation_accept": {"ip": (30 * _RATE_LIMIT_SCALE, 3600), "user": (30 * _RATE_LIMIT_SCALE, 3600)},
     "signup": {"ip": (20 * _RATE_LIMIT_SCALE, 3600), "email": (5 * _RATE_LIMIT_SCALE, 3600)},
+    # At most a few reset emails an hour to one mailbox, whoever asks, and a few dozen requests
+    # from one address (a clinic shares one).
+    "password_reset": {"ip": (30 * _RATE_LIMIT_SCALE, 3600), "email": (3 * _RATE_LIMIT_SCALE, 3600)},
 }
 CELERY_BEAT_SCHEDULE["invitations-send-unsent"] = {
     "task": "invitations.tasks.invitations_send_unsent",

@@ -1,9 +1,12 @@
+from typing import Any
+
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from dentaltap import login_protection
+from tenants import password_reset
 
 
 class SignupForm(forms.Form):
@@ -40,3 +43,19 @@ class EmailAuthenticationForm(AuthenticationForm):
             credentials = {"username": self.cleaned_data.get("username")}
             return ValidationError(login_protection.lockout_message(self.request, credentials), code="locked_out")
         return super().get_invalid_login_error()
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
+class PasswordResetSetForm(SetPasswordForm):
+    """Django's new-password form (the password validators apply); saving goes through the reset
+    service, which also ends other sessions' access, API tokens and login pauses."""
+
+    def save(self, commit: bool = True) -> Any:
+        return password_reset.password_reset_complete(user=self.user, password=self.cleaned_data["new_password1"])

@@ -1,13 +1,19 @@
 """Helpers for tenant-scoped Celery tasks. Tasks take a practice id, never a model instance or
-an implicit "current schema": the schema is set here, explicitly, for the task's duration."""
+an implicit "current schema": the schema is set here, explicitly, for the task's duration.
+Also the account tasks (password reset email)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from smtplib import SMTPException
 from typing import TypeVar
 
-from django_tenants.utils import tenant_context
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+from django_tenants.utils import schema_context, tenant_context
 
+from tenants import password_reset
 from tenants.models import Practice
 
 Result = TypeVar("Result")
@@ -21,3 +27,18 @@ def run_in_practice(practice_id: int, work: Callable[[Practice], Result]) -> Res
         return None
     with tenant_context(practice):
         return work(practice)
+
+
+@shared_task(
+    autoretry_for=(OperationalError, SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=4,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def password_reset_email_send(email: str) -> int:
+    """Email a password reset link if an account has this address (the request never says).
+    Takes the address as typed into the reset form: looking it up here keeps the request's work
+    the same for every address."""
+    with schema_context(settings.PUBLIC_SCHEMA_NAME):
+        return password_reset.password_reset_email_send(email=email)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
 from dentaltap import login_protection
@@ -16,8 +19,8 @@ from dentaltap.errors import ApplicationError
 from dentaltap.ratelimit import client_ip, rate_limited
 from referrals import attribution as referral_attribution
 from referrals import services as referral_services
-from tenants import selectors
-from tenants.forms import EmailAuthenticationForm, SignupForm
+from tenants import password_reset, selectors
+from tenants.forms import EmailAuthenticationForm, PasswordResetRequestForm, PasswordResetSetForm, SignupForm
 from tenants.urls_helpers import is_own_url, practice_url
 
 
@@ -73,6 +76,52 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     pass
+
+
+@method_decorator(rate_limited("password_reset", field="email"), name="dispatch")
+class PasswordResetView(auth_views.PasswordResetView):
+    """Asks for the address; answers the same for every address (see tenants.password_reset)."""
+
+    template_name = "tenants/password_reset_form.html"
+    form_class = PasswordResetRequestForm  # type: ignore[assignment]
+    success_url = reverse_lazy("password-reset-done")
+
+    def form_valid(self, form: PasswordResetRequestForm) -> HttpResponse:  # type: ignore[override]
+        password_reset.password_reset_request(email=form.cleaned_data["email"])
+        return HttpResponseRedirect(self.get_success_url())
+
+    def form_invalid(self, form: PasswordResetRequestForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)  # type: ignore[arg-type]
+        response.status_code = 400
+        return response
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "tenants/password_reset_done.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The emailed link: a form for the new password, or a page saying the link does not work
+    (400: forged, used, expired or cut short)."""
+
+    template_name = "tenants/password_reset_confirm.html"
+    form_class = PasswordResetSetForm
+    success_url = reverse_lazy("password-reset-complete")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60}
+
+    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
+        if not self.validlink or (context.get("form") is not None and context["form"].errors):
+            response_kwargs.setdefault("status", 400)
+        return super().render_to_response(context, **response_kwargs)
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "tenants/password_reset_complete.html"
 
 
 @login_required
