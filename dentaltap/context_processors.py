@@ -23,5 +23,7 @@ def site(request: HttpRequest) -> dict[str, Any]:
         "can_view_billing": membership_has_permission(membership, Permission.VIEW_BILLING),
         "switcher_entries": lambda: practice_switcher_entries(user=user) if user and user.is_authenticated else [],
         "switcher_url": public_url("/practices/"),
-        "logout_url": public_url("/logout/"),
+        # Same host on every host: a cross-origin POST carries `Origin: null` under our
+        # Referrer-Policy (same-origin) and fails the CSRF check.
+        "logout_url": "/logout/",
     }

@@ -62,7 +62,7 @@ class CachedTenantMiddleware(TenantMainMiddleware):
         return None
 
 
-EXEMPT_PREFIXES = ("/static/", "/healthz")
+EXEMPT_PREFIXES = ("/static/", "/healthz", "/logout/")  # logging out needs no membership
 
 
 class PracticeAccessMiddleware:
