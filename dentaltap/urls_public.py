@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tenants.api_docs import DocsView, SchemaView
 
 admin.site.site_header = "DentalTap staff admin"
 admin.site.site_title = "DentalTap admin"
@@ -10,8 +11,8 @@ admin.site.site_title = "DentalTap admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The schema of the base domain's own URLs (the default would describe the practice hosts').
-    path("api/schema/", SpectacularAPIView.as_view(urlconf="dentaltap.urls_public"), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(urlconf="dentaltap.urls_public"), name="api-schema"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("tenants.urls")),
     path("", include("billing.urls_public")),
     path("", include("invitations.urls_public")),
