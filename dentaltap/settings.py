@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from csp import constants as csp_constants
 from django.utils.translation import gettext_lazy as _
 
 from dentaltap import config, devstack
@@ -53,6 +54,7 @@ SHARED_APPS = [
     "billing",
     "provisioning",
     "axes",  # failed-login tracking (dentaltap/login_protection.py); after auth, as Axes asks
+    "csp",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below): its system checks
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -80,9 +82,13 @@ LOGOUT_REDIRECT_URL = "home"
 
 MIDDLEWARE = [
     "dentaltap.middleware.HealthCheckMiddleware",
+    # Before routing, so even the unknown-host page and static files carry the policy.
+    "csp.middleware.CSPMiddleware",
     "tenants.middleware.CachedTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files keep their cache lifetimes, everything else is no-store.
+    "dentaltap.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -341,6 +347,35 @@ LOGGING = {
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every answer (django-csp 4): only our own scripts, styles, images,
+# fonts and connections. No inline script exists, and none may: the API docs load Swagger UI's
+# init script from a URL (SpectacularSwaggerSplitView); inline style attributes became classes
+# in dentaltap/static/css/app.css. `data:` images are Pico's and Swagger UI's CSS icons.
+# Forms may post to the base domain and the practice hosts (logout from a practice posts to the
+# base domain) and lead on to Stripe's checkout and billing portal (the local stand-in in
+# development and tests).
+_STRIPE_FORM_TARGETS = (
+    ["http://127.0.0.1:*", "http://localhost:*"]
+    if STRIPE_SECRET_KEY.startswith("sk_test_dentaltap")
+    else ["https://checkout.stripe.com", "https://billing.stripe.com"]
+)
+if STRIPE_API_BASE:
+    _STRIPE_FORM_TARGETS.append(urlparse(STRIPE_API_BASE)._replace(path="", query="").geturl())
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF],
+        "img-src": [csp_constants.SELF, "data:"],
+        "font-src": [csp_constants.SELF],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.NONE],
+        "frame-ancestors": [csp_constants.NONE],
+        "form-action": [csp_constants.SELF, *CSRF_TRUSTED_ORIGINS, *_STRIPE_FORM_TARGETS],
+    },
+}
 # Behind a TLS-terminating proxy (load balancer, ingress) that sets X-Forwarded-Proto.
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -17,6 +17,11 @@
     }
   }
 
+  // Clicking the link selects it whole, ready to copy (no inline handler: the CSP forbids them).
+  document.querySelectorAll("[data-select-on-click]").forEach(function (input) {
+    input.addEventListener("click", function () { input.select(); });
+  });
+
   document.querySelectorAll("[data-copy-target]").forEach(function (button) {
     button.addEventListener("click", function () {
       var input = document.getElementById(button.dataset.copyTarget);
