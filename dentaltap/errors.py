@@ -9,8 +9,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -86,3 +87,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = getattr(detail, "code", None) or exc.default_code
         response.data = _error_body(str(code), message)
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: an address under /api/ that names nothing answers in the API's error shape
+    (a client expects JSON there); pages get the 404 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(_error_body("not_found", str(_("There is no API endpoint at this address."))), status=404)
+    return defaults.page_not_found(request, exception or Http404())

@@ -268,8 +268,9 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: every endpoint needs a login and, on a practice host, a membership.
     "DEFAULT_PERMISSION_CLASSES": ["tenants.access.IsPracticeMember"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # The schema documents the error shape and every error status (dentaltap/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "dentaltap.schema.DentalTapAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "dentaltap.pagination.PageNumberPaginationChecked",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "dentaltap.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -284,6 +285,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The API's documented bodies are JSON (forms are accepted, with HTML's rule that a missing
+    # checkbox is false, for the browsable pages' sake; clients send JSON).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # One name per choice set, however many fields use it.
+    "ENUM_NAME_OVERRIDES": {"Role": "tenants.models.Role", "Permission": "tenants.models.PermissionCode"},
 }
 
 # --------------------------------------------------------------------------- Celery

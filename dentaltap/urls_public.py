@@ -18,3 +18,5 @@ urlpatterns = [
     path("", include("invitations.urls_public")),
     path("", include("referrals.urls_public")),
 ]
+
+handler404 = "dentaltap.errors.not_found"

@@ -17,3 +17,5 @@ urlpatterns = [
     path("", include("invitations.urls")),
     path("", include("referrals.urls")),
 ]
+
+handler404 = "dentaltap.errors.not_found"

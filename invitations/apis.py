@@ -6,13 +6,14 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dentaltap.pagination import PageNumberPaginationChecked
 from dentaltap.ratelimit import client_ip, rate_limit_check, request_keys
+from dentaltap.serializers import SentLengthChecked
 from invitations import selectors, services
 from invitations.models import Invitation
 from tenants.access import Permission, current_practice
@@ -34,8 +35,9 @@ class InvitationListCreateApi(APIView):
     """List the practice's invitations; invite one or many emails (pending ones are resent)."""
 
     required_permissions = {"read": Permission.INVITE_COLLEAGUES, "write": Permission.INVITE_COLLEAGUES}
+    pagination_class = PageNumberPaginationChecked  # also tells the schema the list is a page
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(SentLengthChecked, serializers.Serializer):
         emails = serializers.ListField(
             child=serializers.CharField(max_length=320, allow_blank=True),
             allow_empty=False,
@@ -56,7 +58,7 @@ class InvitationListCreateApi(APIView):
 
     @extend_schema(responses=InvitationOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         invitations = selectors.invitations_for_practice(practice=current_practice(request))
         page = paginator.paginate_queryset(invitations, request, view=self)
         return paginator.get_paginated_response(InvitationOutputSerializer(page, many=True).data)

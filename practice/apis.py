@@ -7,12 +7,13 @@ from typing import Any
 
 from rest_framework import serializers, viewsets
 
+from dentaltap.serializers import SentLengthChecked
 from practice import services
 from practice.models import Appointment, Patient
 from tenants.access import Permission, current_practice
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(SentLengthChecked, serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = (
@@ -29,7 +30,7 @@ class PatientSerializer(serializers.ModelSerializer):
         read_only_fields = ("id", "created_at", "updated_at")
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(SentLengthChecked, serializers.ModelSerializer):
     class Meta:
         model = Appointment
         fields = ("id", "patient", "starts_at", "ends_at", "reason", "status", "notes", "created_at", "updated_at")

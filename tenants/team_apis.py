@@ -7,11 +7,11 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dentaltap.pagination import PageNumberPaginationChecked
 from tenants import selectors, team_services
 from tenants.access import Permission, current_practice
 from tenants.models import AccessChange, Membership, PermissionCode, Role
@@ -130,11 +130,14 @@ class AccessChangeOutputSerializer(serializers.ModelSerializer):
 
 
 class AuditLogApi(APIView):
+    """The practice's access log, newest first, a page at a time."""
+
     required_permissions = TEAM
+    pagination_class = PageNumberPaginationChecked  # also tells the schema the answer is a page
 
     @extend_schema(responses=AccessChangeOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         changes = AccessChange.objects.filter(practice=current_practice(request)).select_related("actor", "member")
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(changes, request, view=self)
         return paginator.get_paginated_response(AccessChangeOutputSerializer(page, many=True).data)

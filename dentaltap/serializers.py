@@ -1,0 +1,32 @@
+"""Shared pieces of the DRF serializers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+
+class SentLengthChecked(serializers.Serializer):  # type: ignore[type-arg]
+    """A text field's max_length counts what was sent, as the OpenAPI schema says (`maxLength`):
+    DRF trims surrounding whitespace first and would accept 81 characters with a leading space
+    in an 80-character field. Mixed into a serializer before its base class."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            errors: dict[str, list[str]] = {}
+            for name, field in self.fields.items():
+                if field.read_only or name not in data:
+                    continue
+                values = data[name] if isinstance(field, serializers.ListField) else [data[name]]
+                limited = field.child if isinstance(field, serializers.ListField) else field
+                if not isinstance(limited, serializers.CharField) or limited.max_length is None:
+                    continue
+                if isinstance(values, list) and any(
+                    isinstance(value, str) and len(value) > limited.max_length for value in values
+                ):
+                    errors[name] = [str(limited.error_messages["max_length"]).format(max_length=limited.max_length)]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
