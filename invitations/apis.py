@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from dentaltap.pagination import PageNumberPaginationChecked
 from dentaltap.ratelimit import client_ip, rate_limit_check, request_keys
+from dentaltap.schema import error_responses
 from dentaltap.serializers import SentLengthChecked
 from invitations import selectors, services
 from invitations.models import Invitation
@@ -63,7 +64,7 @@ class InvitationListCreateApi(APIView):
         page = paginator.paginate_queryset(invitations, request, view=self)
         return paginator.get_paginated_response(InvitationOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, **error_responses(429)})
     def post(self, request: Request) -> Response:
         rate_limit_check(scope="invitation_create", keys=request_keys(request))
         serializer = self.InputSerializer(data=request.data)
@@ -86,7 +87,7 @@ class InvitationResendApi(APIView):
 
     required_permissions = {"write": Permission.INVITE_COLLEAGUES}
 
-    @extend_schema(request=None, responses=InvitationOutputSerializer)
+    @extend_schema(request=None, responses={200: InvitationOutputSerializer, **error_responses(409)})
     def post(self, request: Request, invitation_id: int) -> Response:
         invitation = services.invitation_resend(
             invitation_id=invitation_id,
@@ -101,7 +102,7 @@ class InvitationRevokeApi(APIView):
 
     required_permissions = {"write": Permission.INVITE_COLLEAGUES}
 
-    @extend_schema(request=None, responses=InvitationOutputSerializer)
+    @extend_schema(request=None, responses={200: InvitationOutputSerializer, **error_responses(409)})
     def post(self, request: Request, invitation_id: int) -> Response:
         invitation = services.invitation_revoke(
             invitation_id=invitation_id,

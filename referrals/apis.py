@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dentaltap.ratelimit import client_ip, rate_limit_check, request_keys
+from dentaltap.schema import error_responses
 from referrals import selectors, services
 from referrals.models import AccessRequest, Referral, ReferralVisit
 from tenants.access import Permission, current_practice
@@ -125,7 +126,7 @@ class AccessRequestApproveApi(APIView):
     class InputSerializer(serializers.Serializer):
         role = serializers.ChoiceField(choices=Role.choices, default=Role.GUEST)
 
-    @extend_schema(request=InputSerializer, responses=AccessRequestOutputSerializer)
+    @extend_schema(request=InputSerializer, responses={200: AccessRequestOutputSerializer, **error_responses(409)})
     def post(self, request: Request, access_request_id: int) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -141,7 +142,7 @@ class AccessRequestApproveApi(APIView):
 class AccessRequestDeclineApi(APIView):
     required_permissions = {"write": Permission.MANAGE_TEAM}
 
-    @extend_schema(request=None, responses=AccessRequestOutputSerializer)
+    @extend_schema(request=None, responses={200: AccessRequestOutputSerializer, **error_responses(409)})
     def post(self, request: Request, access_request_id: int) -> Response:
         access_request = services.access_request_decline(
             access_request_id=access_request_id,

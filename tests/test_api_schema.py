@@ -190,6 +190,16 @@ def test_every_operation_documents_its_errors_in_the_one_shape(practice_a: Pair)
                 }, (method, path, status)
             if "requestBody" in operation:
                 assert set(operation["requestBody"]["content"]) == {"application/json"}, (method, path)
+    # Statuses only some operations give: conflicts with the current state, rate limits.
+    for method, path, status in (
+        ("post", "/api/invitations/", "429"),
+        ("post", "/api/invitations/{invitation_id}/resend/", "409"),
+        ("post", "/api/invitations/{invitation_id}/revoke/", "409"),
+        ("post", "/api/access-requests/{access_request_id}/approve/", "409"),
+        ("post", "/api/access-requests/{access_request_id}/decline/", "409"),
+    ):
+        documented = schema["paths"][path][method]["responses"][status]
+        assert documented["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
 
 
 def test_an_empty_or_malformed_page_is_a_400_and_a_page_past_the_end_a_404(practice_a: Pair) -> None:
