@@ -11,7 +11,8 @@ from django.test import Client
 from tenants.models import Practice, User
 from tests.conftest import PORT
 
-pytestmark = pytest.mark.django_db
+# No test here enters a practice's own tables: the practices need no schema.
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 
 Pair = tuple[User, Practice]
 ClientFor = Callable[..., Client]

@@ -167,6 +167,7 @@ def test_list_endpoints_are_documented_as_what_they_answer(practice_a: Pair) -> 
         )
 
 
+@pytest.mark.practice_rows_only
 def test_every_operation_documents_its_errors_in_the_one_shape(practice_a: Pair) -> None:
     owner, alpha = practice_a
     token = Token.objects.create(user=owner).key

@@ -16,7 +16,8 @@ from tenants.models import Practice, User
 from tests.conftest import BASE, PracticeMaker
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-pytestmark = pytest.mark.django_db
+# No test here enters a practice's own tables: the practices need no schema.
+pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 
 Pair = tuple[User, Practice]
 CLINIC_IP = "10.20.30.40"

@@ -27,6 +27,9 @@ from tenants.models import Practice, User
 from tests.conftest import BASE, PORT
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
+# No test here enters a practice's own tables: the practices need no schema.
+pytestmark = pytest.mark.practice_rows_only
+
 Pair = tuple[User, Practice]
 NEW_PASSWORD = "Fresh-enamel-2027"
 LINK = re.compile(r"http://dentaltap\.localhost:\d+/password-reset/[A-Za-z0-9_-]+/[A-Za-z0-9-]+/")

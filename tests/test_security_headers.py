@@ -79,6 +79,7 @@ def test_practice_pages_and_api_answers_carry_the_policy_and_no_store(practice_a
         assert_no_store(response)
 
 
+@pytest.mark.practice_rows_only
 def test_base_domain_pages_logged_in_or_not_carry_the_policy_and_no_store(
     practice_a: Pair, client_for: ClientFor
 ) -> None:
