@@ -9,9 +9,10 @@ from rest_framework import serializers
 
 
 class SentLengthChecked(serializers.Serializer):  # type: ignore[type-arg]
-    """A text field's max_length counts what was sent, as the OpenAPI schema says (`maxLength`):
-    DRF trims surrounding whitespace first and would accept 81 characters with a leading space
-    in an 80-character field. Mixed into a serializer before its base class."""
+    """Text fields take what the OpenAPI schema promises (`type: string`, `maxLength`): DRF
+    turns a number or a boolean into text, and trims surrounding whitespace before counting
+    (so it would accept 81 characters with a leading space in an 80-character field). Mixed
+    into a serializer before its base class."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -21,9 +22,11 @@ class SentLengthChecked(serializers.Serializer):  # type: ignore[type-arg]
                     continue
                 values = data[name] if isinstance(field, serializers.ListField) else [data[name]]
                 limited = field.child if isinstance(field, serializers.ListField) else field
-                if not isinstance(limited, serializers.CharField) or limited.max_length is None:
+                if not isinstance(limited, serializers.CharField) or not isinstance(values, list):
                     continue
-                if isinstance(values, list) and any(
+                if any(value is not None and not isinstance(value, str) for value in values):
+                    errors[name] = [str(limited.error_messages["invalid"])]
+                elif limited.max_length is not None and any(
                     isinstance(value, str) and len(value) > limited.max_length for value in values
                 ):
                     errors[name] = [str(limited.error_messages["max_length"]).format(max_length=limited.max_length)]
