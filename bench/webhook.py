@@ -171,9 +171,10 @@ def main() -> None:
                     ["load", "events", "clients", "events/s", "median ms", "p95 ms", "p99 ms"], results))  # fmt: skip
 
         # 3. webhook -> credit with an idle worker and no hold
-        from billing.models import LedgerEntry, PracticeAccount, ReferralProgram, StripeEvent
+        from billing.models import LedgerEntry, PracticeAccount, StripeEvent
         from billing.services import account_for
         from referrals.models import Referral
+        from rewards.models import ReferralProgram
 
         ReferralProgram.objects.create(name="bench: no hold", hold_days=0, yearly_cap_per_referrer=10_000)
         referrer, _ = practice_signup("bench-referrer")

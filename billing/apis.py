@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import selectors, services, webhooks
-from billing.models import LedgerEntry, Payment, Reward
+from billing import handoffs, services, webhooks
+from billing.models import LedgerEntry, Payment
 from tenants.access import Permission, current_practice
 
 
@@ -66,17 +66,17 @@ class BillingSummaryApi(APIView):
                 "is_reversed",
             )
 
-    class RewardSerializer(serializers.ModelSerializer):
-        reason = serializers.SerializerMethodField(
+    class RewardSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+        amount_cents = serializers.IntegerField()
+        currency = serializers.CharField()
+        status = serializers.CharField()
+        reason = serializers.CharField(
             help_text="Why the reward is in its status, in plain words (never staff notes or Stripe errors)."
         )
-
-        class Meta:
-            model = Reward
-            fields = ("id", "created_at", "amount_cents", "currency", "status", "reason", "hold_until", "credited_at")
-
-        def get_reason(self, reward: Reward) -> str:
-            return selectors.reward_reason_for_customer(reward)
+        hold_until = serializers.DateTimeField()
+        credited_at = serializers.DateTimeField(allow_null=True)
 
     class OutputSerializer(serializers.Serializer):
         plan = serializers.CharField()
@@ -98,8 +98,6 @@ class BillingSummaryApi(APIView):
                 "credit_balance_cents": ledger.aggregate(total=Sum("amount_cents"))["total"] or 0,
                 "ledger": self.LedgerSerializer(ledger[:100], many=True).data,
                 "payments": self.PaymentSerializer(Payment.objects.filter(practice=practice)[:100], many=True).data,
-                "rewards": self.RewardSerializer(
-                    selectors.rewards_for_practice(practice=practice)[:100], many=True
-                ).data,
+                "rewards": self.RewardSerializer(handoffs.reward_lines(practice=practice, limit=100), many=True).data,
             }
         )

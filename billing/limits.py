@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from billing.services import account_for
+from billing.services.accounts import account_for
 from dentaltap.errors import ApplicationError
+from practice.handoffs import PatientAdding
+from practice.models import Patient
+from tenants.handoffs import PractitionerSeat
 from tenants.models import Membership, MembershipStatus, Practice, Role
 
 PRACTITIONER_ROLES = frozenset({Role.OWNER, Role.DENTIST})
@@ -27,8 +30,6 @@ def _lock(name: str) -> None:
 
 def patient_limit_check(*, practice: Practice) -> None:
     """Call inside the practice's schema, in the transaction that adds the patient."""
-    from practice.models import Patient  # noqa: PLC0415 - tenant app
-
     plan = account_for(practice).plan
     if plan.max_patients is None:
         return
@@ -91,3 +92,16 @@ def practitioner_limit_check(*, practice: Practice, role: str, excluding_members
             )
             % {"plan": plan.name, "limit": plan.max_practitioners}
         )
+
+
+# Receivers of the tenants and practice hand-offs (registered in billing.apps).
+
+
+def on_practitioner_seat(seat: PractitionerSeat) -> None:
+    practitioner_limit_check(
+        practice=seat.practice, role=seat.role, excluding_membership_id=seat.excluding_membership_id
+    )
+
+
+def on_patient_adding(event: PatientAdding) -> None:
+    patient_limit_check(practice=event.practice)

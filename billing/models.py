@@ -1,5 +1,6 @@
 """Billing (public schema): plans, each practice's Stripe account, the Stripe event inbox, paid
-invoices, referral rewards and the append-only credit ledger.
+invoices, the cards they were paid with and the append-only credit ledger. Referral rewards
+live one layer up, in `rewards`.
 
 Money is integer cents plus an ISO currency code, everywhere."""
 
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -206,92 +206,6 @@ class PaymentCard(models.Model):
         return f"{self.brand or 'card'} …{self.last4}" if self.last4 else f"card {self.fingerprint[:6]}…"
 
 
-class ReferralProgram(models.Model):
-    """The referral reward's terms (admin-editable). The newest active row applies."""
-
-    name = models.CharField(max_length=80, default="Two-sided credit")
-    reward_cents = models.PositiveIntegerField(_("reward (cents)"), default=5000)
-    currency = models.CharField(max_length=3, default="usd")
-    hold_days = models.PositiveSmallIntegerField(_("hold period (days)"), default=14)
-    yearly_cap_per_referrer = models.PositiveIntegerField(_("rewards per referrer per year"), default=20)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("referral program")
-        verbose_name_plural = _("referral program")
-        ordering: ClassVar = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name}: {money(self.reward_cents, self.currency)}, hold {self.hold_days}d"
-
-
-class RewardStatus(models.TextChoices):
-    PENDING = "pending", _("Pending (hold period)")
-    ON_HOLD = "on_hold", _("On hold (staff review)")
-    CREDITING = "crediting", _("Being credited")
-    CREDITED = "credited", _("Credited")
-    CANCELLED = "cancelled", _("Cancelled")
-    REJECTED = "rejected", _("Rejected by staff")
-    CLAWED_BACK = "clawed_back", _("Clawed back")
-    FAILED = "failed", _("Credit failed")
-
-
-class Reward(models.Model):
-    """What a qualified referral earns its referrer: one reward per referral (database rule)."""
-
-    referral = models.OneToOneField("referrals.Referral", on_delete=models.PROTECT, related_name="reward")
-    referrer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rewards")
-    beneficiary_practice = models.ForeignKey(
-        Practice, on_delete=models.PROTECT, related_name="rewards", help_text=_("Whose Stripe balance it lowers.")
-    )
-    qualifying_payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="rewards")
-    program = models.ForeignKey(ReferralProgram, on_delete=models.PROTECT, related_name="rewards")
-    amount_cents = models.PositiveIntegerField()
-    currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=20, choices=RewardStatus.choices, default=RewardStatus.PENDING)
-    reason = models.CharField(_("reason"), max_length=300, blank=True)
-    hold_until = models.DateTimeField()
-    stripe_balance_transaction_id = models.CharField(max_length=100, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    credited_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("reward")
-        verbose_name_plural = _("rewards")
-        ordering: ClassVar = ["-created_at"]
-        indexes: ClassVar = [
-            models.Index(fields=["hold_until"], condition=Q(status="pending"), name="reward_due_idx"),
-            models.Index(fields=["referrer", "created_at"], name="reward_referrer_idx"),
-        ]
-        constraints: ClassVar = [
-            models.CheckConstraint(condition=Q(status__in=RewardStatus.values), name="reward_status_known"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Reward {self.pk}: {money(self.amount_cents, self.currency)} ({self.status})"
-
-
-class RewardAction(models.Model):
-    """Audit of everything that happened to a reward: system steps and staff decisions."""
-
-    reward = models.ForeignKey(Reward, on_delete=models.CASCADE, related_name="actions")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    note = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering: ClassVar = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"
-
-
 class LedgerKind(models.TextChoices):
     REWARD_CREDIT = "reward_credit", _("Referral reward")
     REWARD_CLAWBACK = "reward_clawback", _("Referral reward reversed")
@@ -302,7 +216,11 @@ class LedgerEntry(models.Model):
     entry. One credit and at most one clawback per reward, by database constraint."""
 
     practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="ledger_entries")
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries")
+    # The one place billing's schema names an upper app: by string, so no code imports it. A
+    # real foreign key keeps "one credit and at most one clawback per reward" a database rule.
+    reward = models.ForeignKey(
+        "rewards.Reward", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
     kind = models.CharField(max_length=30, choices=LedgerKind.choices)
     amount_cents = models.IntegerField(help_text=_("Positive: credit to the practice. Negative: reversal."))
     currency = models.CharField(max_length=3)

@@ -1,16 +1,8 @@
+"""Reads for the Billing page and API."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from django.db.models import QuerySet
-from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
-
-from billing.models import Reward, RewardStatus
-from dentaltap import formatting
-from tenants.models import Practice
+from django.utils.translation import gettext_lazy
 
 SUBSCRIPTION_STATUS_LABELS = {
     "active": gettext_lazy("active"),
@@ -28,74 +20,3 @@ def subscription_status_label(status: str) -> str:
     """Stripe's subscription status in the customer's words (an unknown one is not shown)."""
     label = SUBSCRIPTION_STATUS_LABELS.get(status)
     return str(label) if label else ""
-
-
-def rewards_for_practice(*, practice: Practice) -> QuerySet[Reward]:
-    """Rewards credited (or to be credited) to this practice, newest first, with what the
-    customer-facing reason needs (reward_reason_for_customer)."""
-    return (
-        Reward.objects.filter(beneficiary_practice=practice)
-        .select_related("referral__referred_user", "qualifying_payment", "program")
-        .order_by("-created_at")
-    )
-
-
-REWARD_REASONS: dict[str, Any] = {
-    RewardStatus.ON_HOLD: gettext_lazy(
-        "Our team checks this referral before crediting it. This usually takes a few days."
-    ),
-    RewardStatus.CREDITING: gettext_lazy("Being added to your credit balance."),
-    RewardStatus.CREDITED: gettext_lazy("Added to your credit balance: it lowers your next invoice."),
-    RewardStatus.FAILED: gettext_lazy(
-        "Crediting is delayed. Our team has been told and will complete it; nothing is needed from you."
-    ),
-    RewardStatus.REJECTED: gettext_lazy("Our team reviewed this referral and it does not qualify for a reward."),
-    RewardStatus.CLAWED_BACK: gettext_lazy(
-        "The referred practice's payment was refunded or disputed, so the credit was reversed."
-    ),
-}
-
-
-def reward_reason_for_customer(reward: Reward) -> str:
-    """Why a reward is where it is, in plain words for the practice that earns it.
-
-    Built from the status and the facts behind it (the payment reversed, the programme's cap),
-    never from `Reward.reason`, `RewardAction.note` or `last_error`: those carry staff review
-    notes, fraud signals and Stripe's error texts, which stay in the admin."""
-    if reward.status == RewardStatus.PENDING and reward.hold_until <= timezone.now():
-        return _("The hold period is over: the credit is on its way to your balance.")
-    if reward.status == RewardStatus.PENDING:
-        return _("Credited on %(date)s if the referred practice's payment stands until then.") % {
-            "date": formatting.date(reward.hold_until)
-        }
-    if reward.status == RewardStatus.CANCELLED:
-        if reward.qualifying_payment.is_reversed:
-            return _("The referred practice's payment was refunded or disputed, so no credit is due.")
-        cap = reward.program.yearly_cap_per_referrer
-        return ngettext(
-            "Not credited: the referral programme allows %(cap)d reward per referrer a year.",
-            "Not credited: the referral programme allows %(cap)d rewards per referrer a year.",
-            cap,
-        ) % {"cap": cap}
-    reason = REWARD_REASONS.get(reward.status)
-    return str(reason) if reason else ""
-
-
-@dataclass(frozen=True)
-class RewardRow:
-    """A reward as its practice sees it: no staff notes, no fraud signals, no Stripe errors."""
-
-    reward: Reward
-    referred_name: str
-    reason: str
-
-
-def reward_rows_for_practice(*, practice: Practice, limit: int = 50) -> list[RewardRow]:
-    return [
-        RewardRow(
-            reward=reward,
-            referred_name=reward.referral.referred_user.get_full_name(),
-            reason=reward_reason_for_customer(reward),
-        )
-        for reward in rewards_for_practice(practice=practice)[:limit]
-    ]

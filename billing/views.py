@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from billing import selectors, services
+from billing import handoffs, selectors, services
 from billing.models import LedgerEntry, Payment, Plan
 from dentaltap.errors import ApplicationError
 from tenants.access import Permission, current_practice, membership_has_permission, permission_required
@@ -24,7 +24,7 @@ def billing_page(request: HttpRequest) -> HttpResponse:
         "balance_cents": services.credit_balance_cents(practice=practice),
         "ledger": LedgerEntry.objects.filter(practice=practice)[:50],
         "payments": Payment.objects.filter(practice=practice)[:50],
-        "reward_rows": selectors.reward_rows_for_practice(practice=practice),
+        "reward_lines": handoffs.reward_lines(practice=practice, limit=50),
         "subscription_status_label": selectors.subscription_status_label(account.subscription_status),
         "has_subscription": services.has_live_subscription(account),
         "can_manage": membership_has_permission(getattr(request, "membership", None), Permission.MANAGE_BILLING),

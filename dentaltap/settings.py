@@ -52,6 +52,7 @@ SHARED_APPS = [
     "invitations",
     "referrals",
     "billing",
+    "rewards",
     "provisioning",
     "axes",  # failed-login tracking (dentaltap/login_protection.py); after auth, as Axes asks
     "csp",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below): its system checks

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("billing.urls_public")),
     path("", include("invitations.urls_public")),
     path("", include("referrals.urls_public")),
+    path("", include("rewards.urls_public")),
 ]
 
 handler404 = "dentaltap.errors.not_found"

@@ -12,6 +12,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from dentaltap.errors import ApplicationError
+from practice.handoffs import patient_limit_check
 from practice.models import Appointment, Patient
 from practice.tasks import patient_count_refresh
 
@@ -88,8 +89,6 @@ def _patient_count_refresh_after_commit(practice: Practice) -> None:
 
 @transaction.atomic
 def patient_create(*, practice: Practice, **data: Any) -> Patient:
-    from billing.limits import patient_limit_check  # noqa: PLC0415 - billing builds on practices
-
     _check_date_of_birth(data.get("date_of_birth"))
     patient_limit_check(practice=practice)
     patient = Patient.objects.create(**{key: data[key] for key in PATIENT_FIELDS if key in data})

@@ -16,6 +16,7 @@ from dentaltap.errors import ApplicationError, ConflictError
 from invitations.models import Invitation
 from invitations.roles import grantable_roles
 from referrals import mailboxes, risk, selectors
+from referrals.handoffs import ReferralReviewed, referral_reviewed
 from referrals.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -428,10 +429,8 @@ class ReviewDecision:
 def referral_review_decide(*, referral_id: int, decision: str, actor: User, note: str = "") -> Referral:
     """A staff decision on a flagged referral. Approve: eligible (a held reward is released).
     Reject: not eligible, the flag kept as the reason (a reward not yet credited is rejected).
-    The reward moves through billing's own review service, which logs the staff decision."""
-    from billing.models import Reward, RewardStatus  # noqa: PLC0415 - billing builds on referrals
-    from billing.services import reward_review  # noqa: PLC0415
-
+    The reward moves in rewards (referrals.handoffs.referral_reviewed), through its own review
+    service, which logs the staff decision."""
     if not actor.is_staff:
         raise ApplicationError(_("Only staff can review referrals."), code="permission_denied", status_code=403)
     if decision not in ReviewDecision.CHOICES:
@@ -456,17 +455,6 @@ def referral_review_decide(*, referral_id: int, decision: str, actor: User, note
     referral.reviewed_by, referral.reviewed_at = actor, timezone.now()
     referral.save(update_fields=["eligibility", "eligibility_reason", "eligibility_note", "reviewed_by", "reviewed_at"])
 
-    reward = Reward.objects.filter(referral=referral).only("pk", "status").first()
-    if reward is not None:
-        if decision == ReviewDecision.APPROVE and reward.status == RewardStatus.ON_HOLD:
-            reward_review(reward_pk=reward.pk, decision="approve", actor=actor, note=note)
-        elif decision == ReviewDecision.REJECT and reward.status in (
-            RewardStatus.PENDING,
-            RewardStatus.ON_HOLD,
-            RewardStatus.FAILED,
-        ):
-            reward_review(
-                reward_pk=reward.pk, decision="reject", actor=actor, note=note or _("Referral rejected by staff.")
-            )
+    referral_reviewed.send(ReferralReviewed(referral_id=referral.pk, decision=decision, actor=actor, note=note))
     logger.info("referral %s reviewed by staff %s: %s", referral.pk, actor.pk, decision)
     return referral

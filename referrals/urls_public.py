@@ -2,48 +2,20 @@
 
 from django.urls import path
 
-from referrals import apis, dashboard_apis, dashboard_views, staff_apis, staff_views, views
+from referrals import apis, views
 
 urlpatterns = [
     path("r/<str:code>/", views.referral_landing, name="referral-landing"),
-    path("referrals/", dashboard_views.referral_dashboard, name="my-referrals"),
-    path("referrals/qr.svg", dashboard_views.referral_qr_code, name="referral-qr-code"),
     path(
         "referrals/access-requests/<int:access_request_id>/withdraw/",
         views.access_request_withdraw,
         name="access-request-withdraw",
     ),
     path("api/referrals/me/", apis.ReferralMeApi.as_view(), name="api-referrals-me"),
-    path("api/referrals/dashboard/", dashboard_apis.ReferralDashboardApi.as_view(), name="api-referral-dashboard"),
-    path(
-        "api/referrals/dashboard/messages/", dashboard_apis.ReferralMessagesApi.as_view(), name="api-referral-messages"
-    ),
-    path("api/referrals/dashboard/referrals/", dashboard_apis.ReferralListApi.as_view(), name="api-referral-list"),
-    path(
-        "api/referrals/dashboard/referrals/<int:referral_id>/",
-        dashboard_apis.ReferralDetailApi.as_view(),
-        name="api-referral-detail",
-    ),
     path("api/referrals/signup/", apis.ReferralSignupApi.as_view(), name="api-referral-signup"),
     path(
         "api/referrals/access-requests/<int:access_request_id>/withdraw/",
         apis.AccessRequestWithdrawApi.as_view(),
         name="api-access-request-withdraw",
-    ),
-    # Staff only (is_staff): the referral channel's analytics, fraud review and exports.
-    path("staff/referrals/", staff_views.staff_referral_analytics, name="staff-referral-analytics"),
-    path("staff/referrals/review/<int:referral_id>/", staff_views.staff_referral_review, name="staff-referral-review"),
-    path("staff/referrals/export/referrals.csv", staff_views.staff_referral_export, name="staff-referral-export"),
-    path("staff/referrals/export/rewards.csv", staff_views.staff_reward_export, name="staff-reward-export"),
-    path(
-        "api/staff/referrals/analytics/",
-        staff_apis.StaffReferralAnalyticsApi.as_view(),
-        name="api-staff-referral-analytics",
-    ),
-    path("api/staff/referrals/review-queue/", staff_apis.StaffReviewQueueApi.as_view(), name="api-staff-review-queue"),
-    path(
-        "api/staff/referrals/<int:referral_id>/review/",
-        staff_apis.StaffReferralReviewApi.as_view(),
-        name="api-staff-referral-review",
     ),
 ]

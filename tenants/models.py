@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
+from tenants.handoffs import practice_plan
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -95,17 +97,13 @@ class Practice(TenantMixin):
 
     @property
     def plan(self) -> str:
-        """The code of the practice's current plan (billing owns plans; freemium by default)."""
-        return self._billing_account().plan.code
+        """The code of the practice's current plan. Billing owns plans and answers through
+        tenants.handoffs (reads only; freemium when the account row is missing)."""
+        return practice_plan(self).code
 
     @property
     def plan_name(self) -> str:
-        return self._billing_account().plan.name
-
-    def _billing_account(self) -> Any:
-        from billing.services import account_for  # noqa: PLC0415 - billing builds on tenants
-
-        return account_for(self)
+        return practice_plan(self).name
 
 
 class Domain(DomainMixin):

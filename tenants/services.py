@@ -15,6 +15,7 @@ from django_tenants.utils import schema_exists
 
 from dentaltap.errors import ApplicationError
 from provisioning.services import practice_schema_provide
+from tenants.handoffs import PracticeCreated, practice_created, practitioner_limit_check
 from tenants.models import (
     AccessAction,
     Domain,
@@ -121,6 +122,9 @@ def practice_create(*, name: str, slug: str, owner: User) -> Practice:
     practice_schema_provide(schema_name=practice.schema_name)  # a spare, or built from the recipe
     practice.save(verbosity=0)  # creates and migrates the schema if provisioning did not
     Domain.objects.create(domain=practice_host(slug), tenant=practice, is_primary=True)
+    # Before the owner joins: billing creates the practice's account here (its plan's limits
+    # are checked for the owner's seat next).
+    practice_created.send(PracticeCreated(practice=practice))
     membership_create(user=owner, practice=practice, role=Role.OWNER, joined_via=JoinedVia.CREATED_PRACTICE)
     logger.info("practice created: %s (%s) by user %s", practice.slug, practice.schema_name, owner.pk)
     return practice
@@ -155,7 +159,6 @@ def membership_create(
             code="member_suspended",
             status_code=409,
         )
-    from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
 
     practitioner_limit_check(practice=practice, role=role)
     before = membership_snapshot(existing) if existing is not None else None

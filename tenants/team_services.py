@@ -27,6 +27,7 @@ from rest_framework import status
 from dentaltap.errors import ApplicationError
 from tenants import team_rules
 from tenants.access import membership_permissions, permissions_for
+from tenants.handoffs import practitioner_limit_check
 from tenants.models import (
     AccessAction,
     AccessChange,
@@ -238,8 +239,6 @@ def membership_change(
         raise ApplicationError(message, fields={"revoked_permissions": [message]})
 
     if new_role != target.role and target.status == MembershipStatus.ACTIVE:
-        from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
-
         practitioner_limit_check(practice=practice, role=new_role, excluding_membership_id=target.pk)
     beyond = permissions_for(new_role, granted, revoked) - membership_permissions(actor_membership)
     if beyond:
@@ -275,8 +274,6 @@ def _status_change(
     if new_status != MembershipStatus.ACTIVE:
         _check_keeps_an_owner(practice, target)
     else:
-        from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
-
         practitioner_limit_check(practice=practice, role=target.role, excluding_membership_id=target.pk)
     before = membership_snapshot(target)
     target.status = new_status
@@ -328,7 +325,6 @@ def ownership_transfer(
     refusal = team_rules.transfer_refusal(actor_membership, target)
     if refusal is not None:
         raise ApplicationError(refusal.message, code=refusal.code)
-    from billing.limits import practitioner_limit_check  # noqa: PLC0415 - billing builds on tenants
 
     # The new owner becomes a practitioner while the old one stays on as admin (not one).
     practitioner_limit_check(practice=practice, role=Role.OWNER, excluding_membership_id=actor_membership.pk)

@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 
 from billing import services
-from billing.models import PracticeAccount, ReferralProgram, StripeEvent
+from billing.models import PracticeAccount, StripeEvent
 from referrals.models import Eligibility, Referral
+from rewards.models import ReferralProgram
 from tenants.models import Practice, User
 from tests.stripe_helpers import signed
 

@@ -84,7 +84,8 @@ def _restore_migration_data() -> None:
     from django.apps import apps
 
     defaults = importlib.import_module("billing.migrations.0002_default_plans_and_program")
-    defaults.create_defaults(apps, None)
+    defaults.plans_create(apps)
+    defaults.program_create(apps, app_label="rewards")
 
 
 @pytest.fixture(autouse=True)

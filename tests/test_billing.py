@@ -16,18 +16,11 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from billing import services
-from billing.models import (
-    LedgerEntry,
-    LedgerKind,
-    Payment,
-    PracticeAccount,
-    ReferralProgram,
-    Reward,
-    RewardStatus,
-    StripeEvent,
-    StripeEventStatus,
-)
+from billing.models import LedgerEntry, LedgerKind, Payment, PracticeAccount, StripeEvent, StripeEventStatus
 from referrals.models import Eligibility, EligibilityReason, Referral
+from rewards import crediting
+from rewards import services as reward_services
+from rewards.models import ReferralProgram, Reward, RewardStatus
 from tenants.models import Practice, User
 from tests.billing_support import WEBHOOK, post_event, process_all
 from tests.stripe_helpers import (
@@ -176,11 +169,11 @@ def test_credit_after_the_hold_lowers_the_referrers_next_invoice_exactly_once(
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first"))
     process_all()
     reward = Reward.objects.get()
-    assert services.reward_credit(reward_pk=reward.pk) == "not due"
+    assert crediting.reward_credit(reward_pk=reward.pk) == "not due"
 
     Reward.objects.filter(pk=reward.pk).update(hold_until=timezone.now() - datetime.timedelta(seconds=1))
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED  # a second run: nothing more
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED  # a second run: nothing more
 
     reward.refresh_from_db()
     customer = PracticeAccount.objects.get(practice=referred["referrer_practice"]).stripe_customer_id
@@ -207,7 +200,7 @@ def test_a_second_ledger_credit_for_one_reward_is_impossible_in_the_database(
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first"))
     process_all()
     reward = Reward.objects.get()
-    services.reward_credit(reward_pk=reward.pk)
+    crediting.reward_credit(reward_pk=reward.pk)
     with pytest.raises(IntegrityError), transaction.atomic():
         LedgerEntry.objects.create(
             practice=reward.beneficiary_practice,
@@ -230,7 +223,7 @@ def test_refund_inside_the_hold_cancels_the_reward(referred: dict[str, Any], str
     reward = Reward.objects.get()
     assert reward.status == RewardStatus.CANCELLED and "refunded" in reward.reason
     Reward.objects.filter(pk=reward.pk).update(hold_until=timezone.now())
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CANCELLED
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CANCELLED
     assert not LedgerEntry.objects.exists() and stripe_standin.requests("balance_transactions") == []
 
 
@@ -247,13 +240,13 @@ def test_dispute_after_the_credit_claws_it_back_with_a_reversing_entry(
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first", charge="ch_first"))
     process_all()
     reward = Reward.objects.get()
-    services.reward_credit(reward_pk=reward.pk)
+    crediting.reward_credit(reward_pk=reward.pk)
 
     post_event(dispute_created(charge="ch_first", dispute_id="dp_1"))
     post_event(dispute_created(charge="ch_first", dispute_id="dp_1"))  # duplicate delivery
     process_all()
-    assert services.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
-    assert services.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
+    assert crediting.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
+    assert crediting.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
 
     entries = list(LedgerEntry.objects.order_by("pk").values_list("kind", "amount_cents"))
     assert entries == [(LedgerKind.REWARD_CREDIT, 5000), (LedgerKind.REWARD_CLAWBACK, -5000)]
@@ -290,7 +283,7 @@ def test_stripe_errors_before_anything_is_applied_are_retried_by_the_sdk(
     reward = Reward.objects.get()
     customer = services.stripe_customer_ensure(practice=referred["referrer_practice"])
     stripe_standin.fail_next(2, status=500)  # the SDK retries with the same idempotency key
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
     assert [t["amount"] for t in stripe_standin.balance_transactions(customer)] == [-5000]
     writes = stripe_standin.writes("balance_transactions")
     assert [write["outcome"] for write in writes] == ["failed", "failed", "applied"]
@@ -322,7 +315,7 @@ def test_a_credit_applied_at_stripe_whose_answer_is_lost_is_not_applied_again_by
     customer = services.stripe_customer_ensure(practice=referred["referrer_practice"])
     stripe_standin.lose_next_responses(1, drop=drop)
 
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
 
     writes = stripe_standin.writes("balance_transactions")
     assert [(write["outcome"], write.get("response_lost", False)) for write in writes] == [
@@ -339,7 +332,7 @@ def test_when_every_sdk_retry_loses_its_answer_the_task_retry_finds_the_first_cr
 ) -> None:
     """All three tries of the SDK (one and two retries) lose their answer: the task gives up for
     now and retries; the second run asks Stripe first and finds the credit by its metadata."""
-    from billing.tasks import reward_credit
+    from rewards.tasks import reward_credit
 
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first"))
     process_all()
@@ -363,7 +356,7 @@ def test_when_every_sdk_retry_loses_its_answer_the_task_retry_finds_the_first_cr
 def test_a_credit_that_keeps_failing_ends_visible_and_staff_can_retry(
     referred: dict[str, Any], no_hold: Any, stripe_standin: Standin
 ) -> None:
-    from billing.tasks import CREDIT_MAX_RETRIES, reward_credit
+    from rewards.tasks import CREDIT_MAX_RETRIES, reward_credit
 
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first"))
     process_all()
@@ -378,8 +371,8 @@ def test_a_credit_that_keeps_failing_ends_visible_and_staff_can_retry(
 
     stripe_standin.fail_next(0)
     staff = User.objects.create_superuser("staff@dentaltap.example", "x-Strong-pass-99", full_name="Staff")
-    services.reward_review(reward_pk=reward.pk, decision="retry", actor=staff)
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
+    reward_services.reward_review(reward_pk=reward.pk, decision="retry", actor=staff)
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
     assert LedgerEntry.objects.count() == 1
     assert list(reward.actions.values_list("to_status", flat=True)) == [
         "pending",
@@ -400,10 +393,10 @@ def test_staff_review_refuses_impossible_transitions(
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first"))
     process_all()
     reward = Reward.objects.get()
-    services.reward_credit(reward_pk=reward.pk)
+    crediting.reward_credit(reward_pk=reward.pk)
     staff = User.objects.create_superuser("staff@dentaltap.example", "x-Strong-pass-99", full_name="Staff")
     with pytest.raises(ApplicationError, match="Cannot reject"):
-        services.reward_review(reward_pk=reward.pk, decision="reject", actor=staff)
+        reward_services.reward_review(reward_pk=reward.pk, decision="reject", actor=staff)
 
 
 # --------------------------------------------------------------------------- plans
@@ -570,8 +563,8 @@ def test_refund_during_a_credit_that_reached_stripe_is_recorded_then_clawed_back
     process_all()
     assert Reward.objects.get().status == RewardStatus.CREDITING  # left for the credit run to settle
 
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED  # found, not repeated
-    assert services.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED  # found, not repeated
+    assert crediting.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
     assert [t["amount"] for t in stripe_standin.balance_transactions(customer)] == [-5000, 5000]
     assert sorted(LedgerEntry.objects.values_list("amount_cents", flat=True)) == [-5000, 5000]
 
@@ -594,11 +587,11 @@ def test_refund_of_a_failed_credit_asks_stripe_before_cancelling(
     Reward.objects.filter(pk=reward.pk).update(status=RewardStatus.FAILED, attempts=3)
     post_event(charge_refunded(charge="ch_first", customer="cus_newcomer"))
     process_all()
-    services.reward_credit(reward_pk=reward.pk)  # what the queued reconciliation runs
+    crediting.reward_credit(reward_pk=reward.pk)  # what the queued reconciliation runs
     reward.refresh_from_db()
     if reached_stripe:
         assert reward.status == RewardStatus.CREDITED
-        assert services.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
+        assert crediting.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
         assert services.credit_balance_cents(practice=referred["referrer_practice"]) == 0
         assert stripe_standin.state.customers[customer]["balance"] == 0
     else:

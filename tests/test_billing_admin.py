@@ -16,17 +16,10 @@ from django.test import Client
 from django.utils import timezone
 
 from billing import services
-from billing.models import (
-    LedgerEntry,
-    Payment,
-    ReferralProgram,
-    Reward,
-    RewardAction,
-    RewardStatus,
-    StripeEvent,
-    StripeEventStatus,
-)
+from billing.models import LedgerEntry, Payment, StripeEvent, StripeEventStatus
 from referrals.models import Eligibility, EligibilityReason, Referral
+from rewards import services as reward_services
+from rewards.models import ReferralProgram, Reward, RewardAction, RewardStatus
 from tenants.models import User
 from tests.billing_support import post_event, process_all, wait_for
 from tests.factories import UserFactory
@@ -260,7 +253,7 @@ def program_form(program: ReferralProgram, **changes: Any) -> dict[str, Any]:
 def test_lowering_the_hold_makes_rewards_already_waiting_due(
     referred: dict[str, Any], staff: User, client_for: ClientFor, django_capture_on_commit_callbacks: Any
 ) -> None:
-    program = services.program_current()
+    program = reward_services.program_current()
     assert program.hold_days == 14
     pending = a_reward(RewardStatus.PENDING)
     paid_at = pending.qualifying_payment.paid_at
@@ -276,14 +269,14 @@ def test_lowering_the_hold_makes_rewards_already_waiting_due(
     assert len(callbacks) == 1  # its credit is queued once the change committed
     note = RewardAction.objects.filter(reward=pending).order_by("pk").last()
     assert note is not None and note.actor == staff and note.note.startswith("hold now 0 days")
-    assert services.rewards_release_due() == 1  # and beat's release finds it due as well
+    assert reward_services.rewards_release_due() == 1  # and beat's release finds it due as well
 
 
 def test_a_held_reward_waiting_for_staff_is_due_once_they_approve_after_the_hold_is_lowered(
     referred: dict[str, Any], staff: User, client_for: ClientFor, django_capture_on_commit_callbacks: Any
 ) -> None:
     held = a_reward(RewardStatus.ON_HOLD)
-    program = services.program_current()
+    program = reward_services.program_current()
     client_for(staff).post(f"/admin/billing/referralprogram/{program.pk}/change/", program_form(program, hold_days=0))
     held.refresh_from_db()
     assert held.status == RewardStatus.ON_HOLD and held.hold_until <= timezone.now()
@@ -297,7 +290,7 @@ def test_a_new_program_with_a_shorter_hold_applies_too_but_a_longer_hold_never_d
 ) -> None:
     reward = a_reward(RewardStatus.PENDING)
     promised = reward.hold_until
-    program = services.program_current()
+    program = reward_services.program_current()
     client_for(staff).post(f"/admin/billing/referralprogram/{program.pk}/change/", program_form(program, hold_days=30))
     reward.refresh_from_db()
     assert reward.hold_until == promised  # a date promised to the referrer is kept
@@ -317,7 +310,7 @@ def test_with_the_hold_set_to_zero_a_waiting_reward_is_credited_by_the_worker(
     admin; the credit lands, once, without anyone calling a task by hand."""
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_walkthrough"))
     assert wait_for(lambda: Reward.objects.filter(status=RewardStatus.PENDING).exists())
-    program = services.program_current()
+    program = reward_services.program_current()
     client_for(staff).post(f"/admin/billing/referralprogram/{program.pk}/change/", program_form(program, hold_days=0))
     assert wait_for(lambda: Reward.objects.filter(status=RewardStatus.CREDITED).exists()), "never credited"
     assert LedgerEntry.objects.count() == 1

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from billing.models import Payment, PaymentCard, PracticeAccount, Reward, RewardStatus, StripeEvent
+from billing.models import Payment, PaymentCard, PracticeAccount, StripeEvent
 from billing.standin import card_details
 from referrals.models import Eligibility, Referral
+from rewards.models import Reward, RewardStatus
 from tenants.models import Practice, User
 from tests.billing_support import wait_for
 from tests.stripe_helpers import SECRET, Standin

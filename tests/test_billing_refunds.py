@@ -11,7 +11,9 @@ import pytest
 from django.utils import timezone
 
 from billing import services
-from billing.models import LedgerEntry, LedgerKind, Payment, PaymentReversal, Reward, RewardStatus
+from billing.models import LedgerEntry, LedgerKind, Payment, PaymentReversal
+from rewards import crediting
+from rewards.models import Reward, RewardStatus
 from tests.billing_support import post_event, process_all
 from tests.stripe_helpers import Standin, dispute_created, event, invoice_paid, stripe_object
 
@@ -117,12 +119,12 @@ def test_after_the_credit_a_small_refund_keeps_it_and_crossing_half_claws_it_bac
 ) -> None:
     reward = pay()
     Reward.objects.filter(pk=reward.pk).update(hold_until=timezone.now() - datetime.timedelta(seconds=1))
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
     deliver(refund_report(980))
     assert status_of(reward) == RewardStatus.CREDITED
-    assert services.reward_clawback(reward_pk=reward.pk) == RewardStatus.CREDITED  # nothing owed back
+    assert crediting.reward_clawback(reward_pk=reward.pk) == RewardStatus.CREDITED  # nothing owed back
     deliver(refund_report(2940))
-    assert services.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
+    assert crediting.reward_clawback(reward_pk=reward.pk) == RewardStatus.CLAWED_BACK
     kinds = list(LedgerEntry.objects.order_by("pk").values_list("kind", "amount_cents"))
     assert kinds == [(LedgerKind.REWARD_CREDIT, 5000), (LedgerKind.REWARD_CLAWBACK, -5000)]
     customer = services.stripe_customer_ensure(practice=referred["referrer_practice"])

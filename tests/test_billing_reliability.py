@@ -17,8 +17,9 @@ from django.db import connection, connections
 from django.test import Client
 
 from billing import services
-from billing.models import LedgerEntry, Payment, PracticeAccount, ReferralProgram, Reward, RewardStatus, StripeEvent
+from billing.models import LedgerEntry, Payment, PracticeAccount, StripeEvent
 from referrals.models import Referral
+from rewards.models import ReferralProgram, Reward, RewardStatus
 from tenants.models import Practice, User
 from tests.billing_support import broker_idle, wait_for
 from tests.stripe_helpers import Standin, invoice_paid, signed

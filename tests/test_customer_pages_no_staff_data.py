@@ -1,6 +1,6 @@
 """What staff write or the system notes internally never reaches a customer page or API.
 
-A reward's `reason` is where a staff decision's note lands (billing.services.reward_review);
+A reward's `reason` is where a staff decision's note lands (billing.reward_services.reward_review);
 `last_error` holds Stripe's error text; a referral's eligibility note and signup IP are fraud
 signals. Each is planted with a marker here, then every page and API a practice member or a
 referrer can open is read, and the markers must be absent while the plain-language reason,
@@ -16,9 +16,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from billing.models import Payment, Reward, RewardAction, RewardStatus
-from billing.services import program_current
+from billing.models import Payment
 from referrals.models import AccessRequest, Eligibility, EligibilityReason, Referral
+from rewards.models import Reward, RewardAction, RewardStatus
+from rewards.services import program_current
 from tenants.models import Practice, User
 from tests.factories import UserFactory
 

@@ -13,9 +13,11 @@ from django.test import Client
 from django.utils import timezone
 
 from billing import cards, services
-from billing.models import LedgerEntry, PaymentCard, PracticeAccount, Reward, RewardStatus
+from billing.models import LedgerEntry, PaymentCard, PracticeAccount
 from referrals import services as referral_services
 from referrals.models import Eligibility, EligibilityReason, Referral, ReferralSource, ReferrerAddress, RiskLevel
+from rewards import crediting
+from rewards.models import Reward, RewardStatus
 from tenants.models import Practice, User
 from tests.billing_support import post_event, process_all
 from tests.factories import UserFactory
@@ -253,7 +255,7 @@ def test_staff_approval_after_a_same_card_hold_sticks(
     staff = User.objects.create_superuser("staff@dentaltap.example", "x-Strong-pass-99", full_name="Staff")
     # A group practice paying for its second location with its own card, say: staff decide.
     referral_services.referral_review_decide(referral_id=reward.referral_id, decision="approve", actor=staff)
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
     assert LedgerEntry.objects.count() == 1
 
 
@@ -267,7 +269,7 @@ def test_the_credit_looks_once_more_before_calling_stripe(both_known: dict[str, 
     cards.cards_record(practice=both_known["referrer_practice"], cards=seen)
     cards.cards_record(practice=both_known["practice"], cards=seen)
     Reward.objects.filter(pk=reward.pk).update(hold_until=timezone.now() - datetime.timedelta(seconds=1))
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.ON_HOLD
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.ON_HOLD
     assert stripe_standin.requests("balance_transactions") == [] and not LedgerEntry.objects.exists()
 
 
@@ -278,7 +280,7 @@ def test_a_same_card_seen_after_the_credit_is_logged_for_staff(
     process_all()
     reward = Reward.objects.get()
     referrer_customer = referrer_customer_at_standin(both_known)
-    assert services.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
+    assert crediting.reward_credit(reward_pk=reward.pk) == RewardStatus.CREDITED
     post_event(card_charge(referrer_customer, "FpShared0007", charge_id="ch_referrer"))
     post_event(card_charge("cus_newcomer", "FpShared0007", charge_id="ch_first"))
     process_all()

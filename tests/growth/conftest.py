@@ -112,8 +112,7 @@ def referral_world(public_tenant: Practice) -> dict[str, Any]:
     Practices nobody referred paid too: Q1 Jan 20, Q2 Feb 21, Q3 Mar 2 (4900 each)."""
     import datetime
 
-    from billing.models import LedgerEntry, LedgerKind, Payment, Reward, RewardStatus
-    from billing.services import program_current
+    from billing.models import LedgerEntry, LedgerKind, Payment
     from invitations.models import Invitation
     from referrals.models import (
         AccessRequest,
@@ -123,6 +122,8 @@ def referral_world(public_tenant: Practice) -> dict[str, Any]:
         ReferralCode,
         ReferralVisit,
     )
+    from rewards.models import Reward, RewardStatus
+    from rewards.services import program_current
     from tenants.models import Membership
     from tests.factories import UserFactory
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from billing.models import Payment, Reward, RewardAction, RewardStatus
-from billing.services import program_current
+from billing.models import Payment
 from referrals.models import Eligibility, EligibilityReason, Referral
+from rewards.models import Reward, RewardAction, RewardStatus
+from rewards.services import program_current
 from tenants.models import Practice
 from tests.factories import UserFactory
 from tests.growth.conftest import ClientFor, bare_practice

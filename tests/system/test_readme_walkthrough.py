@@ -12,8 +12,9 @@ import re
 import pytest
 from django.core.management import call_command
 
-from billing import services
-from billing.models import LedgerEntry, PracticeAccount, ReferralProgram
+from billing.models import LedgerEntry, PracticeAccount
+from rewards import services as reward_services
+from rewards.models import ReferralProgram
 from tenants.management.commands.demo_seed import DEMO_PASSWORD
 from tenants.models import Practice
 from tests.system.support import Browser, Stack, wait_until
@@ -98,7 +99,7 @@ def test_the_readme_walkthrough_lands_the_50_dollar_credit(stack: Stack, unique:
     page = staff.get(stack.url("/admin/login/?next=/admin/"))
     page = staff.submit(page, page.form(field="username"), username="admin@dentaltap.example", password=DEMO_PASSWORD)
     assert page.status == 200 and "sessionid" in staff.cookies, page.text[:2000]
-    program = services.program_current()
+    program = reward_services.program_current()
     page = staff.get(stack.url(f"/admin/billing/referralprogram/{program.pk}/change/"))
     release_runs = stack.job_runs("billing.tasks.rewards_release_due")
     saved = staff.submit(page, page.form(field="hold_days"), hold_days="0", _save="Save")

@@ -16,19 +16,13 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from billing import services
-from billing.models import (
-    LedgerEntry,
-    Payment,
-    PracticeAccount,
-    ReferralProgram,
-    Reward,
-    RewardStatus,
-    StripeEvent,
-)
+from billing.models import LedgerEntry, Payment, PracticeAccount, StripeEvent
 from invitations.models import Invitation
 from practice.models import Patient
 from referrals.models import AccessRequest, Referral
 from referrals.services import referral_code_get_or_create
+from rewards import services as reward_services
+from rewards.models import ReferralProgram, Reward, RewardStatus
 from tenants.models import Practice, User
 from tests.factories import DEFAULT_PASSWORD
 from tests.stripe_helpers import invoice_paid
@@ -147,7 +141,7 @@ HOLD_LEFT_SECONDS = 6  # the reward is created inside its hold, which ends while
 def test_a_reward_whose_hold_passes_is_released_and_credited_through_beat(
     stack: Stack, referred: Referred, unique: str
 ) -> None:
-    program = services.program_current()
+    program = reward_services.program_current()
     event = invoice_paid(customer=referred.newcomer_customer, invoice_id=f"in_hold_{unique}")
     # Paid (almost) a whole hold period ago: the hold ends a few seconds from now.
     paid_at = int(time.time()) - program.hold_days * 86400 + HOLD_LEFT_SECONDS

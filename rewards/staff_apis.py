@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from referrals import analytics, services
+from referrals import services
 from referrals.models import Referral
+from rewards import analytics
 
 
 class StaffApi(APIView):

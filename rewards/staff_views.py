@@ -22,8 +22,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from dentaltap.errors import ApplicationError
-from referrals import analytics, services
-from referrals.analytics import AnalyticsFilterForm, DateRange
+from referrals import services
+from rewards import analytics
+from rewards.analytics import AnalyticsFilterForm, DateRange
 
 
 def staff_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -64,7 +65,7 @@ def staff_referral_analytics(request: HttpRequest) -> HttpResponse:
     form, period_range = _range_from(request)
     if period_range is None:
         context: dict[str, Any] = {"form": form, "figures": None, "queue": analytics.review_queue()}
-        return render(request, "referrals/staff_analytics.html", context, status=400)
+        return render(request, "rewards/staff_analytics.html", context, status=400)
     if not request.GET:
         form = AnalyticsFilterForm(
             initial={"start": period_range.start, "end": period_range.end, "cohort": period_range.cohort}
@@ -82,7 +83,7 @@ def staff_referral_analytics(request: HttpRequest) -> HttpResponse:
         "queue": analytics.review_queue(),
         "query": query,
     }
-    return render(request, "referrals/staff_analytics.html", context)
+    return render(request, "rewards/staff_analytics.html", context)
 
 
 @require_POST

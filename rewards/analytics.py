@@ -30,9 +30,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from billing.models import LedgerEntry, LedgerKind, Payment
 from dentaltap import formatting
 from dentaltap.errors import ApplicationError
 from referrals.models import Eligibility, EligibilityReason, Referral, ReferralSource
+from rewards.models import Reward, RewardStatus
 from tenants.models import User
 
 MAX_RANGE_DAYS = 5 * 366  # longer ranges are a typo, not a question
@@ -169,7 +171,6 @@ def has_paid() -> Q:
     """The referral's practice has a standing payment. Over many referrals, one semi-join: the
     standing payments of referred practices only (found through the payments' practice index),
     hashed once, instead of hashing every payment or probing per referral."""
-    from billing.models import Payment  # noqa: PLC0415 - billing builds on referrals
 
     standing = Payment.objects.filter(is_reversed=False, practice_id__in=referred_practice_ids()).values("practice_id")
     return Q(referred_practice_id__in=standing)
@@ -256,7 +257,7 @@ def cohort_funnel(*, period_range: DateRange) -> list[dict[str, Any]]:
             signups=Count("pk"),
             link_signups=Count("pk", filter=Q(source=ReferralSource.LINK)),
             paid=Count("pk", filter=has_paid()),
-            credited=Count("pk", filter=Q(reward__status="credited")),
+            credited=Count("pk", filter=Q(reward__status=RewardStatus.CREDITED)),
         )
         .order_by()
     )
@@ -285,7 +286,6 @@ def cohort_funnel(*, period_range: DateRange) -> list[dict[str, Any]]:
 def economics(*, period_range: DateRange) -> dict[str, Any]:
     """Rewards credited and clawed back (the ledger, by entry date) against the revenue from
     referred practices (standing payments, by payment date) in the range."""
-    from billing.models import LedgerEntry, LedgerKind, Payment  # noqa: PLC0415
 
     ledger = LedgerEntry.objects.filter(
         reward__isnull=False, created_at__gte=period_range.start_at, created_at__lt=period_range.end_before
@@ -442,7 +442,6 @@ def referral_export_rows(*, period_range: DateRange) -> Iterator[tuple[Any, ...]
 
 def reward_export_rows(*, period_range: DateRange) -> Iterator[tuple[Any, ...]]:
     """Rewards created in the range with their ledger net (credits minus clawbacks)."""
-    from billing.models import LedgerEntry, Reward  # noqa: PLC0415
 
     ledger_net = (
         LedgerEntry.objects.filter(reward=OuterRef("pk"))

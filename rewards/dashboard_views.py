@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET
 
 from dentaltap.ratelimit import client_ip
 from invitations.models import Invitation
-from referrals import dashboard, selectors, services
+from referrals import selectors, services
+from rewards import dashboard
 from tenants.access import Permission, active_membership_filter, membership_has_permission
 from tenants.models import Membership, User
 from tenants.urls_helpers import practice_url
@@ -50,7 +51,7 @@ def referral_dashboard(request: HttpRequest) -> HttpResponse:
         "invitations_sent": Invitation.objects.filter(invited_by=user, sent_at__isnull=False).count(),
         "access_requests": selectors.access_requests_of_user(user=user),
     }
-    return render(request, "referrals/dashboard.html", context)
+    return render(request, "rewards/dashboard.html", context)
 
 
 @login_required

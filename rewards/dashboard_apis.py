@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dentaltap import formatting
-from referrals import dashboard, services
+from referrals import services
+from rewards import dashboard
 from tenants.models import User
 from tenants.urls_helpers import public_url
 

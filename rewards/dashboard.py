@@ -1,5 +1,8 @@
 """The "Refer colleagues" dashboard: one user's link, ready messages, funnel and referrals.
 
+It lives in rewards, the layer above referrals and billing, because its figures join all three
+(referrals and visits, payments, rewards and the ledger) and its rows say where each reward is.
+
 Everything here is keyed on the user, never on a practice: a dentist sees the same figures from
 every practice they enter. Every figure is an SQL aggregate over indexed columns (the referrer's
 code for visits, `referral_referrer_time_idx` for referrals, `reward_referrer_idx` for rewards),
@@ -19,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from billing.models import LedgerEntry, Payment
 from referrals.models import (
     LINK_PLACEHOLDER,
     AccessRequest,
@@ -30,6 +34,8 @@ from referrals.models import (
     ReferralVisit,
     ShareChannel,
 )
+from rewards.models import Reward, RewardStatus
+from rewards.selectors import reward_reason_for_customer
 from tenants.models import User
 from tenants.urls_helpers import public_url
 
@@ -122,15 +128,14 @@ def share_messages(*, link: str, language: str | None = None) -> list[ShareMessa
 
 # --------------------------------------------------------------------------- the funnel
 
-PENDING_REWARD_STATUSES = ("pending", "on_hold", "crediting", "failed")
-CANCELLED_REWARD_STATUSES = ("cancelled", "rejected")
+PENDING_REWARD_STATUSES = (RewardStatus.PENDING, RewardStatus.ON_HOLD, RewardStatus.CREDITING, RewardStatus.FAILED)
+CANCELLED_REWARD_STATUSES = (RewardStatus.CANCELLED, RewardStatus.REJECTED)
 
 
 def has_paid() -> Q:
     """The referral's practice has a payment that was not refunded or disputed. Only referrals
     with a practice probe the payments (one index lookup each on billing_payment.practice_id):
     cheaper than hashing every payment when a few referrals in many have a practice."""
-    from billing.models import Payment  # noqa: PLC0415 - billing builds on referrals
 
     return Q(referred_practice_id__isnull=False) & Q(
         Exists(Payment.objects.filter(practice_id=OuterRef("referred_practice_id"), is_reversed=False))
@@ -155,7 +160,6 @@ class Funnel:
 
 def referrer_funnel(*, user: User, code: ReferralCode | None) -> Funnel:
     """The user's figures, five indexed aggregates."""
-    from billing.models import LedgerEntry, Reward  # noqa: PLC0415
 
     visits = ReferralVisit.objects.filter(referral_code=code).count() if code is not None else 0
     referrals = Referral.objects.filter(referrer=user).aggregate(
@@ -167,9 +171,9 @@ def referrer_funnel(*, user: User, code: ReferralCode | None) -> Funnel:
     access_requests = AccessRequest.objects.filter(referral__referrer=user).count()
     rewards = Reward.objects.filter(referrer=user).aggregate(
         pending=Count("pk", filter=Q(status__in=PENDING_REWARD_STATUSES)),
-        credited=Count("pk", filter=Q(status="credited")),
+        credited=Count("pk", filter=Q(status=RewardStatus.CREDITED)),
         cancelled=Count("pk", filter=Q(status__in=CANCELLED_REWARD_STATUSES)),
-        clawed_back=Count("pk", filter=Q(status="clawed_back")),
+        clawed_back=Count("pk", filter=Q(status=RewardStatus.CLAWED_BACK)),
     )
     ledger = LedgerEntry.objects.filter(reward__referrer=user).aggregate(total=Sum("amount_cents"))
     return Funnel(
@@ -197,7 +201,6 @@ def referrer_weekly(*, user: User, weeks: int = CHART_WEEKS) -> list[dict[str, A
     """Signups and paid conversions per week (Monday) for the last `weeks` weeks, zeros
     included. A conversion counts in the week of the referred practice's first payment that
     still stands. Two grouped queries."""
-    from billing.models import Payment  # noqa: PLC0415
 
     this_week = _week_start(timezone.now())
     first_week = this_week - datetime.timedelta(weeks=weeks - 1)
@@ -259,8 +262,10 @@ REASON_IN_PLAIN_WORDS: dict[str, Any] = {
     EligibilityReason.REJECTED_BY_STAFF: gettext_lazy("Our team reviewed this signup and it does not qualify."),
 }
 # Reward statuses whose row says why (the others speak for themselves). The words come from
-# billing's reward_reason_for_customer: the same as on the Billing page, never a staff note.
-REWARD_STATUSES_EXPLAINED = frozenset({"cancelled", "rejected", "clawed_back", "failed"})
+# rewards' reward_reason_for_customer: the same as on the Billing page, never a staff note.
+REWARD_STATUSES_EXPLAINED = frozenset(
+    {RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.CLAWED_BACK, RewardStatus.FAILED}
+)
 
 
 @dataclass(frozen=True)
@@ -293,7 +298,6 @@ def referrer_referrals(*, user: User) -> QuerySet[Referral]:
 
 def referral_rows(referrals: Any) -> list[ReferralRow]:
     """Rows for one page of referrals: which of their practices paid is one small query."""
-    from billing.models import Payment  # noqa: PLC0415
 
     referrals = list(referrals)
     practice_ids = {referral.referred_practice_id for referral in referrals if referral.referred_practice_id}
@@ -306,7 +310,6 @@ def referral_rows(referrals: Any) -> list[ReferralRow]:
 def referral_row(referral: Referral, *, has_paid: bool) -> ReferralRow:
     """What the referrer may see of one referral: a name, a masked email, and the status with
     its reason in plain words (no fraud signals, IP addresses or staff notes)."""
-    from billing.selectors import reward_reason_for_customer  # noqa: PLC0415 - billing builds on referrals
 
     reward = getattr(referral, "reward", None)
     reason = ""

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from billing.services import program_current
+from rewards.services import program_current
 
 
 class Command(BaseCommand):

@@ -1,0 +1,68 @@
+"""Rewards' side of the hand-offs of the layers below (billing.handoffs, referrals.handoffs),
+registered once in rewards.apps. Each runs in the sender's transaction."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from billing import handoffs as billing_handoffs
+from billing.handoffs import CardsRecorded, PaymentRecorded, PaymentReversed
+from billing.models import Payment
+from referrals import handoffs as referral_handoffs
+from referrals import same_card
+from referrals.handoffs import ReferralReviewed
+from referrals.services import ReviewDecision
+from rewards import selectors, services
+from rewards.models import Reward, RewardStatus
+from tenants.models import Practice
+
+
+def on_payment_recorded(event: PaymentRecorded) -> str:
+    """A referred practice's paid invoice qualifies its referral (the first one only)."""
+    return services.referral_qualify(payment=Payment.objects.get(pk=event.payment_id))
+
+
+def on_payment_reversed(event: PaymentReversed) -> None:
+    """The qualifying payment was refunded or disputed: cancel inside the hold, claw back after."""
+    for reward in Reward.objects.select_for_update().filter(qualifying_payment_id=event.payment_id):
+        services.reward_reverse(reward=reward, reason=event.reason)
+
+
+def on_cards_recorded(event: CardsRecorded) -> str:
+    """A new card may be the referrer's: the same-card rule, and a hold on a reward still waiting."""
+    practice = Practice.objects.get(pk=event.practice_id)
+    held = [
+        services.reward_hold_for_new_signal(referral_id=referral.pk)
+        for referral in same_card.referrals_touching(practice=practice)
+        if same_card.same_card_flag(referral=referral)
+    ]
+    return f"same card as the referrer's practice on {len(held)} referral(s)"
+
+
+def on_referral_reviewed(event: ReferralReviewed) -> None:
+    """Staff approved (a held reward is released) or rejected (a reward not yet credited is
+    rejected) a flagged referral."""
+    reward = Reward.objects.filter(referral_id=event.referral_id).only("pk", "status").first()
+    if reward is None:
+        return
+    if event.decision == ReviewDecision.APPROVE and reward.status == RewardStatus.ON_HOLD:
+        services.reward_review(reward_pk=reward.pk, decision="approve", actor=event.actor, note=event.note)
+    elif event.decision == ReviewDecision.REJECT and reward.status in (
+        RewardStatus.PENDING,
+        RewardStatus.ON_HOLD,
+        RewardStatus.FAILED,
+    ):
+        services.reward_review(
+            reward_pk=reward.pk,
+            decision="reject",
+            actor=event.actor,
+            note=event.note or _("Referral rejected by staff."),
+        )
+
+
+def register() -> None:
+    billing_handoffs.payment_recorded.register(on_payment_recorded)
+    billing_handoffs.payment_reversed.register(on_payment_reversed)
+    billing_handoffs.cards_recorded.register(on_cards_recorded)
+    billing_handoffs.reward_lines_reader_register(selectors.reward_lines_for_practice)
+    referral_handoffs.referral_reviewed.register(on_referral_reviewed)

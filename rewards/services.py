@@ -1,0 +1,238 @@
+"""Referral rewards: qualification (the referred practice's first payment), the hold and its
+release, reversal (cancel inside the hold, claw back after it) and staff review. Crediting and
+clawing back at Stripe is rewards.crediting.
+
+Money rules: one reward per referral (database rule, relied on); every change is in the
+reward's log (RewardAction); Stripe is never called from here, only queued after commit."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import Payment
+from billing.services import payment_void_reason
+from dentaltap.errors import ApplicationError
+from referrals import same_card
+from referrals.models import Eligibility, Referral
+from rewards.models import ReferralProgram, Reward, RewardAction, RewardStatus
+from tenants.models import User
+from tenants.selectors import home_practice
+
+FINAL_REWARD_STATUSES = {RewardStatus.CREDITED, RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.CLAWED_BACK}
+
+
+def program_current() -> ReferralProgram:
+    program = ReferralProgram.objects.filter(is_active=True).order_by("-created_at").first()
+    return program or ReferralProgram.objects.create()
+
+
+def reward_log(
+    reward: Reward, to_status: str, note: str = "", actor: User | None = None, from_status: str | None = None
+) -> None:
+    RewardAction.objects.create(
+        reward=reward,
+        actor=actor,
+        from_status=from_status if from_status is not None else "",
+        to_status=to_status,
+        note=note[:300],
+    )
+
+
+def reward_hold_for_new_signal(*, referral_id: int) -> str:
+    """A new fraud signal made the referral high risk (the same card, reported after the reward
+    was created): a reward still waiting is held for staff; one already on its way to Stripe
+    or credited is left, with a note in its log for staff to decide."""
+    referral = Referral.objects.get(pk=referral_id)
+    reward = Reward.objects.select_for_update().filter(referral_id=referral_id).first()
+    if reward is None or referral.eligibility != Eligibility.REVIEW:
+        return "no reward to hold"
+    why = referral.get_eligibility_reason_display()
+    if reward.status == RewardStatus.PENDING:
+        reward.status, reward.reason = RewardStatus.ON_HOLD, _("Held for review: %(why)s") % {"why": why}
+        reward.save(update_fields=["status", "reason", "updated_at"])
+        reward_log(reward, RewardStatus.ON_HOLD, referral.eligibility_note, from_status=RewardStatus.PENDING)
+        return RewardStatus.ON_HOLD
+    if reward.status not in (RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.ON_HOLD):
+        note = f"{why}: seen while the reward was {reward.status}; for staff to decide. {referral.eligibility_note}"
+        reward_log(reward, reward.status, note, from_status=reward.status)
+    return reward.status
+
+
+def referral_qualify(*, payment: Payment) -> str:
+    """The referred practice paid: create its referral's reward (one per referral, ever)."""
+    referral = Referral.objects.select_for_update().filter(referred_practice_id=payment.practice_id).first()
+    if referral is None:
+        return "paid; the practice was not referred"
+    if Reward.objects.filter(referral=referral).exists():
+        return "paid; the referral was already rewarded"
+    if referral.eligibility == Eligibility.INELIGIBLE:
+        return f"paid; referral not eligible ({referral.eligibility_reason})"
+    beneficiary = home_practice(user=referral.referrer)
+    if beneficiary is None:
+        return "paid; the referrer owns no practice to credit"
+    if same_card.same_card_flag(referral=referral):  # the card was reported before this invoice
+        referral.refresh_from_db()
+    program = program_current()
+    status, reason = RewardStatus.PENDING, ""
+    if referral.eligibility == Eligibility.REVIEW:
+        status, reason = (
+            RewardStatus.ON_HOLD,
+            _("Held for review: %(why)s") % {"why": referral.get_eligibility_reason_display()},
+        )
+    year_ago = timezone.now() - datetime.timedelta(days=365)
+    earned = Reward.objects.filter(referrer=referral.referrer, created_at__gte=year_ago).exclude(
+        status__in=[RewardStatus.CANCELLED, RewardStatus.REJECTED]
+    )
+    if earned.count() >= program.yearly_cap_per_referrer:
+        status, reason = (
+            RewardStatus.CANCELLED,
+            _("Yearly limit of %(cap)s rewards reached.") % {"cap": program.yearly_cap_per_referrer},
+        )
+    if payment.is_reversed:
+        status, reason = (
+            RewardStatus.CANCELLED,
+            payment_void_reason(payment) or _("The qualifying payment was refunded or disputed."),
+        )
+    try:
+        with transaction.atomic():
+            reward = Reward.objects.create(
+                referral=referral,
+                referrer=referral.referrer,
+                beneficiary_practice=beneficiary,
+                qualifying_payment=payment,
+                program=program,
+                amount_cents=program.reward_cents,
+                currency=program.currency,
+                status=status,
+                reason=reason,
+                hold_until=payment.paid_at + datetime.timedelta(days=program.hold_days),
+            )
+    except IntegrityError:
+        return "paid; the referral was already rewarded"
+    reward_log(reward, status, reason or "qualified by first payment")
+    if status == RewardStatus.PENDING and reward.hold_until <= timezone.now():
+        credit_after_commit(reward.pk)
+    return f"referral qualified: reward {reward.pk} {status}"
+
+
+def credit_after_commit(reward_pk: int) -> None:
+    from rewards.tasks import reward_credit  # noqa: PLC0415 - rewards.tasks imports this module
+
+    transaction.on_commit(lambda: reward_credit.delay(reward_pk), robust=True)
+
+
+def clawback_after_commit(reward_pk: int) -> None:
+    from rewards.tasks import reward_clawback  # noqa: PLC0415 - rewards.tasks imports this module
+
+    transaction.on_commit(lambda: reward_clawback.delay(reward_pk), robust=True)
+
+
+def reward_reverse(*, reward: Reward, reason: str) -> None:
+    """The qualifying payment was refunded or disputed: cancel inside the hold, claw back after.
+    Call with the reward row locked."""
+    previous = reward.status
+    reward.reason = reason
+    if previous == RewardStatus.CREDITED:
+        reward.save(update_fields=["reason", "updated_at"])
+        clawback_after_commit(reward.pk)
+    elif previous == RewardStatus.CREDITING:
+        # The run in flight (or, if it died, its retry) sees the reversal and claws back.
+        reward.save(update_fields=["reason", "updated_at"])
+    elif previous in (RewardStatus.PENDING, RewardStatus.ON_HOLD) and reward.attempts == 0:
+        reward.status = RewardStatus.CANCELLED  # nothing ever reached Stripe
+        reward.save(update_fields=["status", "reason", "updated_at"])
+        reward_log(reward, RewardStatus.CANCELLED, reason, from_status=previous)
+    elif previous not in FINAL_REWARD_STATUSES:
+        # An earlier credit attempt failed, or seemed to: Stripe may have applied it anyway.
+        # reward_credit asks Stripe, then cancels or records the credit and claws it back.
+        reward.status = RewardStatus.FAILED
+        reward.save(update_fields=["status", "reason", "updated_at"])
+        reward_log(reward, RewardStatus.FAILED, reason, from_status=previous)
+        credit_after_commit(reward.pk)
+
+
+def rewards_release_due(*, limit: int = 500) -> int:
+    """Queue the credit of every reward whose hold period is over."""
+    due = list(
+        Reward.objects.filter(status=RewardStatus.PENDING, hold_until__lte=timezone.now()).values_list("pk", flat=True)[
+            :limit
+        ]
+    )
+    # A credit still in flight this long was lost with its worker (see docs/architecture.md).
+    stale = timezone.now() - datetime.timedelta(seconds=settings.REWARD_CREDITING_STALE_SECONDS)
+    due += list(
+        Reward.objects.filter(status=RewardStatus.CREDITING, updated_at__lt=stale).values_list("pk", flat=True)[:limit]
+    )
+    from rewards.tasks import reward_clawback, reward_credit  # noqa: PLC0415 - rewards.tasks imports this module
+
+    for pk in due:
+        reward_credit.delay(pk)
+    owed = list(
+        Reward.objects.filter(status=RewardStatus.CREDITED, qualifying_payment__is_reversed=True).values_list(
+            "pk", flat=True
+        )[:limit]
+    )
+    for pk in owed:  # clawbacks whose first queueing was lost or whose retries ran out
+        reward_clawback.delay(pk)
+    return len(due) + len(owed)
+
+
+@transaction.atomic
+def rewards_hold_shorten(*, actor: User | None = None) -> int:
+    """After the referral program changed: bring every reward still in its hold forward to what
+    the current program's hold gives (qualifying payment + hold days) when that is sooner, and
+    queue the credit of those now due. Never later: a date promised to a referrer is kept, and
+    a longer hold applies to rewards earned from then on. Each change is in the reward's log."""
+    program = program_current()
+    now = timezone.now()
+    waiting = (
+        Reward.objects.select_for_update(of=("self",))
+        .select_related("qualifying_payment")
+        .filter(status__in=[RewardStatus.PENDING, RewardStatus.ON_HOLD], hold_until__gt=now)
+    )
+    shortened = 0
+    for reward in waiting:
+        due = reward.qualifying_payment.paid_at + datetime.timedelta(days=program.hold_days)
+        if due >= reward.hold_until:
+            continue
+        reward.hold_until = due
+        reward.save(update_fields=["hold_until", "updated_at"])
+        note = f"hold now {program.hold_days} days ({program.name}): due {due:%Y-%m-%d %H:%M} UTC"
+        reward_log(reward, reward.status, note, actor=actor, from_status=reward.status)
+        if reward.status == RewardStatus.PENDING and due <= now:
+            credit_after_commit(reward.pk)
+        shortened += 1
+    return shortened
+
+
+# --------------------------------------------------------------------------- staff review
+
+
+@transaction.atomic
+def reward_review(*, reward_pk: int, decision: str, actor: User, note: str = "") -> Reward:
+    """Staff decisions from the admin: approve (release now), hold, reject, retry a failed credit."""
+    reward = Reward.objects.select_for_update().get(pk=reward_pk)
+    previous = reward.status
+    if decision == "hold" and reward.status in (RewardStatus.PENDING, RewardStatus.FAILED):
+        reward.status = RewardStatus.ON_HOLD
+    elif decision == "reject" and reward.status in (RewardStatus.PENDING, RewardStatus.ON_HOLD, RewardStatus.FAILED):
+        reward.status = RewardStatus.REJECTED
+    elif decision in ("approve", "retry") and reward.status in (RewardStatus.ON_HOLD, RewardStatus.FAILED):
+        reward.status = RewardStatus.PENDING
+    else:
+        raise ApplicationError(
+            _("Cannot %(decision)s a reward that is %(status)s.")
+            % {"decision": decision, "status": reward.get_status_display()},
+            code="invalid_transition",
+        )
+    reward.reason = note or reward.reason
+    reward.save(update_fields=["status", "reason", "updated_at"])
+    reward_log(reward, reward.status, note or f"staff: {decision}", actor=actor, from_status=previous)
+    if reward.status == RewardStatus.PENDING and reward.hold_until <= timezone.now():
+        credit_after_commit(reward.pk)
+    return reward
