@@ -8,24 +8,18 @@ referred practices is an `IN (SELECT ...)` subquery PostgreSQL hashes once."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 from django.db import connection
 from django.db.models import (
-    BooleanField,
     Count,
-    ExpressionWrapper,
-    IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
 )
-from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,7 +28,7 @@ from billing.models import LedgerEntry, LedgerKind, Payment
 from dentaltap import formatting
 from dentaltap.errors import ApplicationError
 from referrals.models import Eligibility, EligibilityReason, Referral, ReferralSource
-from rewards.models import Reward, RewardStatus
+from rewards.models import RewardStatus
 from tenants.models import User
 
 MAX_RANGE_DAYS = 5 * 366  # longer ranges are a typo, not a question
@@ -396,79 +390,3 @@ def analytics_build(*, period_range: DateRange) -> Analytics:
         economics=economics(period_range=period_range),
         top_referrers=top_referrers(period_range=period_range),
     )
-
-
-# --------------------------------------------------------------------------- CSV exports
-
-REFERRAL_COLUMNS = (
-    "id", "created_at", "referrer_email", "referred_email", "referred_name", "source", "eligibility",
-    "eligibility_reason", "eligibility_note", "signup_ip", "referred_practice", "paid", "reward_status",
-    "reward_amount_cents", "reviewed_at",
-)  # fmt: skip
-REWARD_COLUMNS = (
-    "id", "referral_id", "created_at", "referrer_email", "beneficiary_practice", "status", "amount_cents",
-    "currency", "hold_until", "credited_at", "qualifying_invoice", "reason", "ledger_net_cents",
-)  # fmt: skip
-
-
-def referral_export_rows(*, period_range: DateRange) -> Iterator[tuple[Any, ...]]:
-    """Referrals created in the range, streamed from a server-side cursor in chunks."""
-
-    rows = (
-        Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
-        .annotate(paid=ExpressionWrapper(has_paid(), output_field=BooleanField()))
-        .order_by("created_at", "pk")
-        .values_list(
-            "pk",
-            "created_at",
-            "referrer__email",
-            "referred_user__email",
-            "referred_user__full_name",
-            "source",
-            "eligibility",
-            "eligibility_reason",
-            "eligibility_note",
-            "signup_ip",
-            "referred_practice__slug",
-            "paid",
-            "reward__status",
-            "reward__amount_cents",
-            "reviewed_at",
-        )
-    )
-    yield REFERRAL_COLUMNS
-    yield from rows.iterator(chunk_size=2000)
-
-
-def reward_export_rows(*, period_range: DateRange) -> Iterator[tuple[Any, ...]]:
-    """Rewards created in the range with their ledger net (credits minus clawbacks)."""
-
-    ledger_net = (
-        LedgerEntry.objects.filter(reward=OuterRef("pk"))
-        .order_by()
-        .values("reward")
-        .annotate(total=Sum("amount_cents"))
-        .values("total")
-    )
-    rows = (
-        Reward.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
-        .annotate(ledger_net=Coalesce(Subquery(ledger_net, output_field=IntegerField()), 0))
-        .order_by("created_at", "pk")
-        .values_list(
-            "pk",
-            "referral_id",
-            "created_at",
-            "referrer__email",
-            "beneficiary_practice__slug",
-            "status",
-            "amount_cents",
-            "currency",
-            "hold_until",
-            "credited_at",
-            "qualifying_payment__stripe_invoice_id",
-            "reason",
-            "ledger_net",
-        )
-    )
-    yield REWARD_COLUMNS
-    yield from rows.iterator(chunk_size=2000)

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dentaltap.errors import ApplicationError
 from referrals import services
-from rewards import analytics
+from rewards import analytics, exports
 from rewards.analytics import AnalyticsFilterForm, DateRange
 
 
@@ -152,10 +152,10 @@ def _export(request: HttpRequest, name: str, rows: Callable[..., Iterator[tuple[
 @require_GET
 @staff_required
 def staff_referral_export(request: HttpRequest) -> HttpResponseBase:
-    return _export(request, "referrals", analytics.referral_export_rows)
+    return _export(request, "referrals", exports.referral_export_rows)
 
 
 @require_GET
 @staff_required
 def staff_reward_export(request: HttpRequest) -> HttpResponseBase:
-    return _export(request, "rewards", analytics.reward_export_rows)
+    return _export(request, "rewards", exports.reward_export_rows)

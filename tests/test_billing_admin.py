@@ -27,7 +27,7 @@ from tests.stripe_helpers import Standin, invoice_paid
 
 pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 ClientFor = Callable[..., Client]
-REWARDS = "/admin/billing/reward/"
+REWARDS = "/admin/rewards/reward/"
 EVENTS = "/admin/billing/stripeevent/"
 REFERRALS = "/admin/referrals/referral/"
 
@@ -260,7 +260,7 @@ def test_lowering_the_hold_makes_rewards_already_waiting_due(
     assert pending.hold_until == paid_at + datetime.timedelta(days=14)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client_for(staff).post(
-            f"/admin/billing/referralprogram/{program.pk}/change/", program_form(program, hold_days=0), follow=True
+            f"/admin/rewards/referralprogram/{program.pk}/change/", program_form(program, hold_days=0), follow=True
         )
     assert response.status_code == 200
     assert "1 waiting reward is due sooner under the new hold." in admin_messages(response)
@@ -277,7 +277,7 @@ def test_a_held_reward_waiting_for_staff_is_due_once_they_approve_after_the_hold
 ) -> None:
     held = a_reward(RewardStatus.ON_HOLD)
     program = reward_services.program_current()
-    client_for(staff).post(f"/admin/billing/referralprogram/{program.pk}/change/", program_form(program, hold_days=0))
+    client_for(staff).post(f"/admin/rewards/referralprogram/{program.pk}/change/", program_form(program, hold_days=0))
     held.refresh_from_db()
     assert held.status == RewardStatus.ON_HOLD and held.hold_until <= timezone.now()
     with django_capture_on_commit_callbacks() as callbacks:
@@ -291,11 +291,11 @@ def test_a_new_program_with_a_shorter_hold_applies_too_but_a_longer_hold_never_d
     reward = a_reward(RewardStatus.PENDING)
     promised = reward.hold_until
     program = reward_services.program_current()
-    client_for(staff).post(f"/admin/billing/referralprogram/{program.pk}/change/", program_form(program, hold_days=30))
+    client_for(staff).post(f"/admin/rewards/referralprogram/{program.pk}/change/", program_form(program, hold_days=30))
     reward.refresh_from_db()
     assert reward.hold_until == promised  # a date promised to the referrer is kept
     client_for(staff).post(
-        "/admin/billing/referralprogram/add/", program_form(program, name="Spring promotion", hold_days=7)
+        "/admin/rewards/referralprogram/add/", program_form(program, name="Spring promotion", hold_days=7)
     )
     reward.refresh_from_db()
     assert reward.hold_until == reward.qualifying_payment.paid_at + datetime.timedelta(days=7)
@@ -311,7 +311,7 @@ def test_with_the_hold_set_to_zero_a_waiting_reward_is_credited_by_the_worker(
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_walkthrough"))
     assert wait_for(lambda: Reward.objects.filter(status=RewardStatus.PENDING).exists())
     program = reward_services.program_current()
-    client_for(staff).post(f"/admin/billing/referralprogram/{program.pk}/change/", program_form(program, hold_days=0))
+    client_for(staff).post(f"/admin/rewards/referralprogram/{program.pk}/change/", program_form(program, hold_days=0))
     assert wait_for(lambda: Reward.objects.filter(status=RewardStatus.CREDITED).exists()), "never credited"
     assert LedgerEntry.objects.count() == 1
     assert services.credit_balance_cents(practice=referred["referrer_practice"]) == 5000

@@ -100,7 +100,7 @@ def test_the_readme_walkthrough_lands_the_50_dollar_credit(stack: Stack, unique:
     page = staff.submit(page, page.form(field="username"), username="admin@dentaltap.example", password=DEMO_PASSWORD)
     assert page.status == 200 and "sessionid" in staff.cookies, page.text[:2000]
     program = reward_services.program_current()
-    page = staff.get(stack.url(f"/admin/billing/referralprogram/{program.pk}/change/"))
+    page = staff.get(stack.url(f"/admin/rewards/referralprogram/{program.pk}/change/"))
     release_runs = stack.job_runs("billing.tasks.rewards_release_due")
     saved = staff.submit(page, page.form(field="hold_days"), hold_days="0", _save="Save")
     assert saved.status == 200 and ReferralProgram.objects.get(pk=program.pk).hold_days == 0, saved.text[:2000]

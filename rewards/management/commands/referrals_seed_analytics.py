@@ -80,7 +80,7 @@ class Command(BaseCommand):
 
 TABLES = (
     "tenants_user", "tenants_practice", "referrals_referralcode", "referrals_referral", "referrals_referralvisit",
-    "billing_payment", "billing_reward", "billing_ledgerentry",
+    "billing_payment", "rewards_reward", "billing_ledgerentry",
 )  # fmt: skip
 
 # Row g of each series is deterministic given g, so the steps can join on it: referrer g owns
@@ -190,7 +190,7 @@ STEPS: list[tuple[str, str]] = [
             SELECT id FROM tenants_practice
             WHERE schema_name = 'seed_' || %(tag)s || '_' || (%(paid)s + %(unreferred)s + 1)
         )
-        INSERT INTO billing_reward (referral_id, referrer_id, beneficiary_practice_id, qualifying_payment_id,
+        INSERT INTO rewards_reward (referral_id, referrer_id, beneficiary_practice_id, qualifying_payment_id,
             program_id, amount_cents, currency, status, reason, hold_until, stripe_balance_transaction_id,
             attempts, last_error, created_at, credited_at, updated_at)
         SELECT r.id, r.referrer_id, home.id, fp.id, %(program)s, %(reward)s, 'usd',
@@ -212,7 +212,7 @@ STEPS: list[tuple[str, str]] = [
             stripe_balance_transaction_id, created_at)
         SELECT beneficiary_practice_id, id, 'reward_credit', amount_cents, 'usd', 'Referral reward #' || id, '',
                credited_at
-        FROM billing_reward WHERE credited_at IS NOT NULL AND qualifying_payment_id IN (
+        FROM rewards_reward WHERE credited_at IS NOT NULL AND qualifying_payment_id IN (
             SELECT id FROM billing_payment WHERE stripe_invoice_id LIKE 'in\\_seed\\_' || %(tag)s || '\\_%%')""",
     ),
     (
@@ -221,7 +221,7 @@ STEPS: list[tuple[str, str]] = [
             stripe_balance_transaction_id, created_at)
         SELECT beneficiary_practice_id, id, 'reward_clawback', -amount_cents, 'usd',
                'Referral reward #' || id || ' reversed', '', credited_at + interval '10 days'
-        FROM billing_reward WHERE status = 'clawed_back' AND qualifying_payment_id IN (
+        FROM rewards_reward WHERE status = 'clawed_back' AND qualifying_payment_id IN (
             SELECT id FROM billing_payment WHERE stripe_invoice_id LIKE 'in\\_seed\\_' || %(tag)s || '\\_%%')""",
     ),
 ]
