@@ -1,6 +1,6 @@
 """Figure 1: practice creation, from signup to a usable schema.
 
-One timed call of `tenants.services.account_signup`: the user (password validated and hashed),
+One timed call of `accounts.services.account_signup`: the user (password validated and hashed),
 the practice row, its schema created and migrated, its domain and the owner membership, in one
 transaction. Each timed sample is undone afterwards (untimed), so every sample starts from
 exactly the same number of existing practices: first 0, then N filled in with the same service.

@@ -39,6 +39,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
+from accounts.services import account_signup  # noqa: E402
 from dentaltap.celery import app  # noqa: E402
 from invitations import services as invitation_services  # noqa: E402
 from invitations import tokens  # noqa: E402
@@ -46,7 +47,6 @@ from invitations.models import Invitation  # noqa: E402
 from referrals import services as referral_services  # noqa: E402
 from referrals.models import PracticeReferralSettings  # noqa: E402
 from tenants.management.commands.demo_seed import public_tenant_ensure  # noqa: E402
-from tenants.services import account_signup  # noqa: E402
 
 BULK = int(os.environ.get("BENCH_BULK", "500"))
 SIGNUPS = int(os.environ.get("BENCH_SIGNUPS", "20"))
@@ -61,13 +61,14 @@ def percentile(values: list[float], share: float) -> float:
 
 def owner_practice(slug: str) -> tuple[object, object]:
     with schema_context("public"):
-        return account_signup(
+        result = account_signup(
             email=f"{slug}@bench.example",
             password=PASSWORD,
             full_name=f"Dr. {slug}",
             practice_name=f"Bench {slug}",
             practice_slug=slug,
         )
+        return result.user, result.practice
 
 
 def start_worker() -> subprocess.Popen[bytes]:
@@ -119,14 +120,14 @@ def bench_referral_signups() -> None:
     for number in range(SIGNUPS):
         started = time.perf_counter()
         with schema_context("public"):
-            result = referral_services.referral_signup(
+            result = account_signup(
                 email=f"link{number}-{RUN}@example.com",
                 password=PASSWORD,
                 full_name="Dr. Newcomer",
                 practice_name="Newcomer",
                 practice_slug=f"l{number}-{RUN}",
-                attribution_code=code,
-                access_code=code,
+                referral_code=code,
+                referral_link_code=code,
             )
         link_times.append(time.perf_counter() - started)
         assert result.referral is not None and result.guest_membership is not None
@@ -142,8 +143,9 @@ def bench_referral_signups() -> None:
         Invitation.objects.filter(pk=invitation.pk).update(token_hash=tokens.token_hash(token))
         started = time.perf_counter()
         with schema_context("public"):
-            invitation_services.invitation_accept_signup(
-                token=token,
+            account_signup(
+                email=None,
+                invitation_token=token,
                 password=PASSWORD,
                 full_name="Dr. Invited",
                 practice_name="Invited",

@@ -173,7 +173,7 @@ def _seed() -> dict[str, Any]:
 
     from practice.models import Appointment, Patient
     from tenants.models import JoinedVia, Role
-    from tenants.services import membership_create
+    from tenants.team.services import membership_create
 
     dentist, practice_a = practice_signup("memory-a", email="dentist@bench.example")
     _, practice_b = practice_signup("memory-b")

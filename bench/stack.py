@@ -74,16 +74,17 @@ def practice_signup(slug: str, *, email: str | None = None) -> tuple[User, Pract
     """A new owner and their practice, through the real signup service."""
     from django.db import connection
 
-    from tenants.services import account_signup
+    from accounts.services import account_signup
 
     connection.set_schema_to_public()
-    return account_signup(
+    result = account_signup(
         email=email or f"owner@{slug}.bench.example",
         password=PASSWORD,
         full_name=f"Owner of {slug}",
         practice_name=f"Practice {slug}",
         practice_slug=slug,
     )
+    return result.user, result.practice
 
 
 def practice_remove(practice: Practice, user: User) -> None:

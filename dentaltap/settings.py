@@ -54,6 +54,7 @@ SHARED_APPS = [
     "billing",
     "rewards",
     "provisioning",
+    "accounts",  # the doors (signup, login): the top of the layer order, no models
     "axes",  # failed-login tracking (dentaltap/login_protection.py); after auth, as Axes asks
     "csp",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below): its system checks
 ]

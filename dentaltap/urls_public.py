@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(urlconf="dentaltap.urls_public"), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("tenants.urls")),
+    path("", include("accounts.urls")),
     path("", include("billing.urls_public")),
     path("", include("invitations.urls_public")),
     path("", include("referrals.urls_public")),

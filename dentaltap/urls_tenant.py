@@ -2,16 +2,16 @@
 
 from django.urls import include, path
 
+from accounts.views import LogoutView
 from tenants.api_docs import DocsView, SchemaView
 from tenants.urls_helpers import public_url
-from tenants.views import LogoutView
 
 urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     # Logging out from a practice posts to the practice's own host (the session cookie covers all).
     path("logout/", LogoutView.as_view(next_page=public_url("/")), name="logout"),
-    path("", include("tenants.team_urls")),
+    path("", include("tenants.team.urls")),
     path("", include("billing.urls")),
     path("", include("practice.urls")),
     path("", include("invitations.urls")),

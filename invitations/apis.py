@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -12,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dentaltap.pagination import PageNumberPaginationChecked
-from dentaltap.ratelimit import client_ip, rate_limit_check, request_keys
+from dentaltap.ratelimit import rate_limit_check, request_keys
 from dentaltap.schema import error_responses
 from dentaltap.serializers import SentLengthChecked
 from invitations import selectors, services
@@ -160,42 +158,3 @@ class InvitationAcceptApi(APIView):
             "switcher_url": public_url("/practices/"),
         }
         return Response(self.OutputSerializer(body).data)
-
-
-class InvitationSignupApi(APIView):
-    """A newcomer signs up from an invitation: their own practice plus the invited membership."""
-
-    permission_classes = (AllowAny,)
-    authentication_classes = ()
-
-    class InputSerializer(serializers.Serializer):
-        full_name = serializers.CharField(max_length=150)
-        password = serializers.CharField(write_only=True)
-        practice_name = serializers.CharField(max_length=120)
-        practice_slug = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-
-    class OutputSerializer(serializers.Serializer):
-        user_id = serializers.IntegerField()
-        practice_id = serializers.IntegerField()
-        practice_url = serializers.URLField()
-        invited_practice_id = serializers.IntegerField()
-        invited_role = serializers.CharField()
-        referral_id = serializers.IntegerField(allow_null=True)
-
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request, token: str) -> Response:
-        rate_limit_check(scope="signup", keys=request_keys(request))
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        result = services.invitation_accept_signup(
-            token=token, signup_ip=client_ip(request._request), **serializer.validated_data
-        )
-        body: dict[str, Any] = {
-            "user_id": result.user.pk,
-            "practice_id": result.practice.pk,
-            "practice_url": practice_url(result.practice),
-            "invited_practice_id": result.membership.practice_id,
-            "invited_role": result.membership.role,
-            "referral_id": result.referral.pk if result.referral else None,
-        }
-        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)

@@ -21,16 +21,14 @@ from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
-from billing.limits import PlanLimitReached, practitioner_limit_check, practitioner_seats
+from billing.limits import PlanLimitReached, practitioner_seats
 from dentaltap.errors import ApplicationError, ConflictError
-from invitations import tokens
+from invitations import handoffs, tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.roles import grantable_roles
-from referrals.models import Referral, ReferralSource
-from referrals.services import referral_code_get_or_create, referral_record, referrer_address_record
-from tenants import services as tenant_services
 from tenants.access import Permission, members_with_permission, membership_get_active, membership_has_permission
 from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User, normalize_email
+from tenants.team.services import membership_create
 from tenants.urls_helpers import practice_url, public_url
 
 logger = logging.getLogger(__name__)
@@ -339,8 +337,9 @@ def invitation_get_usable(*, token: str) -> Invitation:
     return invitation
 
 
-def _lock_usable(token: str) -> Invitation:
-    """Inside the accepting transaction: the row locked, so one token is consumed once."""
+def invitation_lock_usable(*, token: str) -> Invitation:
+    """Inside the accepting transaction (an existing user's, or a signup's: accounts): the row
+    locked, so one token is consumed once. An InvitationLinkError says why a token cannot be used."""
     invitation = (
         Invitation.objects.select_for_update(of=("self",))
         .select_related("practice", "invited_by")
@@ -366,7 +365,7 @@ def _lock_usable(token: str) -> Invitation:
     return invitation
 
 
-def _mark_accepted(invitation: Invitation, user: User) -> None:
+def invitation_mark_accepted(*, invitation: Invitation, user: User) -> None:
     invitation.status = InvitationStatus.ACCEPTED
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
@@ -390,7 +389,7 @@ def email_mismatch_error(*, invited: str, current: str) -> ApplicationError:
 SEAT_NOTICE_INTERVAL = datetime.timedelta(hours=12)
 
 
-def _seat_limit_refusal(token: str) -> InvitationLinkError:
+def invitation_seat_limit_refusal(*, token: str) -> InvitationLinkError:
     """The practice's plan had no practitioner seat for the invitee. Told to them in their own
     terms (the owner's upgrade message is not theirs to act on), and the inviter is notified
     after commit (at most every SEAT_NOTICE_INTERVAL per invitation). The invitation stays
@@ -494,103 +493,26 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     try:
         return _invitation_accept(token=token, user=user)
     except PlanLimitReached:
-        raise _seat_limit_refusal(token) from None
+        raise invitation_seat_limit_refusal(token=token) from None
 
 
 @transaction.atomic
 def _invitation_accept(*, token: str, user: User) -> Membership:
-    invitation = _lock_usable(token)
+    invitation = invitation_lock_usable(token=token)
     if normalize_email(user.email) != invitation.email:
         raise email_mismatch_error(invited=invitation.email, current=user.email)
     # An active membership stays as it is; an ended one is reactivated with the invited role
-    # (the owner's invitation lets the person back in): tenants.services.membership_create.
-    membership = tenant_services.membership_create(
+    # (the owner's invitation lets the person back in): tenants.team.services.membership_create.
+    membership = membership_create(
         user=user,
         practice=invitation.practice,
         role=invitation.role,
         joined_via=JoinedVia.INVITATION,
         actor=invitation.invited_by,
     )
-    _mark_accepted(invitation, user)
+    invitation_mark_accepted(invitation=invitation, user=user)
     logger.info("invitation %s accepted by existing user %s", invitation.pk, user.pk)
     return membership
-
-
-@dataclass(frozen=True)
-class InvitationSignupResult:
-    user: User
-    practice: Practice
-    membership: Membership
-    referral: Referral | None
-    invitation: Invitation
-
-
-def invitation_accept_signup(
-    *,
-    token: str,
-    password: str,
-    full_name: str,
-    practice_name: str,
-    practice_slug: str,
-    signup_ip: str | None = None,
-) -> InvitationSignupResult:
-    """A newcomer signs up from the invitation, with the invited email: their own practice, the
-    invited membership and the referral, all in one transaction or none of it."""
-    try:
-        return _invitation_accept_signup(
-            token=token,
-            password=password,
-            full_name=full_name,
-            practice_name=practice_name,
-            practice_slug=practice_slug,
-            signup_ip=signup_ip,
-        )
-    except PlanLimitReached:
-        raise _seat_limit_refusal(token) from None
-
-
-@transaction.atomic
-def _invitation_accept_signup(
-    *,
-    token: str,
-    password: str,
-    full_name: str,
-    practice_name: str,
-    practice_slug: str,
-    signup_ip: str | None = None,
-) -> InvitationSignupResult:
-    invitation = _lock_usable(token)
-    # Before building the newcomer's own practice (a schema): a seat the plan lacks fails fast.
-    practitioner_limit_check(practice=invitation.practice, role=invitation.role)
-    user, practice = tenant_services.account_signup(
-        email=invitation.email,
-        password=password,
-        full_name=full_name,
-        practice_name=practice_name,
-        practice_slug=practice_slug,
-    )
-    membership = tenant_services.membership_create(
-        user=user,
-        practice=invitation.practice,
-        role=invitation.role,
-        joined_via=JoinedVia.INVITATION,
-        actor=invitation.invited_by,
-    )
-    referral = None
-    if invitation.invited_by is not None:
-        referral = referral_record(
-            referrer=invitation.invited_by,
-            referred_user=user,
-            referred_practice=practice,
-            source=ReferralSource.INVITATION,
-            invitation=invitation,
-            referral_code=referral_code_get_or_create(user=invitation.invited_by),
-            signup_ip=signup_ip,
-        )
-    referrer_address_record(user=user, ip_address=signup_ip)  # the newcomer may refer others later
-    _mark_accepted(invitation, user)
-    logger.info("invitation %s accepted by new user %s (own practice %s)", invitation.pk, user.pk, practice.slug)
-    return InvitationSignupResult(user, practice, membership, referral, invitation)
 
 
 # --------------------------------------------------------------------------- sending
@@ -629,7 +551,7 @@ def invitation_send(*, invitation_id: int) -> bool:
 
 def invitation_email_build(*, invitation: Invitation, token: str) -> EmailMultiAlternatives:
     inviter = invitation.invited_by
-    code = referral_code_get_or_create(user=inviter).code if inviter else ""
+    code = handoffs.referral_code_for(inviter) if inviter else ""
     context = {
         "inviter_name": inviter.get_full_name() if inviter else invitation.practice.name,
         "inviter_email": inviter.email if inviter else "",

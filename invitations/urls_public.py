@@ -1,12 +1,11 @@
-"""Base domain: the invitation link (token in the path) and its API."""
+"""Base domain: the invitation link's API (preview, accept when logged in). The link's page and
+signup are doors: accounts/urls.py."""
 
 from django.urls import path
 
-from invitations import apis, views
+from invitations import apis
 
 urlpatterns = [
-    path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
     path("api/invitations/<str:token>/", apis.InvitationPreviewApi.as_view(), name="api-invitation-preview"),
     path("api/invitations/<str:token>/accept/", apis.InvitationAcceptApi.as_view(), name="api-invitation-accept"),
-    path("api/invitations/<str:token>/signup/", apis.InvitationSignupApi.as_view(), name="api-invitation-signup"),
 ]

@@ -1,11 +1,11 @@
-"""Invitation pages: inviting and the list (practice host), accepting (base domain)."""
+"""Invitation pages on the practice host: inviting and the list. Accepting a link (base domain)
+is a door: accounts.views.invitation_accept."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -16,15 +16,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from billing.limits import Seats, is_practitioner_role, practitioner_seats
 from dentaltap.errors import ApplicationError
-from dentaltap.ratelimit import RateLimited, client_ip, rate_limit_check, rate_limited, request_keys
+from dentaltap.forms import form_errors_apply
+from dentaltap.ratelimit import RateLimited, rate_limit_check, request_keys
 from invitations import selectors, services
-from invitations.forms import AcceptSignupForm, InviteForm, form_errors_apply
-from invitations.models import Invitation
+from invitations.forms import InviteForm
 from invitations.roles import role_choices
 from invitations.services import InvitationBatch
 from tenants.access import Permission, current_practice, permission_required
-from tenants.models import Role, User
-from tenants.urls_helpers import practice_url, public_url
+from tenants.models import Role
 
 # --------------------------------------------------------------------------- practice host
 
@@ -82,7 +81,7 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error.message)
             status = error.status_code
         except ApplicationError as error:
-            form_errors_apply(form, error.fields, error.message)
+            form_errors_apply(form, error)
         else:
             seat_warning = _seat_warning(batch, form.cleaned_data["role"], seats)
             form = _invite_form(request, seats=seats)  # a fresh form for the next batch
@@ -123,113 +122,3 @@ def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
 @permission_required(Permission.INVITE_COLLEAGUES)
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     return _manage(request, invitation_id, "revoke")
-
-
-# --------------------------------------------------------------------------- base domain: accepting
-
-
-def _link_problem(request: HttpRequest, error: ApplicationError) -> HttpResponse:
-    message = error.message
-    if error.code == "invitation_used" and request.user.is_authenticated:
-        # Logged in already: "log in" is no answer. Where they can go is.
-        message = _(
-            "This invitation was already used: each link works once. The practices you belong to are under "
-            "My practices; if this one is missing, ask the practice for a new invitation."
-        )
-    return render(
-        request,
-        "invitations/link_problem.html",
-        {"message": message, "code": error.code},
-        status=error.status_code,
-    )
-
-
-@require_http_methods(["GET", "POST"])
-@rate_limited("invitation_accept")
-def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    """GET shows the invitation; only a POST accepts it (the token is consumed once)."""
-    try:
-        invitation = services.invitation_get_usable(token=token)
-    except ApplicationError as error:
-        return _link_problem(request, error)
-
-    if request.user.is_authenticated:
-        return _accept_as_logged_in(request, invitation, token)
-    return _accept_by_signup(request, invitation, token)
-
-
-def _context(invitation: Invitation, **extra: Any) -> dict[str, Any]:
-    return {
-        "invitation": invitation,
-        "inviter_name": invitation.invited_by.get_full_name() if invitation.invited_by else "",
-        "practice_name": invitation.practice.name,
-        "role_label": invitation.get_role_display(),
-        **extra,
-    }
-
-
-def _accept_as_logged_in(request: HttpRequest, invitation: Invitation, token: str) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
-    if user.email.lower() != invitation.email:
-        error = services.email_mismatch_error(invited=invitation.email, current=user.email)
-        return render(
-            request,
-            "invitations/accept_wrong_user.html",
-            _context(invitation, message=error.message, current_email=user.email),
-            status=403,
-        )
-    error_message = ""
-    if request.method == "POST":
-        try:
-            services.invitation_accept(token=token, user=user)
-        except ApplicationError as error:
-            if error.code.startswith("invitation_"):
-                return _link_problem(request, error)
-            error_message = error.message
-        else:
-            messages.success(
-                request, _("You joined %(practice)s. Choose it below.") % {"practice": invitation.practice.name}
-            )
-            return HttpResponseRedirect(public_url("/practices/"))
-    return render(
-        request,
-        "invitations/accept_existing.html",
-        _context(invitation, error_message=error_message),
-        status=409 if error_message else 200,
-    )
-
-
-def _accept_by_signup(request: HttpRequest, invitation: Invitation, token: str) -> HttpResponse:
-    login_url = public_url("/login/") + "?next=" + public_url(request.path)
-    if User.objects.filter(email=invitation.email).exists():
-        # The invited email has an account: log in with it and come back to accept.
-        return render(request, "invitations/accept_login.html", _context(invitation, login_url=login_url))
-    form = AcceptSignupForm(request.POST or None, initial={"email": invitation.email})
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = services.invitation_accept_signup(
-                token=token,
-                password=form.cleaned_data["password"],
-                full_name=form.cleaned_data["full_name"],
-                practice_name=form.cleaned_data["practice_name"],
-                practice_slug=form.cleaned_data["practice_slug"],
-                signup_ip=client_ip(request),
-            )
-        except ApplicationError as error:
-            if error.code.startswith("invitation_"):
-                return _link_problem(request, error)
-            form_errors_apply(form, error.fields, error.message)
-        else:
-            login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(
-                request,
-                _("Welcome to your own practice! You also joined %(practice)s: see My practices.")
-                % {"practice": invitation.practice.name},
-            )
-            return HttpResponseRedirect(practice_url(result.practice))
-    return render(
-        request,
-        "invitations/accept_signup.html",
-        _context(invitation, form=form, login_url=login_url),
-        status=400 if form.errors else 200,
-    )

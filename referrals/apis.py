@@ -3,23 +3,19 @@ requests and the practice's link setting (practice host)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dentaltap.ratelimit import client_ip, rate_limit_check, request_keys
 from dentaltap.schema import error_responses
 from referrals import selectors, services
 from referrals.models import AccessRequest, Referral, ReferralVisit
 from tenants.access import Permission, current_practice
 from tenants.models import Role
-from tenants.team_services import RequestMeta
-from tenants.urls_helpers import practice_url, public_url
+from tenants.team.services import RequestMeta
+from tenants.urls_helpers import public_url
 
 
 class ReferralMeApi(APIView):
@@ -41,50 +37,6 @@ class ReferralMeApi(APIView):
             "signups": Referral.objects.filter(referrer=code.user).count(),
         }
         return Response(self.OutputSerializer(body).data)
-
-
-class ReferralSignupApi(APIView):
-    """Sign up through a referral link: an own practice, the referral, and (unless declined) an
-    access request to the referrer's practice (or guest access, if that practice allows it)."""
-
-    permission_classes = (AllowAny,)
-    authentication_classes = ()
-
-    class InputSerializer(serializers.Serializer):
-        referral_code = serializers.CharField(max_length=32)
-        request_access = serializers.BooleanField(default=True)
-        full_name = serializers.CharField(max_length=150)
-        email = serializers.EmailField()
-        password = serializers.CharField(write_only=True)
-        practice_name = serializers.CharField(max_length=120)
-        practice_slug = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-
-    class OutputSerializer(serializers.Serializer):
-        user_id = serializers.IntegerField()
-        practice_id = serializers.IntegerField()
-        practice_url = serializers.URLField()
-        referral_id = serializers.IntegerField(allow_null=True)
-        access_request_id = serializers.IntegerField(allow_null=True)
-        guest_practice_id = serializers.IntegerField(allow_null=True)
-
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request) -> Response:
-        email = str(request.data.get("email", "")).strip().lower() if hasattr(request.data, "get") else ""
-        rate_limit_check(scope="signup", keys=request_keys(request, email=email))
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = dict(serializer.validated_data)
-        code = data.pop("referral_code")
-        result = services.referral_signup(**data, attribution_code=code, access_code=code, signup_ip=client_ip(request))
-        body = {
-            "user_id": result.user.pk,
-            "practice_id": result.practice.pk,
-            "practice_url": practice_url(result.practice),
-            "referral_id": result.referral.pk if result.referral else None,
-            "access_request_id": result.access_request.pk if result.access_request else None,
-            "guest_practice_id": result.guest_membership.practice_id if result.guest_membership else None,
-        }
-        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class AccessRequestWithdrawApi(APIView):

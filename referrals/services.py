@@ -30,10 +30,9 @@ from referrals.models import (
     ReferrerAddress,
     RiskLevel,
 )
-from tenants import services as tenant_services
 from tenants.access import Permission, membership_get_active, membership_has_permission
 from tenants.models import JoinedVia, Membership, Practice, Role, User
-from tenants.team_services import RequestMeta, practice_setting_change_record
+from tenants.team.services import RequestMeta, membership_create, practice_setting_change_record
 
 logger = logging.getLogger(__name__)
 
@@ -219,62 +218,34 @@ def referral_record(
 
 
 @dataclass(frozen=True)
-class ReferralSignupResult:
-    user: User
-    practice: Practice
-    referral: Referral | None
-    access_practice: Practice | None
-    access_request: AccessRequest | None
-    guest_membership: Membership | None
+class AccessOffer:
+    """What a referral link's door gave a newcomer to the referrer's practice (all may be none)."""
+
+    access_practice: Practice | None = None
+    access_request: AccessRequest | None = None
+    guest_membership: Membership | None = None
 
 
-@transaction.atomic
-def referral_signup(
-    *,
-    email: str,
-    password: str,
-    full_name: str,
-    practice_name: str,
-    practice_slug: str,
-    attribution_code: str | None,
-    access_code: str | None = None,
-    request_access: bool = True,
-    signup_ip: str | None = None,
-) -> ReferralSignupResult:
-    """A newcomer's account and own practice, plus (all or nothing):
-    - a Referral to whoever the attribution code names (first touch; unknown codes are ignored);
-    - when `access_code` names a referrer (the link signed up from) and `request_access` holds:
-      an access request to the referrer's practice, or at once a guest membership when that
-      practice lets its links grant guest access."""
-    user, practice = tenant_services.account_signup(
-        email=email, password=password, full_name=full_name, practice_name=practice_name, practice_slug=practice_slug
-    )
-    referrer_address_record(user=user, ip_address=signup_ip)  # the newcomer may refer others later
-    attribution = selectors.referral_code_find(attribution_code or "")
-    referral = None
-    if attribution is not None:
-        referral = referral_record(
-            referrer=attribution.user,
-            referred_user=user,
-            referred_practice=practice,
-            source=ReferralSource.LINK,
-            referral_code=attribution,
-            signup_ip=signup_ip,
-        )
-
-    access_link = selectors.referral_code_find(access_code or "") if access_code else None
+def referral_link_access_offer(
+    *, user: User, referral_link_code: str, referral: Referral | None, meta: RequestMeta | None = None
+) -> AccessOffer:
+    """A newcomer who signed up from a referral link asks for access to the referrer's practice:
+    a guest membership at once when that practice lets its links grant it, else an access
+    request its team decides (notified after commit). Nothing when the code names no referrer
+    with a practice. Called by the signup service (accounts) inside its transaction."""
+    access_link = selectors.referral_code_find(referral_link_code)
     access_practice = selectors.referrer_home_practice(user=access_link.user) if access_link else None
-    access_request = guest_membership = None
-    if access_practice is not None and request_access:
-        if selectors.practice_links_grant_guest_access(practice=access_practice):
-            guest_membership = tenant_services.membership_create(
-                user=user, practice=access_practice, role=Role.GUEST, joined_via=JoinedVia.REFERRAL_LINK
-            )
-        else:
-            access_request = AccessRequest.objects.create(practice=access_practice, requester=user, referral=referral)
-            request_id = access_request.pk
-            transaction.on_commit(lambda: _enqueue_access_request_notify(request_id), robust=True)
-    return ReferralSignupResult(user, practice, referral, access_practice, access_request, guest_membership)
+    if access_practice is None:
+        return AccessOffer()
+    if selectors.practice_links_grant_guest_access(practice=access_practice):
+        guest_membership = membership_create(
+            user=user, practice=access_practice, role=Role.GUEST, joined_via=JoinedVia.REFERRAL_LINK, meta=meta
+        )
+        return AccessOffer(access_practice=access_practice, guest_membership=guest_membership)
+    access_request = AccessRequest.objects.create(practice=access_practice, requester=user, referral=referral)
+    request_id = access_request.pk
+    transaction.on_commit(lambda: _enqueue_access_request_notify(request_id), robust=True)
+    return AccessOffer(access_practice=access_practice, access_request=access_request)
 
 
 def _enqueue_access_request_notify(access_request_id: int) -> None:
@@ -325,7 +296,7 @@ def access_request_approve(
             fields={"role": [_("You cannot grant this role.")]},
         )
     access_request = _lock_pending_request(access_request_id, practice)
-    tenant_services.membership_create(
+    membership_create(
         user=access_request.requester, practice=practice, role=role, joined_via=JoinedVia.REFERRAL_LINK, actor=by
     )
     access_request.status = AccessRequestStatus.APPROVED
@@ -383,37 +354,6 @@ def practice_referral_settings_update(
         meta=meta,
     )
     return row
-
-
-def account_signup_attributed(
-    *,
-    attribution_code: str | None,
-    email: str,
-    password: str,
-    full_name: str,
-    practice_name: str,
-    practice_slug: str,
-    signup_ip: str | None = None,
-) -> tuple[User, Practice]:
-    """The plain signup, credited to the referrer an attribution cookie names (if any)."""
-    if not attribution_code:
-        return tenant_services.account_signup(
-            email=email,
-            password=password,
-            full_name=full_name,
-            practice_name=practice_name,
-            practice_slug=practice_slug,
-        )
-    result = referral_signup(
-        email=email,
-        password=password,
-        full_name=full_name,
-        practice_name=practice_name,
-        practice_slug=practice_slug,
-        attribution_code=attribution_code,
-        signup_ip=signup_ip,
-    )
-    return result.user, result.practice
 
 
 # --------------------------------------------------------------------------- staff fraud review

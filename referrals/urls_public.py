@@ -5,14 +5,12 @@ from django.urls import path
 from referrals import apis, views
 
 urlpatterns = [
-    path("r/<str:code>/", views.referral_landing, name="referral-landing"),
     path(
         "referrals/access-requests/<int:access_request_id>/withdraw/",
         views.access_request_withdraw,
         name="access-request-withdraw",
     ),
     path("api/referrals/me/", apis.ReferralMeApi.as_view(), name="api-referrals-me"),
-    path("api/referrals/signup/", apis.ReferralSignupApi.as_view(), name="api-referral-signup"),
     path(
         "api/referrals/access-requests/<int:access_request_id>/withdraw/",
         apis.AccessRequestWithdrawApi.as_view(),

@@ -1,10 +1,10 @@
-"""Referral pages: the landing + signup (base domain), and the practice's access requests
-(practice host). The user's own "Refer colleagues" page is in dashboard_views."""
+"""Referral pages: withdrawing an access request (base domain) and the practice's access
+requests (practice host). The referral link's landing and signup is a door
+(accounts.views.referral_landing); the user's own "Refer colleagues" page is in dashboard_views."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -12,77 +12,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dentaltap.errors import ApplicationError
-from dentaltap.ratelimit import client_ip, rate_limited
-from invitations.forms import form_errors_apply
 from invitations.roles import role_choices
-from referrals import attribution, selectors, services
-from referrals.forms import ApproveForm, ReferralSettingsForm, ReferralSignupForm
+from referrals import selectors, services
+from referrals.forms import ApproveForm, ReferralSettingsForm
 from referrals.models import AccessRequest
 from tenants.access import Permission, current_practice, permission_required
-from tenants.models import Role, User
-from tenants.team_services import RequestMeta
-from tenants.urls_helpers import practice_url
+from tenants.models import Role
+from tenants.team.services import RequestMeta
 
 # --------------------------------------------------------------------------- base domain
-
-
-@require_http_methods(["GET", "POST"])
-@rate_limited("signup", field="email")
-def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
-    """`/r/<code>`: record the visit, remember the first referrer, show a signup naming them."""
-    referral_code = selectors.referral_code_find(code)
-    if referral_code is None:
-        return HttpResponseRedirect("/signup/")  # the normal signup, without attribution
-    referrer: User = referral_code.user
-    access_practice = selectors.referrer_home_practice(user=referrer)
-    form = ReferralSignupForm(
-        request.POST or None, access_practice_name=access_practice.name if access_practice else None
-    )
-
-    if request.method == "POST" and not request.user.is_authenticated and form.is_valid():
-        data = form.cleaned_data
-        try:
-            result = services.referral_signup(
-                email=data["email"],
-                password=data["password"],
-                full_name=data["full_name"],
-                practice_name=data["practice_name"],
-                practice_slug=data["practice_slug"],
-                attribution_code=attribution.attribution_code(request) or referral_code.code,
-                access_code=referral_code.code,
-                request_access=bool(data.get("request_access")),
-                signup_ip=client_ip(request),
-            )
-        except ApplicationError as error:
-            form_errors_apply(form, error.fields, error.message)
-        else:
-            login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
-            if result.access_request is not None and result.access_practice is not None:
-                messages.info(
-                    request,
-                    _("Welcome! Your request to join %(practice)s was sent to its owner.")
-                    % {"practice": result.access_practice.name},
-                )
-            elif result.guest_membership is not None and result.access_practice is not None:
-                messages.info(
-                    request,
-                    _("Welcome! You are also a guest of %(practice)s: find it under My practices.")
-                    % {"practice": result.access_practice.name},
-                )
-            return HttpResponseRedirect(practice_url(result.practice))
-
-    context = {"referrer": referrer, "access_practice": access_practice, "form": form}
-    response = render(request, "referrals/landing.html", context, status=400 if form.errors else 200)
-    if request.method == "GET":
-        services.referral_visit_record(
-            referral_code=referral_code,
-            referer=request.META.get("HTTP_REFERER", ""),
-            ip_address=client_ip(request) if client_ip(request) != "unknown" else None,
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            landing_path=request.get_full_path(),
-        )
-        attribution.attribution_set(request, response, referral_code.code)
-    return response
 
 
 @require_POST

@@ -12,10 +12,10 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from accounts.services import account_signup
 from tenants.management.commands.demo_seed import public_tenant_ensure
 from tenants.models import Practice, User
 from tenants.routing import tenant_host_cache
-from tenants.services import account_signup
 from tests.billing_support import no_hold, referred  # noqa: F401 - fixtures for every test module
 from tests.browser_support import (  # noqa: F401 - browser and page: fixtures for every test module
     SKIP_BROWSER_TESTS_VARIABLE,
@@ -163,13 +163,14 @@ def make_practice(public_tenant: Practice, request: pytest.FixtureRequest) -> Pr
         with_schema = not rows_only if schema is None else schema
         skipping = contextlib.nullcontext() if with_schema else practice_schema_creation_skipped()
         with schema_context("public"), skipping:
-            return account_signup(
+            result = account_signup(
                 email=email or f"owner-{slug}@example.com",
                 password=DEFAULT_PASSWORD,
                 full_name=f"Owner of {slug}",
                 practice_name=name or f"Practice {slug}",
                 practice_slug=slug,
             )
+            return result.user, result.practice
 
     return make
 

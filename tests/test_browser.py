@@ -66,18 +66,19 @@ def team_practice(live_server: object) -> dict[str, str]:
     from django.db import connections
     from django_tenants.utils import tenant_context
 
+    from accounts.services import account_signup
     from tenants.models import JoinedVia, Role
-    from tenants.services import account_signup, membership_create
+    from tenants.team.services import membership_create
     from tests.factories import DEFAULT_PASSWORD, PatientFactory, UserFactory
 
     public_tenant_ensure()
-    _, practice = account_signup(
+    practice = account_signup(
         email="owner@example.com",
         password=DEFAULT_PASSWORD,
         full_name="Dr. Owner",
         practice_name="Team Dental",
         practice_slug="team",
-    )
+    ).practice
     colleague = UserFactory(email="colleague@example.com", full_name="Dr. Colleague")
     membership_create(user=colleague, practice=practice, role=Role.DENTIST, joined_via=JoinedVia.INVITATION)
     with tenant_context(practice):

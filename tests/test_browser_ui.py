@@ -23,21 +23,23 @@ def _shot(page: Any, name: str) -> None:
 def two_practices(live_server: object) -> dict[str, str]:
     from django.db import connections
 
+    from accounts.services import account_signup
     from tenants.management.commands.demo_seed import public_tenant_ensure
     from tenants.models import JoinedVia, Role
-    from tenants.services import account_signup, membership_create
+    from tenants.team.services import membership_create
     from tests.conftest import upgrade_to_paid_plan
     from tests.factories import DEFAULT_PASSWORD, UserFactory
 
     public_tenant_ensure()
-    owner, smile = account_signup(
+    smile_signup = account_signup(
         email="owner@smile.example", password=DEFAULT_PASSWORD, full_name="Dr. Smile",
         practice_name="Smile Dental", practice_slug="smile",
     )  # fmt: skip
-    _other, north = account_signup(
+    owner, smile = smile_signup.user, smile_signup.practice
+    north = account_signup(
         email="owner@north.example", password=DEFAULT_PASSWORD, full_name="Dr. North",
         practice_name="Northside Clinic", practice_slug="north",
-    )  # fmt: skip
+    ).practice  # fmt: skip
     upgrade_to_paid_plan(smile)
     membership_create(user=owner, practice=north, role=Role.GUEST, joined_via=JoinedVia.REFERRAL_LINK)
     admin = UserFactory(email="admin@smile.example", full_name="Ada Admin")

@@ -31,18 +31,19 @@ def seeded(live_server: object) -> dict[str, Any]:
     from django.utils import timezone
     from django_tenants.utils import tenant_context
 
+    from accounts.services import account_signup
     from tenants.management.commands.demo_seed import public_tenant_ensure
-    from tenants.services import account_signup
     from tests.factories import DEFAULT_PASSWORD, AppointmentFactory, PatientFactory, UserFactory
 
     public_tenant_ensure()
-    owner, practice = account_signup(
+    signed_up = account_signup(
         email="owner@example.com",
         password=DEFAULT_PASSWORD,
         full_name="Dr. Owner",
         practice_name="Policy Dental",
         practice_slug="policy",
     )
+    owner, practice = signed_up.user, signed_up.practice
     with tenant_context(practice):
         patient = PatientFactory(first_name="Maria", last_name="Schmidt")
         AppointmentFactory(patient=patient, starts_at=timezone.now() + datetime.timedelta(days=1))

@@ -13,6 +13,7 @@ from django.db import connection, connections
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from accounts.services import account_signup
 from dentaltap.errors import ApplicationError
 from tenants import services
 from tenants.management.commands.demo_seed import public_tenant_ensure
@@ -29,13 +30,14 @@ def schemas() -> set[str]:
 
 
 def signup(slug: str, email: str) -> tuple[User, Practice]:
-    return services.account_signup(
+    result = account_signup(
         email=email,
         password=DEFAULT_PASSWORD,
         full_name="Dr. Test",
         practice_name=f"Practice {slug}",
         practice_slug=slug,
     )
+    return result.user, result.practice
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django_tenants.utils import schema_context
 
+from accounts.services import account_signup
 from practice.models import Patient
 from provisioning import catalogue, recipe, services
 from provisioning.models import SpareSchema
@@ -42,13 +43,14 @@ def spare_schemas_in_database() -> set[str]:
 
 def signup(slug: str) -> tuple[User, Practice]:
     with schema_context("public"):
-        return tenant_services.account_signup(
+        result = account_signup(
             email=f"owner@{slug}.example",
             password=DEFAULT_PASSWORD,
             full_name=f"Dr. {slug}",
             practice_name=f"Practice {slug}",
             practice_slug=slug,
         )
+        return result.user, result.practice
 
 
 @pytest.fixture

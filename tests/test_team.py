@@ -14,9 +14,9 @@ from django_tenants.utils import tenant_context
 from rest_framework.authtoken.models import Token
 
 from practice.models import Patient
-from tenants import team_services
 from tenants.models import AccessAction, AccessChange, JoinedVia, Membership, MembershipStatus, Practice, Role, User
 from tenants.services import membership_create
+from tenants.team import services as team_services
 from tests.conftest import PORT, upgrade_to_paid_plan
 from tests.factories import PatientFactory, UserFactory
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tenants import team_services
 from tenants.access import membership_permissions
 from tenants.models import JoinedVia, Membership, MembershipStatus, Practice, Role, User
 from tenants.services import membership_create
+from tenants.team import services as team_services
 from tests.concurrency import run_together
 from tests.factories import UserFactory
 

@@ -14,9 +14,9 @@ from django.test import Client
 from django.utils import timezone
 
 from referrals.models import AccessRequest
-from tenants import team_services
 from tenants.models import AccessAction, AccessChange, JoinedVia, Membership, PermissionCode, Practice, Role, User
 from tenants.services import membership_create
+from tenants.team import services as team_services
 from tests.conftest import upgrade_to_paid_plan
 from tests.factories import UserFactory
 

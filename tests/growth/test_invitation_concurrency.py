@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from accounts.services import SignupResult, account_signup
 from dentaltap.errors import ApplicationError
 from invitations import services
 from invitations.models import Invitation, InvitationStatus
@@ -66,11 +67,11 @@ def test_two_signups_from_one_invitation_at_once_make_one_account_and_one_practi
     token = token_for(invitation)
 
     results = run_together(
-        lambda: services.invitation_accept_signup(token=token, **signup_data(practice_slug="kraus-one")),
-        lambda: services.invitation_accept_signup(token=token, **signup_data(practice_slug="kraus-two")),
+        lambda: account_signup(email=None, invitation_token=token, **signup_data(practice_slug="kraus-one")),
+        lambda: account_signup(email=None, invitation_token=token, **signup_data(practice_slug="kraus-two")),
     )
 
-    signed_up = [result for result in results if isinstance(result, services.InvitationSignupResult)]
+    signed_up = [result for result in results if isinstance(result, SignupResult)]
     refused = [result for result in results if isinstance(result, ApplicationError)]
     assert len(signed_up) == 1 and len(refused) == 1, results
     assert (refused[0].code, refused[0].status_code) == ("invitation_used", 410)

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.services import account_signup
 from invitations import services
 from invitations.models import Invitation, InvitationStatus
 from tenants.models import JoinedVia, Membership, Practice, Role, User
@@ -205,7 +206,7 @@ def test_unusable_links_give_a_clear_page_and_a_4xx_in_the_api(
     elif state == "revoked":
         services.invitation_revoke(invitation_id=invitation.pk, practice=alpha, by=owner)
     else:
-        services.invitation_accept_signup(token=token, **signup_data())
+        account_signup(email=None, invitation_token=token, **signup_data())
     users_before = User.objects.count()
     client = client_for()
 

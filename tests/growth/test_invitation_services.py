@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.services import account_signup
 from dentaltap.errors import ApplicationError
 from invitations import services
 from invitations.models import Invitation, InvitationStatus
@@ -141,7 +142,7 @@ def test_new_user_signup_gets_own_practice_membership_and_referral_in_one_step(p
     invitation = invite(alpha, owner, "nina@example.com", role=Role.DENTIST).created[0]
     token = token_for(invitation)
 
-    result = services.invitation_accept_signup(token=token, **signup_data())
+    result = account_signup(email=None, invitation_token=token, **signup_data())
 
     assert result.user.email == "nina@example.com"
     own = Membership.objects.get(user=result.user, practice=result.practice)
@@ -165,7 +166,7 @@ def test_new_user_signup_gets_own_practice_membership_and_referral_in_one_step(p
     assert (invitation.status, invitation.accepted_by) == (InvitationStatus.ACCEPTED, result.user)
 
     with pytest.raises(ApplicationError) as error:  # consumed once
-        services.invitation_accept_signup(token=token, **signup_data(practice_slug="other"))
+        account_signup(email=None, invitation_token=token, **signup_data(practice_slug="other"))
     assert error.value.code == "invitation_used"
 
 
@@ -179,7 +180,7 @@ def test_failed_signup_leaves_no_user_practice_membership_and_the_invitation_pen
     users_before, practices_before = User.objects.count(), Practice.objects.count()
 
     with pytest.raises(ApplicationError) as error:
-        services.invitation_accept_signup(token=token, **signup_data(practice_slug="taken"))
+        account_signup(email=None, invitation_token=token, **signup_data(practice_slug="taken"))
     assert "practice_slug" in error.value.fields
 
     assert (User.objects.count(), Practice.objects.count()) == (users_before, practices_before)
@@ -188,7 +189,7 @@ def test_failed_signup_leaves_no_user_practice_membership_and_the_invitation_pen
     assert Referral.objects.count() == 0
     invitation.refresh_from_db()
     assert invitation.status == InvitationStatus.PENDING
-    assert services.invitation_accept_signup(token=token, **signup_data()).user.email == "nina@example.com"
+    assert account_signup(email=None, invitation_token=token, **signup_data()).user.email == "nina@example.com"
 
 
 def test_existing_user_with_the_invited_email_gets_the_membership_only(practice_a: Pair, practice_b: Pair) -> None:
@@ -242,11 +243,11 @@ def test_unusable_tokens_say_why(practice_a: Pair, state: str, code: str, status
     elif state == "revoked":
         services.invitation_revoke(invitation_id=invitation.pk, practice=alpha, by=owner)
     else:
-        services.invitation_accept_signup(token=token, **signup_data())
+        account_signup(email=None, invitation_token=token, **signup_data())
 
     for attempt in (
         lambda: services.invitation_get_usable(token=token),
-        lambda: services.invitation_accept_signup(token=token, **signup_data(practice_slug="second")),
+        lambda: account_signup(email=None, invitation_token=token, **signup_data(practice_slug="second")),
     ):
         with pytest.raises(ApplicationError) as error:
             attempt()

@@ -11,6 +11,7 @@ from django.db import IntegrityError
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from accounts.services import SignupResult, account_signup
 from dentaltap.errors import ApplicationError
 from provisioning.services import spare_schemas_refill_later
 from referrals import services
@@ -38,10 +39,10 @@ def landing_signup(client: Client, code: str, **changes: Any) -> Any:
     return client.post(f"/r/{code}/", {key: value for key, value in data.items() if value is not None})
 
 
-def referral_signup(code: str | None, email: str, slug: str, **extra: Any) -> services.ReferralSignupResult:
+def referral_signup(code: str | None, email: str, slug: str, **extra: Any) -> SignupResult:
     with schema_context("public"):
-        return services.referral_signup(
-            **signup_data(practice_slug=slug), email=email, attribution_code=code, access_code=code, **extra
+        return account_signup(
+            **signup_data(practice_slug=slug), email=email, referral_code=code, referral_link_code=code, **extra
         )
 
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from tenants import team_apis, team_views
+from tenants.team import apis as team_apis
+from tenants.team import views as team_views
 
 urlpatterns = [
     path("team/", team_views.team_list, name="team-list"),

@@ -1,3 +1,6 @@
+"""The forms of the doors: one signup form base (each door adds or fixes a field), login and
+password reset."""
+
 from typing import Any
 
 from django import forms
@@ -10,6 +13,9 @@ from tenants import password_reset
 
 
 class SignupForm(forms.Form):
+    """What every signup asks: the person, their password and their own practice. The doors'
+    forms below change only what their door adds; the checks are the signup service's."""
+
     full_name = forms.CharField(label=_("Your name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
     password = forms.CharField(
@@ -25,6 +31,37 @@ class SignupForm(forms.Form):
         required=False,
         help_text=_("Letters, digits and hyphens. Leave empty to derive it from the name."),
     )
+
+
+class ReferralSignupForm(SignupForm):
+    """From a referral link: optionally also ask for access to the referrer's practice."""
+
+    request_access = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, access_practice_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if access_practice_name:
+            self.fields["request_access"].label = _("Also ask for access to %(practice)s") % {
+                "practice": access_practice_name
+            }
+            self.fields["request_access"].help_text = _(
+                "The practice owner decides. Untick to keep just your own practice."
+            )
+        else:
+            del self.fields["request_access"]
+
+
+class InvitationSignupForm(SignupForm):
+    """From an invitation: the email is the invited one and cannot be changed."""
+
+    email = forms.EmailField(label=_("Email"), disabled=True, required=False)
+    practice_name = forms.CharField(
+        label=_("Your own practice's name"),
+        max_length=120,
+        help_text=_("Everyone gets a free practice of their own, beside the one you are invited to."),
+    )
+
+    field_order = ("email", "full_name", "password", "practice_name", "practice_slug")
 
 
 class EmailAuthenticationForm(AuthenticationForm):

@@ -13,11 +13,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dentaltap.errors import ApplicationError
-from tenants import selectors, team_services
 from tenants.access import Permission, current_practice, membership_permissions, permission_required, role_permissions
 from tenants.models import AccessChange, Membership, PermissionCode, Role
-from tenants.team_forms import MemberAccessForm
-from tenants.team_services import UNSET, RequestMeta
+from tenants.team import selectors
+from tenants.team import services as team_services
+from tenants.team.forms import MemberAccessForm
+from tenants.team.services import UNSET, RequestMeta
 from tenants.urls_helpers import public_url
 
 

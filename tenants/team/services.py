@@ -18,14 +18,14 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status
 
 from dentaltap.errors import ApplicationError
-from tenants import team_rules
+from dentaltap.ratelimit import client_ip
 from tenants.access import membership_permissions, permissions_for
 from tenants.handoffs import practitioner_limit_check
 from tenants.models import (
@@ -38,6 +38,7 @@ from tenants.models import (
     Role,
     User,
 )
+from tenants.team import rules as team_rules
 
 
 class NotAllowed(ApplicationError):
@@ -59,7 +60,15 @@ class RequestMeta:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> RequestMeta:
-        return cls(ip_address=request.META.get("REMOTE_ADDR"), user_agent=request.META.get("HTTP_USER_AGENT", "")[:300])
+        return cls.from_values(ip_address=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", ""))
+
+    @classmethod
+    def from_values(cls, *, ip_address: str | None, user_agent: str) -> RequestMeta:
+        """From what a caller read: an unknown address is none (the client-IP function answers
+        "unknown" without one), and the agent is cut to its column."""
+        return cls(
+            ip_address=ip_address if ip_address and ip_address != "unknown" else None, user_agent=user_agent[:300]
+        )
 
 
 UNSET: Any = object()
@@ -101,6 +110,59 @@ def access_change_record(
         ip_address=meta.ip_address,
         user_agent=meta.user_agent,
     )
+
+
+@transaction.atomic
+def membership_create(
+    *,
+    user: User,
+    practice: Practice,
+    role: str,
+    joined_via: str,
+    granted_permissions: list[str] | None = None,
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+) -> Membership:
+    """Give a user access to a practice (signup, an accepted invitation, an approved request).
+
+        An active membership is returned as it is: joining again never silently changes someone's
+        role. A revoked one (removed, or left) is reactivated with the new role: the practice is
+        letting the person back in. A suspended one is refused: lifting a suspension is a team
+        manager's decision (Restore on the Team page), not an invitation's. Audited when it changes,
+    with `meta` (where the request came from: a signup's IP and user agent)."""
+    if role not in Role.values:
+        text = _("Unknown role: %(role)s.") % {"role": role}
+        raise ApplicationError(text, fields={"role": [text]})
+    existing = Membership.objects.select_for_update().filter(user=user, practice=practice).first()
+    if existing is not None and existing.status == MembershipStatus.ACTIVE:
+        return existing
+    if existing is not None and existing.status == MembershipStatus.SUSPENDED:
+        raise ApplicationError(
+            _("This person's access to the practice is suspended. A team manager can restore it on the Team page."),
+            code="member_suspended",
+            status_code=409,
+        )
+    practitioner_limit_check(practice=practice, role=role)
+    before = membership_snapshot(existing) if existing is not None else None
+    if existing is None:
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    user=user, practice=practice, role=role, joined_via=joined_via,
+                    granted_permissions=sorted(set(granted_permissions or [])),
+                )  # fmt: skip
+        except IntegrityError:  # a concurrent join of the same person won: use theirs
+            return Membership.objects.get(user=user, practice=practice)
+    else:
+        membership = existing
+        membership.role, membership.status, membership.joined_via = role, MembershipStatus.ACTIVE, joined_via
+        membership.granted_permissions, membership.revoked_permissions = sorted(set(granted_permissions or [])), []
+        membership.expires_at = None
+        membership.save()
+    access_change_record(
+        practice=practice, actor=actor, membership=membership, action=AccessAction.JOINED, before=before, meta=meta
+    )
+    return membership
 
 
 def practice_setting_change_record(

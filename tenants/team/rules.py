@@ -1,6 +1,6 @@
 """Who may do what to whom on the Team: the rules, once.
 
-The team services (tenants/team_services.py) enforce them when a change is asked for; the Team
+The team services (tenants/team/services.py) enforce them when a change is asked for; the Team
 pages ask `member_actions` which of those changes to offer. Both read the same functions here,
 so a page never offers a button the service will refuse (and a crafted post is still refused).
 

@@ -12,10 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dentaltap.pagination import PageNumberPaginationChecked
-from tenants import selectors, team_services
 from tenants.access import Permission, current_practice
 from tenants.models import AccessChange, Membership, PermissionCode, Role
-from tenants.team_services import UNSET, RequestMeta
+from tenants.team import selectors
+from tenants.team import services as team_services
+from tenants.team.services import UNSET, RequestMeta
 
 TEAM = {"read": Permission.MANAGE_TEAM, "write": Permission.MANAGE_TEAM}
 
