@@ -28,7 +28,8 @@ from tenants.services import (
     user_create,
     user_errors,
 )
-from tenants.team.services import RequestMeta, membership_create
+from tenants.team.audit import RequestMeta
+from tenants.team.services import membership_create
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from referrals import selectors, services
 from referrals.models import AccessRequest, Referral, ReferralVisit
 from tenants.access import Permission, current_practice
 from tenants.models import Role
-from tenants.team.services import RequestMeta
+from tenants.team.audit import RequestMeta
 from tenants.urls_helpers import public_url
 
 

@@ -32,7 +32,8 @@ from referrals.models import (
 )
 from tenants.access import Permission, membership_get_active, membership_has_permission
 from tenants.models import JoinedVia, Membership, Practice, Role, User
-from tenants.team.services import RequestMeta, membership_create, practice_setting_change_record
+from tenants.team.audit import RequestMeta, practice_setting_change_record
+from tenants.team.services import membership_create
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from referrals.forms import ApproveForm, ReferralSettingsForm
 from referrals.models import AccessRequest
 from tenants.access import Permission, current_practice, permission_required
 from tenants.models import Role
-from tenants.team.services import RequestMeta
+from tenants.team.audit import RequestMeta
 
 # --------------------------------------------------------------------------- base domain
 

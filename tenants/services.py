@@ -18,7 +18,8 @@ from dentaltap.errors import ApplicationError
 from provisioning.services import practice_schema_provide
 from tenants.handoffs import PracticeCreated, practice_created
 from tenants.models import Domain, JoinedVia, Practice, Role, User, normalize_email
-from tenants.team.services import RequestMeta, membership_create
+from tenants.team.audit import RequestMeta
+from tenants.team.services import membership_create
 from tenants.urls_helpers import practice_host
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from tenants.access import Permission, current_practice
 from tenants.models import AccessChange, Membership, PermissionCode, Role
 from tenants.team import selectors
 from tenants.team import services as team_services
-from tenants.team.services import UNSET, RequestMeta
+from tenants.team.audit import RequestMeta
+from tenants.team.services import UNSET
 
 TEAM = {"read": Permission.MANAGE_TEAM, "write": Permission.MANAGE_TEAM}
 

@@ -17,8 +17,9 @@ from tenants.access import Permission, current_practice, membership_permissions,
 from tenants.models import AccessChange, Membership, PermissionCode, Role
 from tenants.team import selectors
 from tenants.team import services as team_services
+from tenants.team.audit import RequestMeta
 from tenants.team.forms import MemberAccessForm
-from tenants.team.services import UNSET, RequestMeta
+from tenants.team.services import UNSET
 from tenants.urls_helpers import public_url
 
 
