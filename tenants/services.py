@@ -65,11 +65,12 @@ def _schema_name_for(slug: str) -> str:
     return "practice_" + slug.replace("-", "_")
 
 
-def user_errors(*, email: str, password: str, full_name: str) -> dict[str, list[str]]:
+def user_errors(*, email: str, password: str, full_name: str, check_taken: bool = True) -> dict[str, list[str]]:
     """What is wrong with a new account's details, by field (empty: nothing). The one place
     these rules live: user_create refuses with them, and a signup reports them together with
-    the practice's (practice_errors) so a form shows every problem at once. A taken email found
-    here is a courtesy; the unique constraint behind user_create decides races."""
+    the practice's (practice_errors) so a form shows every problem at once. A taken email
+    (`check_taken`) is a courtesy of that report; the unique constraint decides, so user_create
+    leaves the query out."""
     errors: dict[str, list[str]] = {}
     email = normalize_email(email)
     try:
@@ -77,7 +78,7 @@ def user_errors(*, email: str, password: str, full_name: str) -> dict[str, list[
     except ValidationError:
         errors["email"] = [_("Enter a valid email address.")]
     else:
-        if User.objects.filter(email=email).exists():
+        if check_taken and User.objects.filter(email=email).exists():
             errors["email"] = [str(EMAIL_TAKEN)]
     if not full_name.strip():
         errors["full_name"] = [_("Please tell us your name.")]
@@ -88,10 +89,10 @@ def user_errors(*, email: str, password: str, full_name: str) -> dict[str, list[
     return errors
 
 
-def practice_errors(*, name: str, slug: str) -> dict[str, list[str]]:
+def practice_errors(*, name: str, slug: str, check_taken: bool = True) -> dict[str, list[str]]:
     """What is wrong with a new practice's name and address, by field (empty: nothing). Used by
     practice_create and by a signup's all-at-once check; a taken address found here is a
-    courtesy, the advisory lock and unique slug in practice_create decide races."""
+    courtesy (`check_taken`): practice_create looks again under its advisory lock, which decides."""
     errors: dict[str, list[str]] = {}
     name = name.strip()
     if not name:
@@ -103,7 +104,7 @@ def practice_errors(*, name: str, slug: str) -> dict[str, list[str]]:
     except ApplicationError as error:
         errors.update(error.fields)
     else:
-        if Practice.objects.filter(slug=slug).exists():
+        if check_taken and Practice.objects.filter(slug=slug).exists():
             errors["practice_slug"] = [str(SLUG_TAKEN)]
     return errors
 
@@ -116,7 +117,7 @@ def errors_raise(errors: dict[str, list[str]], *, code: str = "invalid") -> None
 
 
 def user_create(*, email: str, password: str, full_name: str) -> User:
-    errors_raise(user_errors(email=email, password=password, full_name=full_name))
+    errors_raise(user_errors(email=email, password=password, full_name=full_name, check_taken=False))
     user = User(email=normalize_email(email), full_name=full_name.strip())
     user.set_password(password)
     try:
@@ -137,7 +138,7 @@ def practice_create(*, name: str, slug: str, owner: User, meta: RequestMeta | No
     Concurrent creations of one slug are serialised by an advisory lock and then refused."""
     if connection.schema_name != settings.PUBLIC_SCHEMA_NAME:  # type: ignore[attr-defined]
         raise RuntimeError("practice_create must run in the public schema")
-    errors_raise(practice_errors(name=name, slug=slug))
+    errors_raise(practice_errors(name=name, slug=slug, check_taken=False))
     name, slug = name.strip(), practice_slug_validate(slug)
 
     with connection.cursor() as cursor:

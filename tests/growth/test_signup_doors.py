@@ -204,3 +204,19 @@ def test_a_forged_or_expired_invitation_is_refused_the_same_at_both_invitation_d
     answered = response.json()["error"]["code"] if door.is_api else response.context["code"]
     assert answered == code
     _nothing_written(before)
+
+
+def test_an_invitation_signup_with_another_address_is_refused_naming_the_field(world: dict[str, str]) -> None:
+    """The API invitation door takes an email only to check it: the account is the invited one's."""
+    before = User.objects.count()
+    response = _client().post(
+        f"/api/invitations/{world['token']}/signup/",
+        {**signup_data(), "email": "someone-else@example.com"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "email_mismatch" and NEWCOMER in error["fields"]["email"][0]
+    _nothing_written(before)
+    assert Invitation.objects.get(email=NEWCOMER).status == InvitationStatus.PENDING
