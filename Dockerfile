@@ -36,7 +36,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
-    DJANGO_SETTINGS_MODULE=dentaltap.settings \
+    DJANGO_SETTINGS_MODULE=dentaltap.settings.production \
     DENTALTAP_DATA_DIR=/var/lib/dentaltap
 
 # Non-root user. Its home is in the image (gunicorn's control socket goes to ~/.gunicorn);
@@ -54,7 +54,7 @@ WORKDIR /app
 COPY . .
 
 # Static files, hashed and compressed for WhiteNoise (DJANGO_STATIC_MANIFEST=1 selects the
-# manifest storage). The dummy URLs keep settings from starting the embedded servers; nothing
+# manifest storage). The production settings need DATABASE_URL and REDIS_URL; nothing
 # connects to them here.
 ENV DJANGO_STATIC_MANIFEST=1
 RUN chmod 0755 docker/entrypoint.sh \

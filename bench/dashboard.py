@@ -36,15 +36,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--reuse", action="store_true", help="time the data already seeded (no reset)")
     arguments = parser.parse_args(argv)
 
-    for name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_TESTING", "DJANGO_DEBUG"):
+    for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG"):
         os.environ.pop(name, None)
     os.environ["DENTALTAP_DATA_DIR"] = str(Path(arguments.data_dir).resolve())
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
     sys.path[0] = str(PROJECT_DIR)
 
     import django
 
-    django.setup()  # starts (or reuses) the bench's own PostgreSQL and Redis
+    from dentaltap import devstack
+
+    devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
+    django.setup()
 
     from django.conf import settings
     from django.core.management import call_command

@@ -21,13 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.setdefault("DENTALTAP_DATA_DIR", "/tmp/dentaltap-growth-bench")  # noqa: S108 - a scratch stack
 os.environ.setdefault("DENTALTAP_MAIL_DIR", f"{DATA_DIR}/mail")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings.local")
 # Many signups by one referrer in minutes: keep them eligible (the check still runs).
 os.environ.setdefault("DENTALTAP_REFERRAL_VELOCITY_LIMIT_PER_DAY", "100000")
 sys.path.insert(0, str(ROOT))
 
 import django  # noqa: E402
 
+from dentaltap import devstack  # noqa: E402
+
+devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
 django.setup()
 
 import logging  # noqa: E402

@@ -66,10 +66,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
 def isolate_environment(data_dir: str) -> None:
     """Before Django loads: our own data folder, the app's settings, no external servers."""
-    for name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_TESTING", "DENTALTAP_MAIL_DIR", "DJANGO_DEBUG"):
+    for name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_MAIL_DIR", "DJANGO_DEBUG"):
         os.environ.pop(name, None)
     os.environ["DENTALTAP_DATA_DIR"] = str(Path(data_dir).resolve())
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
     # Run as a script, Python put bench/ first on the path; the project folder belongs there.
     sys.path[0] = str(PROJECT_DIR)
 
@@ -92,7 +92,10 @@ def main(argv: list[str]) -> int:
         if uses_django:
             import django
 
-            django.setup()  # starts (or reuses) the bench PostgreSQL and Redis
+            from dentaltap import devstack
+
+            devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
+            django.setup()
             logging.getLogger("tenants").setLevel(logging.WARNING)  # one INFO line per practice created
         for name in arguments.only:
             print(f"\n=== {name} ===", flush=True)

@@ -73,15 +73,18 @@ def arguments(argv: list[str]) -> argparse.Namespace:
 
 
 OPTIONS = arguments(sys.argv[1:])
-for _name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_TESTING", "DENTALTAP_MAIL_DIR", "DJANGO_DEBUG"):
+for _name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_MAIL_DIR", "DJANGO_DEBUG"):
     os.environ.pop(_name, None)
 os.environ["DENTALTAP_DATA_DIR"] = str(Path(OPTIONS.data_dir).resolve())
-os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
 os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
 sys.path[0] = str(PROJECT_DIR)
 
 import django  # noqa: E402
 
+from dentaltap import devstack  # noqa: E402
+
+devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
 django.setup()
 logging.getLogger("tenants").setLevel(logging.WARNING)
 logging.getLogger("provisioning").setLevel(logging.WARNING)

@@ -31,7 +31,7 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path[0] = str(PROJECT_DIR)
-os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
 
 import django  # noqa: E402
 

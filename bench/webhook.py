@@ -51,7 +51,7 @@ OPTIONS = arguments()
 os.environ["DENTALTAP_DATA_DIR"] = OPTIONS.data_dir
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
 os.environ["STRIPE_WEBHOOK_SECRETS"] = SECRET
 os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{OPTIONS.stripe_port}"
 os.environ["DENTALTAP_PUBLIC_PORT"] = str(OPTIONS.port)
@@ -61,6 +61,9 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 import django  # noqa: E402
 
+from dentaltap import devstack  # noqa: E402
+
+devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
 django.setup()
 
 from bench.stack import database_reset, percentile, practice_signup, table  # noqa: E402

@@ -2,7 +2,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings.local")
 
 app = Celery("dentaltap")
 app.config_from_object("django.conf:settings", namespace="CELERY")

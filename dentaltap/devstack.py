@@ -4,7 +4,9 @@ When `DATABASE_URL` / `REDIS_URL` are unset, the project runs its own servers un
 folder (`.data/` by default, `DENTALTAP_DATA_DIR` to move it). Both are started once and reused
 by every later process (web, worker, beat, tests) through their pid files; `stop()` ends them.
 
-This module must stay importable without Django configured: settings call it.
+This module must stay importable without Django configured: the entry points call it before
+Django loads (manage.py, the run and test commands here, the suite's plugin tests/stack_plugin.py).
+Settings never do: importing them starts nothing.
 
     python -m dentaltap.devstack run      # the README's run command, after setup
     python -m dentaltap.devstack test ... # the README's test command, after setup
@@ -29,8 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("DENTALTAP_DATA_DIR", PROJECT_DIR / ".data")).resolve()
+from dentaltap import config
+
+PROJECT_DIR = config.PROJECT_DIR
+DATA_DIR = config.data_dir()
 DATABASE_NAME = "dentaltap"
 
 # Applied once to a new cluster. fsync is off: this is a disposable dev/test database, and the
@@ -217,10 +221,10 @@ def ensure_redis() -> str:
         if not _redis_is_up(socket_path):
             folder.mkdir(parents=True, exist_ok=True)
             socket_path.unlink(missing_ok=True)
-            config = folder / "redis.conf"
-            config.write_text(redis_config(folder, socket_path, pid_file, daemonize=True))
+            config_file = folder / "redis.conf"
+            config_file.write_text(redis_config(folder, socket_path, pid_file, daemonize=True))
             started = time.monotonic()
-            subprocess.run([redis_executable(), str(config)], check=True)
+            subprocess.run([redis_executable(), str(config_file)], check=True)
             while not _redis_is_up(socket_path):
                 if time.monotonic() - started > 10:
                     raise RuntimeError(f"embedded Redis did not start; see {folder / 'redis.log'}")
@@ -421,8 +425,6 @@ def stop_processes(
 
 def run() -> int:
     """Set up and serve the app with a worker and beat; Ctrl-C stops all it started."""
-    from dentaltap import config  # noqa: PLC0415
-
     started_at = time.monotonic()
     processes: list[subprocess.Popen[bytes]] = []
     stopping, interrupts = False, 0

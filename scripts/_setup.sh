@@ -16,3 +16,7 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.dentaltap-*
     touch "$stamp"
 fi
+# The project folder on the virtualenv's path (the project is not a package, so the editable
+# install adds nothing): `.venv/bin/pytest` then loads the suite's plugin (tests/stack_plugin.py)
+# before any conftest, as `python -m pytest` from this folder does.
+echo "$PWD" > "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/dentaltap-project.pth"

@@ -28,7 +28,7 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.stripe_helpers import stripe_standin  # noqa: F401 - a fixture for every test module
 
 BASE = "dentaltap.localhost"
-# Links the app builds carry the public port; in tests it is the live server's (settings_test).
+# Links the app builds carry the public port; in tests it is the live server's (dentaltap/settings/test.py).
 PORT = os.environ["DENTALTAP_TEST_PORT"]
 
 _browser_tests_left_out = pytest.StashKey[int]()

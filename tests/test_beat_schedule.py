@@ -15,8 +15,8 @@ from typing import Any
 from celery import beat
 from kombu import Queue
 
-from dentaltap import settings as production_settings
 from dentaltap.celery import app
+from dentaltap.settings import base as production_settings
 
 PROJECT_APPS = ("billing.", "invitations.", "practice.", "provisioning.", "referrals.", "tenants.")
 

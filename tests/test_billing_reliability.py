@@ -98,7 +98,7 @@ def test_worker_killed_in_the_middle_of_a_credit_credits_exactly_once(
 
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dentaltap.settings_test",
+        "DJANGO_SETTINGS_MODULE": "dentaltap.settings.test",
         "DENTALTAP_DATABASE_NAME": connection.settings_dict["NAME"],
         "STRIPE_API_BASE": stripe_standin.url,
         "STRIPE_WEBHOOK_SECRETS": "whsec_test_current",

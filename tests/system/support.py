@@ -34,7 +34,8 @@ from billing.standin import sign
 from dentaltap import devstack
 
 BASE_DOMAIN = "dentaltap.localhost"
-WEBHOOK_SECRET = "whsec_system_tests"
+# The test settings' current signing secret (dentaltap/settings/test.py).
+WEBHOOK_SECRET = "whsec_test_current"
 STRIPE_KEY = "sk_test_dentaltap_standin"
 # Short enough for the tests to see several runs of each job, long enough not to drown 2 cores.
 BEAT_SECONDS = 1
@@ -383,18 +384,17 @@ class Stack:
         }
         return {
             **inherited,
-            # The production settings module: the real beat schedule, as the run command loads it.
-            "DJANGO_SETTINGS_MODULE": "dentaltap.settings",
-            # The test run's password hasher and rate-limit scale (tests create users directly).
-            "DENTALTAP_TESTING": "1",
+            # The test settings: the shared settings (the real beat schedule, as the run command
+            # loads it) with the test run's password hasher, rate limits and Redis databases (tests
+            # create users directly and read the broker's queue). Links name the web port.
+            "DJANGO_SETTINGS_MODULE": "dentaltap.settings.test",
+            "DENTALTAP_TEST_PORT": str(self.web_port),
             "DATABASE_URL": self.database_url,
             "DENTALTAP_DATABASE_NAME": self.database_name,
             "REDIS_URL": self.redis.url,
             "DENTALTAP_DATA_DIR": str(self.folder / "data"),
             "DENTALTAP_MAIL_DIR": str(self.mail_dir),
-            "DENTALTAP_PUBLIC_PORT": str(self.web_port),
             "STRIPE_API_BASE": self.standin_url,
-            "STRIPE_WEBHOOK_SECRETS": WEBHOOK_SECRET,
             "DENTALTAP_BEAT_RELAY_SECONDS": str(BEAT_SECONDS),
             "DENTALTAP_BEAT_RELEASE_SECONDS": str(BEAT_SECONDS),
             "DENTALTAP_BEAT_INVITATIONS_SECONDS": str(BEAT_SECONDS),

@@ -1,7 +1,12 @@
-"""DentalTap settings: one file, driven by environment variables (12-factor).
+"""DentalTap settings shared by every environment, read from environment variables (12-factor).
 
-Without DATABASE_URL / REDIS_URL the project starts its own embedded PostgreSQL and Redis
-(dentaltap/devstack.py); with them it uses those servers.
+The modules beside this one add what differs: `local` (development, the run command, the
+benchmarks), `test` (the suite) and `production` (the Docker image). Importing any of them starts
+nothing: the entry points (`manage.py`, `python -m dentaltap.devstack run|test`, the suite's
+pytest plugin `tests/stack_plugin.py`) start the embedded PostgreSQL and Redis when
+DATABASE_URL / REDIS_URL are unset and put their URLs in the environment before Django reads it.
+
+Grouped by subject; a new setting goes into its subject's section, not at the end.
 """
 
 import datetime
@@ -12,28 +17,30 @@ import dj_database_url
 from csp import constants as csp_constants
 from django.utils.translation import gettext_lazy as _
 
-from dentaltap import config, devstack
+from dentaltap import config
 from dentaltap.env import env_bool, env_int, env_str
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-if not env_str("DATABASE_URL") or not env_str("REDIS_URL"):
-    devstack.ensure_environment()
+# --------------------------------------------------------------------------- environment and hosts
 
-DATABASE_URL = env_str("DATABASE_URL")
-REDIS_URL = env_str("REDIS_URL")
+# Unset, these name servers that are not there: nothing here starts one (see the docstring).
+DATABASE_URL = env_str("DATABASE_URL") or "postgres:///dentaltap"
+REDIS_URL = env_str("REDIS_URL") or "redis://localhost:6379/0"
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key-change-me-in-production")
-TESTING = env_bool("DENTALTAP_TESTING", False)
+# The development key; `manage.py check --deploy` refuses it (dentaltap/checks.py).
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production"  # noqa: S105 - development only
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 
 BASE_DOMAIN = config.base_domain()
 PUBLIC_SCHEME = config.public_scheme()
 PUBLIC_PORT = config.public_port()
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env_str("DJANGO_EXTRA_ALLOWED_HOSTS", "").split(",")]
 ALLOWED_HOSTS = [host for host in ALLOWED_HOSTS if host]
+DATA_DIR = config.data_dir()
 
-# --------------------------------------------------------------------------- apps
+# --------------------------------------------------------------------------- apps and tenancy
 
 SHARED_APPS = [
     "django_tenants",
@@ -57,6 +64,7 @@ SHARED_APPS = [
     "accounts",  # the doors (signup, login): the top of the layer order, no models
     "axes",  # failed-login tracking (dentaltap/login_protection.py); after auth, as Axes asks
     "csp",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below): its system checks
+    "dentaltap",  # the shared kit: its system checks (dentaltap/checks.py)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -77,10 +85,7 @@ TENANT_LIMIT_SET_CALLS = True
 # Host -> practice lookups are cached in-process this long (invalidated in-process on change).
 TENANT_HOST_CACHE_SECONDS = env_int("DENTALTAP_TENANT_HOST_CACHE_SECONDS", 30)
 
-AUTH_USER_MODEL = "tenants.User"
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "practice-switcher"
-LOGOUT_REDIRECT_URL = "home"
+# --------------------------------------------------------------------------- requests and pages
 
 MIDDLEWARE = [
     "dentaltap.middleware.HealthCheckMiddleware",
@@ -106,6 +111,7 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # First, so the shared templates (admin, error pages) override the apps' own.
         "DIRS": [BASE_DIR / "dentaltap" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
@@ -114,6 +120,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dentaltap.context_processors.site",
+                "invitations.context_processors.growth_nav",
+                "referrals.context_processors.referral_nav",
             ],
             # Money, dates and rates: dentaltap/formatting.py, `{% load formatting %}`.
             "libraries": {"formatting": "dentaltap.templatetags.formatting"},
@@ -123,7 +131,8 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "dentaltap.wsgi.application"
 
-# --------------------------------------------------------------------------- data
+# --------------------------------------------------------------------------- database, Redis, cache
+
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -139,7 +148,7 @@ if env_str("DENTALTAP_DATABASE_NAME"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
-def _redis_url(db: int) -> str:
+def redis_url(db: int) -> str:
     """REDIS_URL with the given logical database (so cache, broker and tests do not mix)."""
     parsed = urlparse(REDIS_URL)
     if parsed.scheme == "unix":
@@ -147,16 +156,17 @@ def _redis_url(db: int) -> str:
     return parsed._replace(path=f"/{db}").geturl()
 
 
-def _celery_url(db: int) -> str:
+def celery_broker_url(db: int) -> str:
+    """REDIS_URL as Celery's broker URL for the given logical database."""
     parsed = urlparse(REDIS_URL)
     if parsed.scheme == "unix":
         return f"redis+socket://{parsed.path}?virtual_host={db}"
     return parsed._replace(path=f"/{db}").geturl()
 
 
-# Broker and cache use separate logical databases; test runs use their own pair.
-REDIS_CACHE_URL = _redis_url(11 if TESTING else 1)
-CELERY_BROKER_URL = _celery_url(10 if TESTING else 0)
+# Broker and cache use separate logical databases (the test settings use their own pair).
+REDIS_CACHE_URL = redis_url(1)
+CELERY_BROKER_URL = celery_broker_url(0)
 
 CACHES = {
     "default": {
@@ -168,6 +178,8 @@ CACHES = {
         "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
     }
 }
+
+# --------------------------------------------------------------------------- sessions and cookies
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # One login reaches every practice: the session and CSRF cookies cover the subdomains.
@@ -182,16 +194,20 @@ CSRF_TRUSTED_ORIGINS = [
     f"{PUBLIC_SCHEME}://*.{BASE_DOMAIN}{_port_suffix}",
 ]
 
-# --------------------------------------------------------------------------- auth
+# --------------------------------------------------------------------------- accounts and logins
 
+AUTH_USER_MODEL = "tenants.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "practice-switcher"
+LOGOUT_REDIRECT_URL = "home"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if TESTING:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A reset link works for an hour (and only until it is used: the token dies with the password).
+PASSWORD_RESET_TIMEOUT = env_int("DENTALTAP_PASSWORD_RESET_TIMEOUT_SECONDS", 3600)
 
 # Brute-force protection (django-axes, attempts in the database): see dentaltap/login_protection.py.
 # Axes' backend goes first and refuses a paused login before any password is checked.
@@ -215,10 +231,117 @@ AXES_USERNAME_CALLABLE = "dentaltap.login_protection.login_username"
 AXES_CLIENT_IP_CALLABLE = "dentaltap.login_protection.login_client_ip"
 AXES_LOCKOUT_CALLABLE = "dentaltap.login_protection.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, for staff (admin: Axes)
-# A reset link works for an hour (and only until it is used: the token dies with the password).
-PASSWORD_RESET_TIMEOUT = env_int("DENTALTAP_PASSWORD_RESET_TIMEOUT_SECONDS", 3600)
 
-# --------------------------------------------------------------------------- i18n
+# --------------------------------------------------------------------------- client addresses and rate limits
+
+# The client address (dentaltap/ip.py, django-ipware): behind this many reverse proxies (load
+# balancer, ingress) the client is read from X-Forwarded-For, counting proxies from the right;
+# 0 trusts no header and uses the connection's address. DENTALTAP_TRUSTED_PROXY_IPS (comma-
+# separated prefixes) instead names the proxies whose header is believed.
+TRUSTED_PROXY_COUNT = env_int("DENTALTAP_TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_IPS = [prefix.strip() for prefix in env_str("DENTALTAP_TRUSTED_PROXY_IPS").split(",") if prefix.strip()]
+# Only these headers can name the client (ipware's default list also believes X-Real-IP and a
+# dozen vendor headers, any of which a client can send).
+IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+# {scope: {key kind: (attempts, window seconds)}}; counted in Redis, failing open when it is down.
+RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
+    "invitation_create": {"user": (30, 3600), "ip": (60, 3600)},
+    "invitation_accept": {"ip": (30, 3600), "user": (30, 3600)},
+    "signup": {"ip": (20, 3600), "email": (5, 3600)},
+    # At most a few reset emails an hour to one mailbox, whoever asks, and a few dozen requests
+    # from one address (a clinic shares one).
+    "password_reset": {"ip": (30, 3600), "email": (3, 3600)},
+}
+
+# --------------------------------------------------------------------------- security headers and TLS
+
+if not DEBUG:
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating proxy (load balancer, ingress) that sets X-Forwarded-Proto.
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PUBLIC_SCHEME == "https":
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+
+# --------------------------------------------------------------------------- Stripe and billing
+
+# Without a real key the app talks to the local Stripe stand-in (billing/standin.py), which the
+# dev stack starts; tests start their own. Production sets STRIPE_SECRET_KEY and no API base
+# (`manage.py check --deploy` refuses the stand-in's key and a local API base).
+STRIPE_STANDIN_SECRET_KEY = "sk_test_dentaltap_standin"  # noqa: S105 - the local stand-in's
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", STRIPE_STANDIN_SECRET_KEY)
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
+# Comma-separated: during a rotation both the old and the new signing secret are accepted.
+STRIPE_WEBHOOK_SECRETS = [
+    s.strip() for s in env_str("STRIPE_WEBHOOK_SECRETS", "whsec_dentaltap_dev").split(",") if s.strip()
+]
+STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
+STRIPE_LIVEMODE = env_bool("STRIPE_LIVEMODE", False)
+# An event still pending this long after it arrived is queued again by the relay (beat).
+STRIPE_EVENTS_RELAY_AFTER_SECONDS = env_int("DENTALTAP_STRIPE_RELAY_AFTER_SECONDS", 30)
+# A reward credit still "being credited" this long was lost with its worker (killed outright, its
+# message waits for the broker's visibility timeout): the release job queues it again. Longer than
+# a credit's time limit plus its retry back-off, so a live attempt is not doubled (it would be
+# harmless anyway: the credit is idempotent).
+REWARD_CREDITING_STALE_SECONDS = env_int("DENTALTAP_REWARD_CREDITING_STALE_SECONDS", 600)
+
+# --------------------------------------------------------------------------- content security policy
+
+# Content-Security-Policy on every answer (django-csp 4): only our own scripts, styles, images,
+# fonts and connections. No inline script exists, and none may: the API docs load Swagger UI's
+# init script from a URL (SpectacularSwaggerSplitView); inline style attributes became classes
+# in dentaltap/static/css/app.css. `data:` images are Pico's and Swagger UI's CSS icons.
+# Forms may post to the base domain and the practice hosts (logout from a practice posts to the
+# base domain) and lead on to Stripe's checkout and billing portal (the local stand-in in
+# development and tests).
+_STRIPE_FORM_TARGETS = (
+    ["http://127.0.0.1:*", "http://localhost:*"]
+    if STRIPE_SECRET_KEY.startswith("sk_test_dentaltap")
+    else ["https://checkout.stripe.com", "https://billing.stripe.com"]
+)
+if STRIPE_API_BASE:
+    _STRIPE_FORM_TARGETS.append(urlparse(STRIPE_API_BASE)._replace(path="", query="").geturl())
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF],
+        "img-src": [csp_constants.SELF, "data:"],
+        "font-src": [csp_constants.SELF],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.NONE],
+        "frame-ancestors": [csp_constants.NONE],
+        "form-action": [csp_constants.SELF, *CSRF_TRUSTED_ORIGINS, *_STRIPE_FORM_TARGETS],
+    },
+}
+
+# --------------------------------------------------------------------------- invitations and referrals
+
+INVITATION_EXPIRY_DAYS = env_int("DENTALTAP_INVITATION_EXPIRY_DAYS", 14)
+INVITATION_MAX_PER_REQUEST = env_int("DENTALTAP_INVITATION_MAX_PER_REQUEST", 500)
+# An invitation created this long ago and still not emailed (e.g. Redis was down) is re-queued.
+INVITATION_RESEND_UNSENT_AFTER_SECONDS = env_int("DENTALTAP_INVITATION_RESEND_UNSENT_AFTER_SECONDS", 300)
+REFERRAL_COOKIE_NAME = "dentaltap_ref"
+REFERRAL_COOKIE_DAYS = env_int("DENTALTAP_REFERRAL_COOKIE_DAYS", 60)
+# More referrals than this by one referrer in 24 hours are recorded as not eligible.
+REFERRAL_VELOCITY_LIMIT_PER_DAY = env_int("DENTALTAP_REFERRAL_VELOCITY_LIMIT_PER_DAY", 20)
+# An access request whose team was not told this long after it was made is notified again.
+ACCESS_REQUEST_NOTIFY_UNSENT_AFTER_SECONDS = env_int("DENTALTAP_ACCESS_REQUEST_NOTIFY_UNSENT_AFTER_SECONDS", 300)
+
+# --------------------------------------------------------------------------- practice schemas
+
+# New practices get their schema from a pool of spares or a recorded recipe (provisioning/), not
+# by running every migration; off, practice creation is django-tenants' stock one.
+PROVISIONING_FAST_SCHEMAS = env_bool("DENTALTAP_FAST_SCHEMAS", True)
+# Spare schemas kept ready for signups; refilled after each claim and by beat.
+PROVISIONING_SPARE_SCHEMAS = env_int("DENTALTAP_SPARE_SCHEMAS", 5)
+
+# --------------------------------------------------------------------------- languages and formats
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("de", _("German")), ("ru", _("Russian"))]
@@ -229,12 +352,11 @@ USE_TZ = True
 # English as we write it (day first, 24 h); other languages use Django's own formats.
 FORMAT_MODULE_PATH = ["dentaltap.formats"]
 
-# --------------------------------------------------------------------------- static and mail
+# --------------------------------------------------------------------------- static files
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "dentaltap" / "static"]
-# Serve straight from the app folders unless collectstatic ran (the Docker image runs it).
+# dentaltap/static is found as the `dentaltap` app's static folder (no STATICFILES_DIRS).
 # Hashed, compressed files from collectstatic in production images (DJANGO_STATIC_MANIFEST=1);
 # straight from the app folders in development and tests.
 STATIC_MANIFEST = env_bool("DJANGO_STATIC_MANIFEST", (STATIC_ROOT / "staticfiles.json").exists())
@@ -250,6 +372,8 @@ STORAGES = {
     },
 }
 
+# --------------------------------------------------------------------------- email
+
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 587)
@@ -257,7 +381,7 @@ EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10)
-EMAIL_FILE_PATH = env_str("DENTALTAP_MAIL_DIR", str(devstack.DATA_DIR / "mail"))
+EMAIL_FILE_PATH = env_str("DENTALTAP_MAIL_DIR", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "DentalTap <hello@dentaltap.example>")
 
 # --------------------------------------------------------------------------- API
@@ -294,7 +418,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"Role": "tenants.models.Role", "Permission": "tenants.models.PermissionCode"},
 }
 
-# --------------------------------------------------------------------------- Celery
+# --------------------------------------------------------------------------- Celery and beat
 
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -308,37 +432,40 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2, "visibility_timeout": 3600}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 CELERY_TASK_ALWAYS_EAGER = False
 
-# --------------------------------------------------------------------------- Stripe and billing
 
-# Without a real key the app talks to the local Stripe stand-in (billing/standin.py), which the
-# dev stack starts; tests start their own. Production sets STRIPE_SECRET_KEY and no API base.
-STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_dentaltap_standin")
-STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
-# Comma-separated: during a rotation both the old and the new signing secret are accepted.
-STRIPE_WEBHOOK_SECRETS = [
-    s.strip() for s in env_str("STRIPE_WEBHOOK_SECRETS", "whsec_dentaltap_dev").split(",") if s.strip()
-]
-STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
-STRIPE_LIVEMODE = env_bool("STRIPE_LIVEMODE", False)
-# The recovery jobs (beat). Intervals come from the environment so a system test can run the real
-# schedule fast; tests/test_beat_schedule.py checks that every entry can be applied.
-# An event still pending this long after it arrived is queued again by the relay.
-STRIPE_EVENTS_RELAY_AFTER_SECONDS = env_int("DENTALTAP_STRIPE_RELAY_AFTER_SECONDS", 30)
-# A reward credit still "being credited" this long was lost with its worker (killed outright, its
-# message waits for the broker's visibility timeout): the release job queues it again. Longer than
-# a credit's time limit plus its retry back-off, so a live attempt is not doubled (it would be
-# harmless anyway: the credit is idempotent).
-REWARD_CREDITING_STALE_SECONDS = env_int("DENTALTAP_REWARD_CREDITING_STALE_SECONDS", 600)
-CELERY_BEAT_SCHEDULE["billing-stripe-events-relay"] = {
-    "task": "billing.tasks.stripe_events_relay",
-    "schedule": float(env_int("DENTALTAP_BEAT_RELAY_SECONDS", 60)),
-}
-CELERY_BEAT_SCHEDULE["billing-rewards-release-due"] = {
-    "task": "billing.tasks.rewards_release_due",
-    "schedule": float(env_int("DENTALTAP_BEAT_RELEASE_SECONDS", 60)),
+def _every(variable: str, default_seconds: int) -> float:
+    return float(env_int(variable, default_seconds))
+
+
+# The recovery and housekeeping jobs. Intervals come from the environment so a system test can
+# run the real schedule fast; tests/test_beat_schedule.py checks that every entry can be applied.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "billing-stripe-events-relay": {
+        "task": "billing.tasks.stripe_events_relay",
+        "schedule": _every("DENTALTAP_BEAT_RELAY_SECONDS", 60),
+    },
+    "billing-rewards-release-due": {
+        "task": "billing.tasks.rewards_release_due",
+        "schedule": _every("DENTALTAP_BEAT_RELEASE_SECONDS", 60),
+    },
+    "invitations-send-unsent": {
+        "task": "invitations.tasks.invitations_send_unsent",
+        "schedule": _every("DENTALTAP_BEAT_INVITATIONS_SECONDS", 300),
+    },
+    "referrals-access-requests-notify-unsent": {
+        "task": "referrals.tasks.access_requests_notify_unsent",
+        "schedule": _every("DENTALTAP_BEAT_ACCESS_REQUESTS_SECONDS", 300),
+    },
+    "invitations-expire": {
+        "task": "invitations.tasks.invitations_expire",
+        "schedule": _every("DENTALTAP_BEAT_INVITATIONS_EXPIRE_SECONDS", 3600),
+    },
+    "provisioning-spare-schemas-refill": {
+        "task": "provisioning.tasks.spare_schemas_refill",
+        "schedule": _every("DENTALTAP_BEAT_SPARE_SCHEMAS_SECONDS", 60),
+    },
 }
 
 # --------------------------------------------------------------------------- logging
@@ -349,103 +476,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "WARNING")},
-    "loggers": {"dentaltap": {"level": "INFO"}, "tenants": {"level": "INFO"}},
+    "loggers": {app: {"level": "INFO"} for app in ("dentaltap", "tenants", "invitations", "referrals", "provisioning")},
 }
-
-if not DEBUG:
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    X_FRAME_OPTIONS = "DENY"
-
-# Content-Security-Policy on every answer (django-csp 4): only our own scripts, styles, images,
-# fonts and connections. No inline script exists, and none may: the API docs load Swagger UI's
-# init script from a URL (SpectacularSwaggerSplitView); inline style attributes became classes
-# in dentaltap/static/css/app.css. `data:` images are Pico's and Swagger UI's CSS icons.
-# Forms may post to the base domain and the practice hosts (logout from a practice posts to the
-# base domain) and lead on to Stripe's checkout and billing portal (the local stand-in in
-# development and tests).
-_STRIPE_FORM_TARGETS = (
-    ["http://127.0.0.1:*", "http://localhost:*"]
-    if STRIPE_SECRET_KEY.startswith("sk_test_dentaltap")
-    else ["https://checkout.stripe.com", "https://billing.stripe.com"]
-)
-if STRIPE_API_BASE:
-    _STRIPE_FORM_TARGETS.append(urlparse(STRIPE_API_BASE)._replace(path="", query="").geturl())
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [csp_constants.SELF],
-        "script-src": [csp_constants.SELF],
-        "style-src": [csp_constants.SELF],
-        "img-src": [csp_constants.SELF, "data:"],
-        "font-src": [csp_constants.SELF],
-        "connect-src": [csp_constants.SELF],
-        "object-src": [csp_constants.NONE],
-        "base-uri": [csp_constants.NONE],
-        "frame-ancestors": [csp_constants.NONE],
-        "form-action": [csp_constants.SELF, *CSRF_TRUSTED_ORIGINS, *_STRIPE_FORM_TARGETS],
-    },
-}
-# Behind a TLS-terminating proxy (load balancer, ingress) that sets X-Forwarded-Proto.
-if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-if PUBLIC_SCHEME == "https":
-    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-
-# ---- invitations and referrals (issue 3) ------------------------------------------------------
-
-INVITATION_EXPIRY_DAYS = env_int("DENTALTAP_INVITATION_EXPIRY_DAYS", 14)
-INVITATION_MAX_PER_REQUEST = env_int("DENTALTAP_INVITATION_MAX_PER_REQUEST", 500)
-# An invitation created this long ago and still not emailed (e.g. Redis was down) is re-queued.
-INVITATION_RESEND_UNSENT_AFTER_SECONDS = env_int("DENTALTAP_INVITATION_RESEND_UNSENT_AFTER_SECONDS", 300)
-REFERRAL_COOKIE_NAME = "dentaltap_ref"
-REFERRAL_COOKIE_DAYS = env_int("DENTALTAP_REFERRAL_COOKIE_DAYS", 60)
-# More referrals than this by one referrer in 24 hours are recorded as not eligible.
-REFERRAL_VELOCITY_LIMIT_PER_DAY = env_int("DENTALTAP_REFERRAL_VELOCITY_LIMIT_PER_DAY", 20)
-# Read this many proxy hops from X-Forwarded-For for the client IP (0: use REMOTE_ADDR only).
-RATE_LIMIT_TRUSTED_PROXY_COUNT = env_int("DENTALTAP_RATE_LIMIT_TRUSTED_PROXY_COUNT", 0)
-# {scope: {key kind: (attempts, window seconds)}}; counted in Redis, failing open when it is down.
-# The test suite gets generous limits (many signups from 127.0.0.1); its rate-limit tests set
-# their own.
-_RATE_LIMIT_SCALE = 1000 if TESTING else 1
-RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
-    "invitation_create": {"user": (30 * _RATE_LIMIT_SCALE, 3600), "ip": (60 * _RATE_LIMIT_SCALE, 3600)},
-    "invitation_accept": {"ip": (30 * _RATE_LIMIT_SCALE, 3600), "user": (30 * _RATE_LIMIT_SCALE, 3600)},
-    "signup": {"ip": (20 * _RATE_LIMIT_SCALE, 3600), "email": (5 * _RATE_LIMIT_SCALE, 3600)},
-    # At most a few reset emails an hour to one mailbox, whoever asks, and a few dozen requests
-    # from one address (a clinic shares one).
-    "password_reset": {"ip": (30 * _RATE_LIMIT_SCALE, 3600), "email": (3 * _RATE_LIMIT_SCALE, 3600)},
-}
-CELERY_BEAT_SCHEDULE["invitations-send-unsent"] = {
-    "task": "invitations.tasks.invitations_send_unsent",
-    "schedule": float(env_int("DENTALTAP_BEAT_INVITATIONS_SECONDS", 300)),
-}
-# An access request whose team was not told this long after it was made is notified again.
-ACCESS_REQUEST_NOTIFY_UNSENT_AFTER_SECONDS = env_int("DENTALTAP_ACCESS_REQUEST_NOTIFY_UNSENT_AFTER_SECONDS", 300)
-CELERY_BEAT_SCHEDULE["referrals-access-requests-notify-unsent"] = {
-    "task": "referrals.tasks.access_requests_notify_unsent",
-    "schedule": float(env_int("DENTALTAP_BEAT_ACCESS_REQUESTS_SECONDS", 300)),
-}
-CELERY_BEAT_SCHEDULE["invitations-expire"] = {
-    "task": "invitations.tasks.invitations_expire",
-    "schedule": float(env_int("DENTALTAP_BEAT_INVITATIONS_EXPIRE_SECONDS", 3600)),
-}
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("invitations.context_processors.growth_nav")  # type: ignore[index]
-LOGGING["loggers"].update({"invitations": {"level": "INFO"}, "referrals": {"level": "INFO"}})  # type: ignore[attr-defined]
-
-# ---- referral dashboard and analytics (issue 6) -----------------------------------------------
-
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("referrals.context_processors.referral_nav")  # type: ignore[index]
-
-# ---- practice schemas at scale (issue 14) -----------------------------------------------------
-
-# New practices get their schema from a pool of spares or a recorded recipe (provisioning/), not
-# by running every migration; off, practice creation is django-tenants' stock one.
-PROVISIONING_FAST_SCHEMAS = env_bool("DENTALTAP_FAST_SCHEMAS", True)
-# Spare schemas kept ready for signups; refilled after each claim and by beat.
-PROVISIONING_SPARE_SCHEMAS = env_int("DENTALTAP_SPARE_SCHEMAS", 3 if TESTING else 5)
-CELERY_BEAT_SCHEDULE["provisioning-spare-schemas-refill"] = {
-    "task": "provisioning.tasks.spare_schemas_refill",
-    "schedule": float(env_int("DENTALTAP_BEAT_SPARE_SCHEMAS_SECONDS", 60)),
-}
-LOGGING["loggers"].update({"provisioning": {"level": "INFO"}})  # type: ignore[attr-defined]

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class DentalTapConfig(AppConfig):
+    """The shared kit as an app: its system checks (and its templates and static files)."""
+
+    name = "dentaltap"
+    verbose_name = "DentalTap"
+
+    def ready(self) -> None:
+        from dentaltap import checks  # noqa: F401,PLC0415 - registers the deploy checks

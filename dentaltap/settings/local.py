@@ -1,0 +1,4 @@
+"""Development settings: the run command (`scripts/run.sh`), `manage.py` by default, and the
+benchmarks. The embedded PostgreSQL and Redis are started by those entry points, not here."""
+
+from dentaltap.settings.base import *  # noqa: F403
