@@ -29,7 +29,7 @@ from accounts.forms import (
 from accounts.services import SignupResult, account_signup
 from dentaltap import login_protection
 from dentaltap.errors import ApplicationError
-from dentaltap.forms import form_errors_apply
+from dentaltap.forms import form_errors_add
 from dentaltap.ratelimit import client_ip, rate_limited
 from invitations import services as invitation_services
 from invitations.models import Invitation
@@ -58,7 +58,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             # Credited to the referrer whose link this browser opened first (if any, in the window).
             result = account_signup(**form.cleaned_data, **signup_request_arguments(request))
         except ApplicationError as error:
-            form_errors_apply(form, error)
+            form_errors_add(form, error)
         else:
             return _signed_up(request, result)
     return render(request, "tenants/signup.html", {"form": form}, status=400 if form.errors else 200)
@@ -91,7 +91,7 @@ def referral_landing(request: HttpRequest, code: str) -> HttpResponse:
                 **signup_request_arguments(request, referral_code=referral_code.code),
             )
         except ApplicationError as error:
-            form_errors_apply(form, error)
+            form_errors_add(form, error)
         else:
             if result.access_request is not None and result.access_practice is not None:
                 messages.info(
@@ -213,7 +213,7 @@ def _accept_by_signup(request: HttpRequest, invitation: Invitation, token: str) 
         except ApplicationError as error:
             if error.code.startswith("invitation_"):
                 return _link_problem(request, error)
-            form_errors_apply(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(
                 request,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection
 from django.utils.translation import gettext as _
 
 from billing.services.accounts import account_for
 from dentaltap.errors import ApplicationError
+from dentaltap.locks import advisory_lock
 from practice.handoffs import PatientAdding
 from practice.models import Patient
 from tenants.handoffs import PractitionerSeat
@@ -23,17 +23,12 @@ class PlanLimitReached(ApplicationError):
     status_code = 403
 
 
-def _lock(name: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
-
-
 def patient_limit_check(*, practice: Practice) -> None:
     """Call inside the practice's schema, in the transaction that adds the patient."""
     plan = account_for(practice).plan
     if plan.max_patients is None:
         return
-    _lock(f"plan-limit:patients:{practice.pk}")
+    advisory_lock(f"plan-limit:patients:{practice.pk}")
     if Patient.objects.count() >= plan.max_patients:
         raise PlanLimitReached(
             _("The %(plan)s plan holds up to %(limit)s patients. Upgrade on the Billing page to add more.")
@@ -83,7 +78,7 @@ def practitioner_limit_check(*, practice: Practice, role: str, excluding_members
     plan = account_for(practice).plan
     if plan.max_practitioners is None:
         return
-    _lock(f"plan-limit:practitioners:{practice.pk}")
+    advisory_lock(f"plan-limit:practitioners:{practice.pk}")
     if _practitioners(practice, excluding_membership_id) >= plan.max_practitioners:
         raise PlanLimitReached(
             _(

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from billing.limits import Seats, is_practitioner_role, practitioner_seats
 from dentaltap.errors import ApplicationError
-from dentaltap.forms import form_errors_apply
+from dentaltap.forms import form_errors_add
 from dentaltap.ratelimit import RateLimited, rate_limit_check, request_keys
 from invitations import selectors, services
 from invitations.forms import InviteForm
@@ -81,7 +81,7 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error.message)
             status = error.status_code
         except ApplicationError as error:
-            form_errors_apply(form, error)
+            form_errors_add(form, error)
         else:
             seat_warning = _seat_warning(batch, form.cleaned_data["role"], seats)
             form = _invite_form(request, seats=seats)  # a fresh form for the next batch

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from dentaltap.errors import ApplicationError
+from dentaltap.forms import form_errors_add
 from practice import selectors, services
 from practice.forms import AppointmentForm, PatientForm
 from practice.models import Appointment, Patient
@@ -28,11 +29,7 @@ def _saved(form: forms.BaseForm, service: Callable[..., object], **arguments: An
     try:
         service(**arguments)
     except ApplicationError as error:
-        if not error.fields:
-            form.add_error(None, error.message)
-        for field, messages in error.fields.items():
-            for message in messages:
-                form.add_error(field if field in form.fields else None, message)
+        form_errors_add(form, error)
         return False
     return True
 

@@ -36,6 +36,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django_tenants.utils import get_tenant_base_migrate_command_class, schema_context
 
+from dentaltap.locks import advisory_lock
 from provisioning import catalogue
 from provisioning.migration_state import MigrationName, expected_digest, migrations_digest
 from provisioning.models import SchemaRecipe
@@ -82,11 +83,6 @@ def recipe_key() -> str:
     return f"{expected_digest()}:{RECIPE_FORMAT}"
 
 
-def advisory_xact_lock(name: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
-
-
 @contextmanager
 def _in_schema(schema: str, *, include_public: bool = True) -> Iterator[None]:
     previous = connection.tenant  # type: ignore[attr-defined]
@@ -109,7 +105,7 @@ def recipe_current(*, build: bool = True) -> Recipe | None:
         return None
     if row is None:
         with transaction.atomic():
-            advisory_xact_lock(_LOCK_NAME)
+            advisory_lock(_LOCK_NAME)
             row = SchemaRecipe.objects.filter(key=key).first()
             if row is None:
                 recipe = recipe_record()

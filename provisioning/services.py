@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import get_tenant_base_schema, get_tenant_model, schema_exists
 
+from dentaltap.locks import advisory_lock_try
 from provisioning import catalogue
 from provisioning.migration_state import (
     DIGEST_EXPRESSION,
@@ -170,10 +171,8 @@ def spare_schemas_refill(*, target: int | None = None) -> RefillReport:
     if recipe is None:
         return RefillReport(0, 0, 0, SpareSchema.objects.count())
     with transaction.atomic():  # the whole refill holds the lock; its spares appear at commit
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [_REFILL_LOCK])
-            if not cursor.fetchone()[0]:
-                return RefillReport(0, 0, 0, SpareSchema.objects.count())
+        if not advisory_lock_try(_REFILL_LOCK):
+            return RefillReport(0, 0, 0, SpareSchema.objects.count())
         orphans = spare_schemas_drop_orphans()
         discarded = 0
         for spare in SpareSchema.objects.select_for_update(skip_locked=True).order_by("id"):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django_tenants.utils import schema_exists
 
 from dentaltap.errors import ApplicationError
+from dentaltap.locks import advisory_lock
 from provisioning.services import practice_schema_provide
 from tenants.handoffs import PracticeCreated, practice_created
 from tenants.models import Domain, JoinedVia, Practice, Role, User, normalize_email
@@ -141,8 +142,7 @@ def practice_create(*, name: str, slug: str, owner: User, meta: RequestMeta | No
     errors_raise(practice_errors(name=name, slug=slug, check_taken=False))
     name, slug = name.strip(), practice_slug_validate(slug)
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"practice-slug:{slug}"])
+    advisory_lock(f"practice-slug:{slug}")
     # A schema of that name without its practice (one deleted without dropping its schema) is
     # taken too: a new practice must never be handed another's leftover data.
     if Practice.objects.filter(slug=slug).exists() or schema_exists(_schema_name_for(slug)):

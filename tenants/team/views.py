@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dentaltap.errors import ApplicationError
+from dentaltap.forms import form_errors_add
 from tenants.access import Permission, current_practice, membership_permissions, permission_required, role_permissions
 from tenants.models import AccessChange, Membership, PermissionCode, Role
 from tenants.team import selectors
@@ -92,7 +93,7 @@ def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
                 meta=RequestMeta.from_request(request),
             )
         except ApplicationError as error:
-            _add_errors(form, error)
+            form_errors_add(form, error, field_names=_ACCESS_FORM_FIELDS)
         else:
             messages.success(request, _("Access of %(name)s updated.") % {"name": target.user.get_full_name()})
             return redirect("team-list")
@@ -114,14 +115,12 @@ def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
     return render(request, "tenants/team/edit.html", context, status=400 if form.errors or refused else 200)
 
 
-def _add_errors(form: MemberAccessForm, error: ApplicationError) -> None:
-    field_map = {"granted_permissions": "permissions", "revoked_permissions": "permissions", "expires_at": "expires_on"}
-    if not error.fields:
-        form.add_error(None, error.message)
-    for field, field_messages in error.fields.items():
-        for message in field_messages:
-            name = field_map.get(field, field)
-            form.add_error(name if name in form.fields else None, message)
+# The service's argument names that the access form shows under other fields.
+_ACCESS_FORM_FIELDS = {
+    "granted_permissions": "permissions",
+    "revoked_permissions": "permissions",
+    "expires_at": "expires_on",
+}
 
 
 ACTIONS = {

@@ -1,0 +1,59 @@
+"""Locks, one function each: named PostgreSQL advisory locks and row locks.
+
+Every lock here is transaction-scoped: it is released when the surrounding `transaction.atomic()`
+block commits or rolls back, so it cannot leak past an error. Outside a transaction (autocommit)
+such a lock would be released at once, protecting nothing: that is refused with an error.
+
+    with transaction.atomic():
+        advisory_lock(f"practice-slug:{slug}")          # waits for the other holder
+        if not advisory_lock_try("spare-schemas:refill"):
+            return                                      # someone else is at it
+        account = row_lock(PracticeAccount.objects, practice=practice)
+        rewards = rows_lock(Reward.objects.filter(qualifying_payment=payment))
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.db import connection
+from django.db.models import Model, QuerySet
+from django.db.models.manager import BaseManager
+
+ModelType = TypeVar("ModelType", bound=Model)
+
+
+def _transaction_required(what: str) -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError(f"{what} needs an open transaction (transaction.atomic()): it is released at its end")
+
+
+def advisory_lock(name: str) -> None:
+    """Wait for, then hold until the transaction ends, the advisory lock named `name`."""
+    _transaction_required("advisory_lock")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+
+
+def advisory_lock_try(name: str) -> bool:
+    """Take the advisory lock named `name` if it is free (held until the transaction ends);
+    False, at once, if another transaction holds it."""
+    _transaction_required("advisory_lock_try")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [name])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def row_lock(rows: BaseManager[ModelType] | QuerySet[ModelType], **lookup: object) -> ModelType | None:
+    """The one row matching `lookup`, locked (SELECT ... FOR UPDATE) until the transaction ends;
+    None if there is none. Only the row of `rows`' own table is locked, not joined ones."""
+    _transaction_required("row_lock")
+    return rows.select_for_update(of=("self",)).filter(**lookup).first()
+
+
+def rows_lock(rows: BaseManager[ModelType] | QuerySet[ModelType]) -> list[ModelType]:
+    """Every row of `rows`, locked until the transaction ends, taken in primary-key order so two
+    transactions locking overlapping sets cannot deadlock."""
+    _transaction_required("rows_lock")
+    return list(rows.select_for_update(of=("self",)).order_by("pk"))
