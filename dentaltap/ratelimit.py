@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from rest_framework import status
 
 from dentaltap.errors import ApplicationError
+from dentaltap.ip import request_client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +42,9 @@ class RateLimited(ApplicationError):
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client address. Behind a proxy, set RATE_LIMIT_TRUSTED_PROXY_COUNT to read that many
-    hops from X-Forwarded-For (never trust the header otherwise: anyone can send it)."""
-    hops = getattr(settings, "RATE_LIMIT_TRUSTED_PROXY_COUNT", 0)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if hops and forwarded:
-        addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(addresses) >= hops:
-            return addresses[-hops]
-    return str(request.META.get("REMOTE_ADDR", "") or "unknown")
+    """The client address as a rate-limit key (dentaltap.ip.request_client_ip; "unknown" when
+    the request carries none)."""
+    return request_client_ip(request) or "unknown"
 
 
 def _cache_key(scope: str, kind: str, identity: object, window: int) -> str:

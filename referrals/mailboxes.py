@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
+import disposable_email_domains
 from django.db.models import CharField, F, Func, QuerySet, Value
 from django.db.models.functions import Lower
 
@@ -20,8 +20,6 @@ PLUS_TAGS_IGNORED = frozenset(
     {"gmail.com", "outlook.com", "hotmail.com", "live.com", "icloud.com", "me.com", "fastmail.com", "proton.me",
      "protonmail.com", "pm.me", "yandex.ru", "ya.ru"}
 )  # fmt: skip
-
-DISPOSABLE_DOMAINS_FILE = Path(__file__).resolve().parent / "disposable_domains.txt"
 
 
 def mailbox_canonical(email: str) -> str:
@@ -59,8 +57,12 @@ def users_with_mailbox(email: str) -> QuerySet[User]:
 
 @cache
 def disposable_domains() -> frozenset[str]:
-    lines = DISPOSABLE_DOMAINS_FILE.read_text().splitlines()
-    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+    """Throw-away mail domains: the maintained `disposable-email-domains` list (upgrading the
+    package updates it), less the domains that list itself allows. Signups from them are flagged
+    for review, not refused."""
+    blocked = {domain.strip().lower() for domain in disposable_email_domains.blocklist}
+    allowed = {domain.strip().lower() for domain in disposable_email_domains.allowlist}
+    return frozenset(blocked - allowed)
 
 
 def is_disposable(email: str) -> bool:

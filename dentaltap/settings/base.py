@@ -235,14 +235,9 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, for staff (admin: Axes)
 # --------------------------------------------------------------------------- client addresses and rate limits
 
 # The client address (dentaltap/ip.py, django-ipware): behind this many reverse proxies (load
-# balancer, ingress) the client is read from X-Forwarded-For, counting proxies from the right;
-# 0 trusts no header and uses the connection's address. DENTALTAP_TRUSTED_PROXY_IPS (comma-
-# separated prefixes) instead names the proxies whose header is believed.
-TRUSTED_PROXY_COUNT = env_int("DENTALTAP_TRUSTED_PROXY_COUNT", 0)
-TRUSTED_PROXY_IPS = [prefix.strip() for prefix in env_str("DENTALTAP_TRUSTED_PROXY_IPS").split(",") if prefix.strip()]
-# Only these headers can name the client (ipware's default list also believes X-Real-IP and a
-# dozen vendor headers, any of which a client can send).
-IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+# balancer, ingress) the client is the N-th address from the right of X-Forwarded-For; 0 trusts
+# no header and uses the connection's address. (The earlier name is still read.)
+TRUSTED_PROXY_COUNT = env_int("DENTALTAP_TRUSTED_PROXY_COUNT", env_int("DENTALTAP_RATE_LIMIT_TRUSTED_PROXY_COUNT", 0))
 
 # {scope: {key kind: (attempts, window seconds)}}; counted in Redis, failing open when it is down.
 RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
