@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.db import connection
-from django.db.models import Model, QuerySet
-from django.db.models.manager import BaseManager
+from django.db.models import Manager, Model, QuerySet
 
 ModelType = TypeVar("ModelType", bound=Model)
 
@@ -45,14 +44,14 @@ def advisory_lock_try(name: str) -> bool:
     return bool(row and row[0])
 
 
-def row_lock(rows: BaseManager[ModelType] | QuerySet[ModelType], **lookup: object) -> ModelType | None:
+def row_lock(rows: Manager[ModelType] | QuerySet[ModelType], **lookup: object) -> ModelType | None:
     """The one row matching `lookup`, locked (SELECT ... FOR UPDATE) until the transaction ends;
     None if there is none. Only the row of `rows`' own table is locked, not joined ones."""
     _transaction_required("row_lock")
     return rows.select_for_update(of=("self",)).filter(**lookup).first()
 
 
-def rows_lock(rows: BaseManager[ModelType] | QuerySet[ModelType]) -> list[ModelType]:
+def rows_lock(rows: Manager[ModelType] | QuerySet[ModelType]) -> list[ModelType]:
     """Every row of `rows`, locked until the transaction ends, taken in primary-key order so two
     transactions locking overlapping sets cannot deadlock."""
     _transaction_required("rows_lock")

@@ -1,21 +1,13 @@
 from __future__ import annotations
 
-from smtplib import SMTPException
-
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError
 
+from dentaltap.tasks import RetryingTask
 from referrals import notifications
 
 
-@shared_task(
-    autoretry_for=(OperationalError, SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=6,
-    soft_time_limit=30,
-    time_limit=45,
-)
+@shared_task(base=RetryingTask, max_retries=6)
 def access_request_notify(access_request_id: int) -> int:
     """Email the practice's team managers about a new access request. Safe to run twice: it
     sends only while the request is pending and not yet notified."""

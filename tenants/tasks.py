@@ -5,14 +5,13 @@ Also the account tasks (password reset email)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from smtplib import SMTPException
 from typing import TypeVar
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError
 from django_tenants.utils import schema_context, tenant_context
 
+from dentaltap.tasks import RetryingTask
 from tenants import password_reset
 from tenants.models import Practice
 
@@ -29,13 +28,7 @@ def run_in_practice(practice_id: int, work: Callable[[Practice], Result]) -> Res
         return work(practice)
 
 
-@shared_task(
-    autoretry_for=(OperationalError, SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=4,
-    soft_time_limit=30,
-    time_limit=45,
-)
+@shared_task(base=RetryingTask, max_retries=4)
 def password_reset_email_send(email: str) -> int:
     """Email a password reset link if an account has this address (the request never says).
     Takes the address as typed into the reset form: looking it up here keeps the request's work
