@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import RequestFactory, override_settings
-from tenants.team_services import RequestMeta
+from tenants.team.audit import RequestMeta
 
 from dentaltap.ip import request_client_ip
 from dentaltap.ratelimit import client_ip
