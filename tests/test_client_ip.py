@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 from django.test import RequestFactory, override_settings
-from tenants.team.audit import RequestMeta
 
 from dentaltap.ip import request_client_ip
 from dentaltap.ratelimit import client_ip
+from tenants.team.audit import RequestMeta
 
 PROXY = "10.0.0.2"  # the load balancer: REMOTE_ADDR of every request it forwards
 CLIENT = "203.0.113.7"
