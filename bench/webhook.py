@@ -177,9 +177,9 @@ def main() -> None:
         from billing.models import LedgerEntry, PracticeAccount, StripeEvent
         from billing.services import account_for
         from referrals.models import Referral
-        from rewards.models import ReferralProgram
+        from rewards.services import program_current
 
-        ReferralProgram.objects.create(name="bench: no hold", hold_days=0, yearly_cap_per_referrer=10_000)
+        program_current().rules.update(hold_days=0, cap_count=10_000)
         referrer, _ = practice_signup("bench-referrer")
         from dentaltap.celery import app
 

@@ -5,6 +5,7 @@ hand-offs, which `rewards` registers into in its `AppConfig.ready()`:
 
 - `payment_recorded`: a paid invoice became a `Payment` row (once per invoice);
 - `payment_reversed`: a payment no longer qualifies (disputed, or refunded by half or more);
+- `payment_refunded`: more of a payment was refunded (any amount: percentage rewards shrink);
 - `cards_recorded`: a practice paid with cards billing had not seen for it before.
 
 They are sent inside the event-processing transaction (a savepoint per event), so what a
@@ -36,6 +37,7 @@ class PaymentRecorded:
     currency: str
     paid_at: datetime.datetime
     is_reversed: bool  # refunded or disputed before the invoice's own event arrived
+    refunded_cents: int = 0  # refunded before the invoice's own event arrived
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,13 @@ class PaymentReversed:
 
 
 @dataclass(frozen=True)
+class PaymentRefunded:
+    payment_id: int
+    practice_id: int
+    refunded_cents: int  # the running total refunded of this payment
+
+
+@dataclass(frozen=True)
 class CardsRecorded:
     practice_id: int
     new_cards: int
@@ -53,6 +62,7 @@ class CardsRecorded:
 
 payment_recorded: Handoff[PaymentRecorded] = Handoff("billing.payment_recorded")
 payment_reversed: Handoff[PaymentReversed] = Handoff("billing.payment_reversed")
+payment_refunded: Handoff[PaymentRefunded] = Handoff("billing.payment_refunded")
 cards_recorded: Handoff[CardsRecorded] = Handoff("billing.cards_recorded")
 
 

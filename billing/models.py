@@ -209,6 +209,7 @@ class PaymentCard(models.Model):
 class LedgerKind(models.TextChoices):
     REWARD_CREDIT = "reward_credit", _("Referral reward")
     REWARD_CLAWBACK = "reward_clawback", _("Referral reward reversed")
+    REWARD_ADJUSTMENT = "reward_adjustment", _("Referral reward lowered (partial refund)")
 
 
 class LedgerEntry(models.Model):
@@ -226,6 +227,9 @@ class LedgerEntry(models.Model):
     currency = models.CharField(max_length=3)
     description = models.CharField(max_length=200)
     stripe_balance_transaction_id = models.CharField(max_length=100, blank=True)
+    # Adjustments (a percentage reward lowered by a partial refund) can be several per reward:
+    # each is keyed by what the reward is worth after it, so a repeated one is the same entry.
+    adjustment_key = models.CharField(max_length=40, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -233,7 +237,9 @@ class LedgerEntry(models.Model):
         verbose_name_plural = _("ledger entries")
         ordering: ClassVar = ["-created_at", "-id"]
         constraints: ClassVar = [
-            models.UniqueConstraint(fields=["reward", "kind"], name="ledger_one_entry_per_reward_and_kind"),
+            models.UniqueConstraint(
+                fields=["reward", "kind", "adjustment_key"], name="ledger_one_entry_per_reward_kind_and_key"
+            ),
             models.CheckConstraint(condition=~Q(amount_cents=0), name="ledger_amount_nonzero"),
         ]
 

@@ -1,5 +1,6 @@
 """What referrals hands to the layer above it (rewards), registered in its `AppConfig.ready()`
-(dentaltap/handoffs.py): `referral_reviewed`, sent inside `referral_review_decide`'s transaction
+(dentaltap/handoffs.py): `referral_created`, sent inside `referral_record`'s transaction (signup
+rules pay on it); `referral_reviewed`, sent inside `referral_review_decide`'s transaction
 after staff approved or rejected a flagged referral; rewards releases or rejects the referral's
 reward there, through its own review service (which logs the staff decision)."""
 
@@ -23,3 +24,11 @@ class ReferralReviewed:
 
 
 referral_reviewed: Handoff[ReferralReviewed] = Handoff("referrals.referral_reviewed")
+
+
+@dataclass(frozen=True)
+class ReferralCreated:
+    referral_id: int
+
+
+referral_created: Handoff[ReferralCreated] = Handoff("referrals.referral_created")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from dentaltap.errors import ApplicationError, ConflictError
 from invitations.models import Invitation
 from invitations.roles import grantable_roles
-from referrals import mailboxes, risk, selectors
+from referrals import handoffs, mailboxes, risk, selectors
 from referrals.handoffs import ReferralReviewed, referral_reviewed
 from referrals.models import (
     AccessRequest,
@@ -212,6 +212,7 @@ def referral_record(
         decision.assessment.level,
         decision.assessment.score,
     )
+    handoffs.referral_created.send(handoffs.ReferralCreated(referral_id=referral.pk))
     return referral
 
 

@@ -14,42 +14,133 @@ from django.utils.translation import ngettext
 from billing.admin import MoneyColumns
 from dentaltap.errors import ApplicationError
 from dentaltap.formatting import money
-from rewards import services
-from rewards.models import ReferralProgram, Reward, RewardAction
+from rewards import programs, services
+from rewards.models import (
+    CatalogueItem,
+    PointsEntry,
+    ProgramOverride,
+    Redemption,
+    ReferralProgram,
+    Reward,
+    RewardAction,
+    RewardRule,
+)
+
+PREVIEW_INVOICE_CENTS = 9900  # the preview's example invoice: $99, the Pro plan
+
+
+class RewardRuleInline(admin.StackedInline):
+    model = RewardRule
+    extra = 0
+    fields = (
+        ("name", "is_active"),
+        ("trigger", "recipient"),
+        ("structure", "amount_cents", "basis_points", "points"),
+        ("duration", "duration_months", "hold_days"),
+        ("cap_period", "cap_count", "cap_amount_cents"),
+        ("condition", "threshold", "tier_group"),
+        "preview",
+    )
+    readonly_fields = ("preview",)
+
+    @admin.display(description=_("what it pays"))
+    def preview(self, rule: RewardRule) -> str:
+        return rule_preview_text(rule) if rule.pk else "—"
+
+
+def rule_preview_text(rule: RewardRule, paid_cents: int = PREVIEW_INVOICE_CENTS) -> str:
+    words = " ".join(preview.words for preview in programs.rule_preview(rule=rule, paid_cents=paid_cents))
+    return f"{programs.rule_pays_in_words(rule, currency=rule.program.currency)} {words}"
+
+
+def _hold_shortened_message(admin_view: admin.ModelAdmin, request: HttpRequest) -> None:
+    shortened = services.rewards_hold_shorten(actor=request.user)  # type: ignore[arg-type]
+    if shortened:
+        admin_view.message_user(
+            request,
+            ngettext(
+                "%(count)d waiting reward is due sooner under the new hold.",
+                "%(count)d waiting rewards are due sooner under the new hold.",
+                shortened,
+            )
+            % {"count": shortened},
+        )
 
 
 @admin.register(ReferralProgram)
 class ReferralProgramAdmin(admin.ModelAdmin):
-    """The newest active program applies. A shorter hold applies at once to rewards already
-    waiting (services.rewards_hold_shorten); a longer one only to rewards earned afterwards."""
+    """Programs and their rules. The default program running now applies to every referrer
+    without an override. A shorter hold applies at once to rewards already waiting
+    (services.rewards_hold_shorten); a longer one only to rewards earned afterwards."""
 
-    list_display = (
-        "name",
-        "reward",
-        "hold_days",
-        "yearly_cap_per_referrer",
-        "is_active",
-        "created_at",
-    )
+    list_display = ("name", "is_default", "is_active", "starts_at", "ends_at", "budget", "rule_count")
+    inlines = (RewardRuleInline,)
 
-    @admin.display(description=_("reward"), ordering="reward_cents")
-    def reward(self, program: ReferralProgram) -> str:
-        return money(program.reward_cents, program.currency)
+    @admin.display(description=_("budget"))
+    def budget(self, program: ReferralProgram) -> str:
+        return money(program.budget_cents, program.currency) if program.budget_cents is not None else "—"
 
-    def save_model(self, request: HttpRequest, obj: ReferralProgram, form: Any, change: bool) -> None:
+    @admin.display(description=_("rules"))
+    def rule_count(self, program: ReferralProgram) -> int:
+        return program.rules.count()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        _hold_shortened_message(self, request)
+
+
+@admin.register(RewardRule)
+class RewardRuleAdmin(admin.ModelAdmin):
+    """One rule, with a preview of what it pays for a $99 invoice."""
+
+    list_display = ("name", "program", "trigger", "recipient", "structure", "hold_days", "condition", "threshold")
+    list_filter = ("program", "trigger", "structure")
+    readonly_fields = ("preview",)
+
+    @admin.display(description=_("what it pays"))
+    def preview(self, rule: RewardRule) -> str:
+        return rule_preview_text(rule) if rule.pk else "—"
+
+    def save_model(self, request: HttpRequest, obj: RewardRule, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if not change or {"hold_days", "is_active"} & set(form.changed_data):
-            shortened = services.rewards_hold_shorten(actor=request.user)  # type: ignore[arg-type]
-            if shortened:
-                self.message_user(
-                    request,
-                    ngettext(
-                        "%(count)d waiting reward is due sooner under the new hold.",
-                        "%(count)d waiting rewards are due sooner under the new hold.",
-                        shortened,
-                    )
-                    % {"count": shortened},
-                )
+        _hold_shortened_message(self, request)
+
+
+@admin.register(ProgramOverride)
+class ProgramOverrideAdmin(admin.ModelAdmin):
+    list_display = ("referrer", "program", "note", "created_at")
+    raw_id_fields = ("referrer",)
+
+
+@admin.register(CatalogueItem)
+class CatalogueItemAdmin(admin.ModelAdmin):
+    list_display = ("name", "cost_points", "stock", "available_until", "is_active")
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(admin.ModelAdmin):
+    """Staff hand out what was redeemed and mark it; a redemption is never edited otherwise."""
+
+    list_display = ("created_at", "user", "item", "points", "fulfilled_at")
+    readonly_fields = ("user", "item", "points", "idempotency_key", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "kind", "points", "description")
+    list_filter = ("kind",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in PointsEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class RewardActionInline(admin.TabularInline):
@@ -71,11 +162,13 @@ class RewardAdmin(MoneyColumns, admin.ModelAdmin):
         "referrer",
         "beneficiary_practice",
         "amount",
+        "recipient",
+        "rule",
         "status",
         "hold_until",
         "reason",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "program", "recipient")
     search_fields = ("referrer__email", "beneficiary_practice__name", "referral__referred_user__email")
     list_select_related = ("referrer", "beneficiary_practice")
     inlines = (RewardActionInline,)

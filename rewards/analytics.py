@@ -15,6 +15,8 @@ from django import forms
 from django.db import connection
 from django.db.models import (
     Count,
+    Exists,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -28,7 +30,7 @@ from billing.models import LedgerEntry, LedgerKind, Payment
 from dentaltap import formatting
 from dentaltap.errors import ApplicationError
 from referrals.models import Eligibility, EligibilityReason, Referral, ReferralSource
-from rewards.models import RewardStatus
+from rewards.models import Reward, RewardRecipient, RewardStatus
 from tenants.models import User
 
 MAX_RANGE_DAYS = 5 * 366  # longer ranges are a typo, not a question
@@ -251,7 +253,14 @@ def cohort_funnel(*, period_range: DateRange) -> list[dict[str, Any]]:
             signups=Count("pk"),
             link_signups=Count("pk", filter=Q(source=ReferralSource.LINK)),
             paid=Count("pk", filter=has_paid()),
-            credited=Count("pk", filter=Q(reward__status=RewardStatus.CREDITED)),
+            credited=Count(
+                "pk",
+                filter=Exists(
+                    Reward.objects.filter(
+                        referral_id=OuterRef("pk"), recipient=RewardRecipient.REFERRER, status=RewardStatus.CREDITED
+                    )
+                ),
+            ),
         )
         .order_by()
     )
@@ -285,7 +294,7 @@ def economics(*, period_range: DateRange) -> dict[str, Any]:
         reward__isnull=False, created_at__gte=period_range.start_at, created_at__lt=period_range.end_before
     ).aggregate(
         credited=Sum("amount_cents", filter=Q(kind=LedgerKind.REWARD_CREDIT)),
-        clawed_back=Sum("amount_cents", filter=Q(kind=LedgerKind.REWARD_CLAWBACK)),
+        clawed_back=Sum("amount_cents", filter=Q(kind__in=[LedgerKind.REWARD_CLAWBACK, LedgerKind.REWARD_ADJUSTMENT])),
     )
     revenue = Payment.objects.filter(
         is_reversed=False,
@@ -343,7 +352,8 @@ def review_queue(*, limit: int = REVIEW_QUEUE_LIMIT) -> QuerySet[Referral]:
             Q(eligibility=Eligibility.REVIEW)
             | Q(eligibility=Eligibility.INELIGIBLE, eligibility_reason=EligibilityReason.VELOCITY_LIMIT)
         )
-        .select_related("referrer", "referred_user", "reward")
+        .select_related("referrer", "referred_user")
+        .prefetch_related("rewards")
         .order_by("created_at", "pk")[:limit]
     )
 

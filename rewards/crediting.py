@@ -6,17 +6,22 @@ task that dies after the Stripe call and runs again gets the same balance transa
 
 from __future__ import annotations
 
-from django.db import transaction
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import stripe_gateway
-from billing.models import LedgerKind
-from billing.services import ledger_entry_record, stripe_customer_ensure
+from billing.models import LedgerEntry, LedgerKind
+from billing.services import ledger_entry_record, payment_refunded_cents, stripe_customer_ensure
 from referrals import same_card
-from rewards.models import Reward, RewardStatus
+from rewards.models import PointsEntry, PointsKind, Reward, RewardStatus
 from rewards.services import (
     FINAL_REWARD_STATUSES,
+    adjust_after_commit,
     clawback_after_commit,
     reward_hold_for_new_signal,
     reward_log,
@@ -35,14 +40,16 @@ def reward_credit(*, reward_pk: int) -> str:  # noqa: PLR0911 - one exit per out
     hide a success. If the qualifying payment was reversed meanwhile, a credit that never reached
     Stripe is cancelled, and one that did is recorded and then clawed back."""
     with transaction.atomic():
-        reward = Reward.objects.select_for_update().select_related("qualifying_payment").get(pk=reward_pk)
+        reward = Reward.objects.select_for_update(of=("self",)).select_related("qualifying_payment").get(pk=reward_pk)
         if reward.status in FINAL_REWARD_STATUSES or reward.status == RewardStatus.ON_HOLD:
             return reward.status
         if reward.status == RewardStatus.PENDING and reward.hold_until > timezone.now():
             return "not due"
         if reward.status == RewardStatus.PENDING and same_card.same_card_flag(referral=reward.referral):
             return reward_hold_for_new_signal(referral_id=reward.referral_id)  # the last look before Stripe
-        reversed_payment = reward.qualifying_payment.is_reversed
+        reversed_payment = reward.payment_reversed
+        if reward.is_points and not reversed_payment:
+            return _points_credit(reward)
         earlier_attempt = reward.attempts > 0
         if reversed_payment and not earlier_attempt:
             reward_reverse(reward=reward, reason=_("The qualifying payment was refunded or disputed."))
@@ -76,7 +83,7 @@ def reward_credit(*, reward_pk: int) -> str:  # noqa: PLR0911 - one exit per out
         )
 
     with transaction.atomic():
-        reward = Reward.objects.select_for_update().select_related("qualifying_payment").get(pk=reward_pk)
+        reward = Reward.objects.select_for_update(of=("self",)).select_related("qualifying_payment").get(pk=reward_pk)
         if reward.status not in (RewardStatus.CREDITING, RewardStatus.FAILED):
             return reward.status  # another run finished it
         ledger_entry_record(
@@ -95,9 +102,88 @@ def reward_credit(*, reward_pk: int) -> str:  # noqa: PLR0911 - one exit per out
             update_fields=["status", "credited_at", "stripe_balance_transaction_id", "last_error", "updated_at"]
         )
         reward_log(reward, RewardStatus.CREDITED, f"Stripe {transaction_id}", from_status=previous)
-        if reward.qualifying_payment.is_reversed:
+        if reward.payment_reversed:
             clawback_after_commit(reward.pk)
+        elif reward.basis_points and reward.qualifying_payment and payment_refunded_cents(reward.qualifying_payment):
+            adjust_after_commit(reward.pk)  # refunded while the credit was in flight
     return RewardStatus.CREDITED
+
+
+def _points_credit(reward: Reward) -> str:
+    """Points need no Stripe: one ledger entry (once per reward, database rule), in the reward's
+    locked transaction."""
+    PointsEntry.objects.get_or_create(
+        reward=reward,
+        kind=PointsKind.REWARD,
+        defaults={
+            "user_id": reward.recipient_user_id,
+            "points": reward.points,
+            "description": f"Referral reward #{reward.pk}",
+        },
+    )
+    previous = reward.status
+    reward.status, reward.credited_at = RewardStatus.CREDITED, timezone.now()
+    reward.save(update_fields=["status", "credited_at", "updated_at"])
+    reward_log(reward, RewardStatus.CREDITED, f"{reward.points} points", from_status=previous)
+    return RewardStatus.CREDITED
+
+
+def _credited_net_cents(reward_pk: int) -> int:
+    return LedgerEntry.objects.filter(reward_id=reward_pk).aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def reward_adjust(*, reward_pk: int) -> str:
+    """Lower a credited percentage reward to what the payment left after refunds: a positive
+    balance transaction and one adjustment entry keyed by the reward's new worth."""
+    with _taking_back(reward_pk):
+        reward = Reward.objects.select_related("qualifying_payment").get(pk=reward_pk)
+        payment = reward.qualifying_payment
+        if reward.status != RewardStatus.CREDITED or not reward.basis_points or payment is None or payment.is_reversed:
+            return reward.status  # a reversed payment is clawed back whole
+        net_paid = max(payment.amount_cents - payment_refunded_cents(payment), 0)
+        target = min(reward.amount_cents, net_paid * reward.basis_points // 10_000)
+        credited = _credited_net_cents(reward_pk)
+        if credited <= target:
+            return "nothing to adjust"
+        customer_id = stripe_customer_ensure(practice=reward.beneficiary_practice)
+        metadata = {"reward_id": str(reward.pk), "referral_id": str(reward.referral_id), "kind": f"adjust-{target}"}
+        transaction_id = stripe_gateway.customer_balance_find(
+            customer_id=customer_id, metadata=metadata
+        ) or stripe_gateway.customer_balance_adjust(
+            customer_id=customer_id,
+            amount_cents=credited - target,
+            currency=reward.currency,
+            idempotency_key=f"dentaltap-reward-{reward.pk}-adjust-{target}",
+            description=f"DentalTap referral reward #{reward.pk} lowered (refund)",
+            metadata=metadata,
+        )
+        with transaction.atomic():
+            reward = Reward.objects.select_for_update().get(pk=reward_pk)
+            ledger_entry_record(
+                practice_id=reward.beneficiary_practice_id,
+                reward_id=reward.pk,
+                kind=LedgerKind.REWARD_ADJUSTMENT,
+                amount_cents=target - credited,
+                currency=reward.currency,
+                description=f"Referral reward #{reward.pk} lowered (refund)",
+                stripe_balance_transaction_id=transaction_id,
+                adjustment_key=f"to-{target}",
+            )
+            reward_log(reward, reward.status, f"refund: worth {target} cents now", from_status=reward.status)
+        return f"adjusted to {target}"
+
+
+@contextmanager
+def _taking_back(reward_pk: int) -> Iterator[None]:
+    """Adjustments and the clawback of one reward run one at a time: a session lock held across
+    the Stripe call (never a transaction), so each starts from the ledger the previous left."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"rewards:take-back:{reward_pk}"])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"rewards:take-back:{reward_pk}"])
 
 
 def reward_credit_failed(*, reward_pk: int, error: str) -> None:
@@ -120,17 +206,30 @@ def reward_credit_failed(*, reward_pk: int, error: str) -> None:
 def reward_clawback(*, reward_pk: int) -> str:
     """Take a credited reward back: a reversing ledger entry and a positive balance transaction.
     Only when its qualifying payment no longer qualifies (a small partial refund owes nothing)."""
+    with _taking_back(reward_pk):
+        return _clawback(reward_pk)
+
+
+def _clawback(reward_pk: int) -> str:
     with transaction.atomic():
-        reward = Reward.objects.select_for_update().select_related("qualifying_payment").get(pk=reward_pk)
-        if reward.status != RewardStatus.CREDITED or not reward.qualifying_payment.is_reversed:
+        reward = Reward.objects.select_for_update(of=("self",)).select_related("qualifying_payment").get(pk=reward_pk)
+        if reward.status != RewardStatus.CREDITED or not reward.payment_reversed:
             return reward.status
+        if reward.is_points:
+            return _points_clawback(reward)
+        owed = _credited_net_cents(reward_pk)  # what was credited, less any refund adjustments
+        if owed <= 0:
+            reward.status = RewardStatus.CLAWED_BACK
+            reward.save(update_fields=["status", "updated_at"])
+            reward_log(reward, RewardStatus.CLAWED_BACK, "nothing left to take back", from_status=RewardStatus.CREDITED)
+            return RewardStatus.CLAWED_BACK
     customer_id = stripe_customer_ensure(practice=reward.beneficiary_practice)
     metadata = {"reward_id": str(reward.pk), "referral_id": str(reward.referral_id), "kind": "clawback"}
     transaction_id = stripe_gateway.customer_balance_find(
         customer_id=customer_id, metadata=metadata
     ) or stripe_gateway.customer_balance_adjust(
         customer_id=customer_id,
-        amount_cents=reward.amount_cents,
+        amount_cents=owed,
         currency=reward.currency,
         idempotency_key=f"dentaltap-reward-{reward.pk}-clawback",
         description=f"DentalTap referral reward #{reward.pk} reversed",
@@ -144,7 +243,7 @@ def reward_clawback(*, reward_pk: int) -> str:
             practice_id=reward.beneficiary_practice_id,
             reward_id=reward.pk,
             kind=LedgerKind.REWARD_CLAWBACK,
-            amount_cents=-reward.amount_cents,
+            amount_cents=-owed,
             currency=reward.currency,
             description=f"Referral reward #{reward.pk} reversed",
             stripe_balance_transaction_id=transaction_id,
@@ -154,4 +253,22 @@ def reward_clawback(*, reward_pk: int) -> str:
         reward_log(
             reward, RewardStatus.CLAWED_BACK, reward.reason or "payment reversed", from_status=RewardStatus.CREDITED
         )
+    return RewardStatus.CLAWED_BACK
+
+
+def _points_clawback(reward: Reward) -> str:
+    """A points reward whose payment was reversed: a reversing entry (the balance may go below
+    zero: points already spent stay spent, and the next ones earned pay the debt)."""
+    PointsEntry.objects.get_or_create(
+        reward=reward,
+        kind=PointsKind.REWARD_REVERSED,
+        defaults={
+            "user_id": reward.recipient_user_id,
+            "points": -reward.points,
+            "description": f"Referral reward #{reward.pk} reversed",
+        },
+    )
+    reward.status = RewardStatus.CLAWED_BACK
+    reward.save(update_fields=["status", "updated_at"])
+    reward_log(reward, RewardStatus.CLAWED_BACK, reward.reason or "payment reversed", from_status=RewardStatus.CREDITED)
     return RewardStatus.CLAWED_BACK

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
@@ -34,7 +34,7 @@ from referrals.models import (
     ReferralVisit,
     ShareChannel,
 )
-from rewards.models import Reward, RewardStatus
+from rewards.models import Reward, RewardRecipient, RewardStatus
 from rewards.selectors import reward_reason_for_customer
 from tenants.models import User
 from tenants.urls_helpers import public_url
@@ -285,12 +285,19 @@ def referrer_referrals(*, user: User) -> QuerySet[Referral]:
     """The user's referrals, newest first, with what a row needs (one query per page)."""
     return (
         Referral.objects.filter(referrer=user)
-        .select_related("referred_user", "reward__qualifying_payment", "reward__program")
+        .select_related("referred_user")
         .only(
             "pk", "created_at", "source", "eligibility", "eligibility_reason", "referred_practice_id", "reviewed_at",
             "referred_user__full_name", "referred_user__email",
-            "reward__status", "reward__hold_until", "reward__qualifying_payment__is_reversed",
-            "reward__program__yearly_cap_per_referrer",
+        )
+        .prefetch_related(
+            Prefetch(
+                "rewards",
+                queryset=Reward.objects.filter(recipient=RewardRecipient.REFERRER)
+                .select_related("qualifying_payment", "rule")
+                .order_by("pk"),
+                to_attr="referrer_rewards",
+            )
         )
         .order_by("-created_at", "-pk")
     )  # fmt: skip
@@ -311,7 +318,10 @@ def referral_row(referral: Referral, *, has_paid: bool) -> ReferralRow:
     """What the referrer may see of one referral: a name, a masked email, and the status with
     its reason in plain words (no fraud signals, IP addresses or staff notes)."""
 
-    reward = getattr(referral, "reward", None)
+    # The row shows the referral's first reward to the referrer (its first-payment reward, for
+    # the default program); every reward is listed on the Billing page.
+    rewards = getattr(referral, "referrer_rewards", None)
+    reward = rewards[0] if rewards else None
     reason = ""
     if reward is not None:
         status, label = reward.status, reward.get_status_display()

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from billing.models import LedgerEntry
 from referrals.models import Referral
 from rewards.analytics import DateRange, has_paid
-from rewards.models import Reward
+from rewards.models import Reward, RewardRecipient
 
 # --------------------------------------------------------------------------- CSV exports
 
@@ -29,10 +29,16 @@ REWARD_COLUMNS = (
 
 def referral_export_rows(*, period_range: DateRange) -> Iterator[tuple[Any, ...]]:
     """Referrals created in the range, streamed from a server-side cursor in chunks."""
+    first_reward = Reward.objects.filter(referral_id=OuterRef("pk"), recipient=RewardRecipient.REFERRER).order_by("pk")
 
     rows = (
         Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
-        .annotate(paid=ExpressionWrapper(has_paid(), output_field=BooleanField()))
+        .annotate(
+            paid=ExpressionWrapper(has_paid(), output_field=BooleanField()),
+            # The referrer's first reward (the first-payment one, under the default program).
+            reward_status=Subquery(first_reward.values("status")[:1]),
+            reward_amount_cents=Subquery(first_reward.values("amount_cents")[:1]),
+        )
         .order_by("created_at", "pk")
         .values_list(
             "pk",
@@ -47,8 +53,8 @@ def referral_export_rows(*, period_range: DateRange) -> Iterator[tuple[Any, ...]
             "signup_ip",
             "referred_practice__slug",
             "paid",
-            "reward__status",
-            "reward__amount_cents",
+            "reward_status",
+            "reward_amount_cents",
             "reviewed_at",
         )
     )

@@ -6,11 +6,11 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from billing import handoffs as billing_handoffs
-from billing.handoffs import CardsRecorded, PaymentRecorded, PaymentReversed
+from billing.handoffs import CardsRecorded, PaymentRecorded, PaymentRefunded, PaymentReversed
 from billing.models import Payment
 from referrals import handoffs as referral_handoffs
 from referrals import same_card
-from referrals.handoffs import ReferralReviewed
+from referrals.handoffs import ReferralCreated, ReferralReviewed
 from referrals.services import ReviewDecision
 from rewards import selectors, services
 from rewards.models import Reward, RewardStatus
@@ -28,6 +28,16 @@ def on_payment_reversed(event: PaymentReversed) -> None:
         services.reward_reverse(reward=reward, reason=event.reason)
 
 
+def on_payment_refunded(event: PaymentRefunded) -> None:
+    """Part of a payment was refunded: percentage rewards on it shrink in proportion."""
+    services.reward_refunded(payment_id=event.payment_id)
+
+
+def on_referral_created(event: ReferralCreated) -> str:
+    """A referral was recorded: what its program pays for a signup."""
+    return services.referral_signed_up(referral_id=event.referral_id)
+
+
 def on_cards_recorded(event: CardsRecorded) -> str:
     """A new card may be the referrer's: the same-card rule, and a hold on a reward still waiting."""
     practice = Practice.objects.get(pk=event.practice_id)
@@ -42,9 +52,11 @@ def on_cards_recorded(event: CardsRecorded) -> str:
 def on_referral_reviewed(event: ReferralReviewed) -> None:
     """Staff approved (a held reward is released) or rejected (a reward not yet credited is
     rejected) a flagged referral."""
-    reward = Reward.objects.filter(referral_id=event.referral_id).only("pk", "status").first()
-    if reward is None:
-        return
+    for reward in Reward.objects.filter(referral_id=event.referral_id).only("pk", "status"):
+        _review_one(reward, event)
+
+
+def _review_one(reward: Reward, event: ReferralReviewed) -> None:
     if event.decision == ReviewDecision.APPROVE and reward.status == RewardStatus.ON_HOLD:
         services.reward_review(reward_pk=reward.pk, decision="approve", actor=event.actor, note=event.note)
     elif event.decision == ReviewDecision.REJECT and reward.status in (
@@ -63,6 +75,8 @@ def on_referral_reviewed(event: ReferralReviewed) -> None:
 def register() -> None:
     billing_handoffs.payment_recorded.register(on_payment_recorded)
     billing_handoffs.payment_reversed.register(on_payment_reversed)
+    billing_handoffs.payment_refunded.register(on_payment_refunded)
     billing_handoffs.cards_recorded.register(on_cards_recorded)
     billing_handoffs.reward_lines_reader_register(selectors.reward_lines_for_practice)
     referral_handoffs.referral_reviewed.register(on_referral_reviewed)
+    referral_handoffs.referral_created.register(on_referral_created)

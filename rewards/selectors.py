@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from billing.handoffs import RewardLine
 from dentaltap import formatting
-from rewards.models import Reward, RewardStatus
+from rewards.models import CapPeriod, Reward, RewardStatus
 from tenants.models import Practice
 
 
@@ -21,7 +21,7 @@ def rewards_for_practice(*, practice: Practice) -> QuerySet[Reward]:
     customer-facing reason needs (reward_reason_for_customer)."""
     return (
         Reward.objects.filter(beneficiary_practice=practice)
-        .select_related("referral__referred_user", "qualifying_payment", "program")
+        .select_related("referral__referred_user", "qualifying_payment", "program", "rule")
         .order_by("-created_at")
     )
 
@@ -55,14 +55,17 @@ def reward_reason_for_customer(reward: Reward) -> str:
             "date": formatting.date(reward.hold_until)
         }
     if reward.status == RewardStatus.CANCELLED:
-        if reward.qualifying_payment.is_reversed:
+        if reward.payment_reversed:
             return _("The referred practice's payment was refunded or disputed, so no credit is due.")
-        cap = reward.program.yearly_cap_per_referrer
+        if reward.rule.cap_count is None:
+            return _("Not credited: the referral programme's limit for this reward was reached.")
+        cap = reward.rule.cap_count
+        period = str(CapPeriod(reward.rule.cap_period).label).lower()
         return ngettext(
-            "Not credited: the referral programme allows %(cap)d reward per referrer a year.",
-            "Not credited: the referral programme allows %(cap)d rewards per referrer a year.",
+            "Not credited: the referral programme allows %(cap)d reward per referrer a %(period)s.",
+            "Not credited: the referral programme allows %(cap)d rewards per referrer a %(period)s.",
             cap,
-        ) % {"cap": cap}
+        ) % {"cap": cap, "period": period}
     reason = REWARD_REASONS.get(reward.status)
     return str(reason) if reason else ""
 

@@ -10,25 +10,27 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Payment
-from billing.services import payment_void_reason
+from billing.services import payment_refunded_cents
 from dentaltap.errors import ApplicationError
-from referrals import same_card
 from referrals.models import Eligibility, Referral
-from rewards.models import ReferralProgram, Reward, RewardAction, RewardStatus
+from rewards import programs
+from rewards.models import ReferralProgram, Reward, RewardAction, RewardStatus, RuleTrigger
 from tenants.models import User
-from tenants.selectors import home_practice
 
 FINAL_REWARD_STATUSES = {RewardStatus.CREDITED, RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.CLAWED_BACK}
 
 
 def program_current() -> ReferralProgram:
-    program = ReferralProgram.objects.filter(is_active=True).order_by("-created_at").first()
-    return program or ReferralProgram.objects.create()
+    """The default program running now (the house program on a new install)."""
+    program = programs.program_for(referrer_id=0)
+    if program is None:
+        raise ApplicationError(_("No default referral program runs now."), code="no_program")
+    return program
 
 
 def reward_log(
@@ -45,85 +47,83 @@ def reward_log(
 
 def reward_hold_for_new_signal(*, referral_id: int) -> str:
     """A new fraud signal made the referral high risk (the same card, reported after the reward
-    was created): a reward still waiting is held for staff; one already on its way to Stripe
-    or credited is left, with a note in its log for staff to decide."""
+    was created): each of its rewards still waiting is held for staff; one already on its way
+    to Stripe or credited is left, with a note in its log for staff to decide."""
     referral = Referral.objects.get(pk=referral_id)
-    reward = Reward.objects.select_for_update().filter(referral_id=referral_id).first()
-    if reward is None or referral.eligibility != Eligibility.REVIEW:
+    rewards = list(Reward.objects.select_for_update().filter(referral_id=referral_id).order_by("pk"))
+    if not rewards or referral.eligibility != Eligibility.REVIEW:
         return "no reward to hold"
     why = referral.get_eligibility_reason_display()
-    if reward.status == RewardStatus.PENDING:
-        reward.status, reward.reason = RewardStatus.ON_HOLD, _("Held for review: %(why)s") % {"why": why}
-        reward.save(update_fields=["status", "reason", "updated_at"])
-        reward_log(reward, RewardStatus.ON_HOLD, referral.eligibility_note, from_status=RewardStatus.PENDING)
-        return RewardStatus.ON_HOLD
-    if reward.status not in (RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.ON_HOLD):
-        note = f"{why}: seen while the reward was {reward.status}; for staff to decide. {referral.eligibility_note}"
-        reward_log(reward, reward.status, note, from_status=reward.status)
-    return reward.status
+    statuses = []
+    for reward in rewards:
+        if reward.status == RewardStatus.PENDING:
+            reward.status, reward.reason = RewardStatus.ON_HOLD, _("Held for review: %(why)s") % {"why": why}
+            reward.save(update_fields=["status", "reason", "updated_at"])
+            reward_log(reward, RewardStatus.ON_HOLD, referral.eligibility_note, from_status=RewardStatus.PENDING)
+        elif reward.status not in (RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.ON_HOLD):
+            note = f"{why}: seen while the reward was {reward.status}; for staff to decide. {referral.eligibility_note}"
+            reward_log(reward, reward.status, note, from_status=reward.status)
+        statuses.append(str(reward.status))
+    return ", ".join(dict.fromkeys(statuses))
 
 
 def referral_qualify(*, payment: Payment) -> str:
-    """The referred practice paid: create its referral's reward (one per referral, ever)."""
+    """The referred practice paid: what its referral's program pays for a first payment (the
+    first payment that arrives) and for every paid invoice."""
     referral = Referral.objects.select_for_update().filter(referred_practice_id=payment.practice_id).first()
     if referral is None:
         return "paid; the practice was not referred"
-    if Reward.objects.filter(referral=referral).exists():
-        return "paid; the referral was already rewarded"
-    if referral.eligibility == Eligibility.INELIGIBLE:
-        return f"paid; referral not eligible ({referral.eligibility_reason})"
-    beneficiary = home_practice(user=referral.referrer)
-    if beneficiary is None:
-        return "paid; the referrer owns no practice to credit"
-    if same_card.same_card_flag(referral=referral):  # the card was reported before this invoice
-        referral.refresh_from_db()
-    program = program_current()
-    status, reason = RewardStatus.PENDING, ""
-    if referral.eligibility == Eligibility.REVIEW:
-        status, reason = (
-            RewardStatus.ON_HOLD,
-            _("Held for review: %(why)s") % {"why": referral.get_eligibility_reason_display()},
-        )
-    year_ago = timezone.now() - datetime.timedelta(days=365)
-    earned = Reward.objects.filter(referrer=referral.referrer, created_at__gte=year_ago).exclude(
-        status__in=[RewardStatus.CANCELLED, RewardStatus.REJECTED]
-    )
-    if earned.count() >= program.yearly_cap_per_referrer:
-        status, reason = (
-            RewardStatus.CANCELLED,
-            _("Yearly limit of %(cap)s rewards reached.") % {"cap": program.yearly_cap_per_referrer},
-        )
-    if payment.is_reversed:
-        status, reason = (
-            RewardStatus.CANCELLED,
-            payment_void_reason(payment) or _("The qualifying payment was refunded or disputed."),
-        )
-    try:
-        with transaction.atomic():
-            reward = Reward.objects.create(
-                referral=referral,
-                referrer=referral.referrer,
-                beneficiary_practice=beneficiary,
-                qualifying_payment=payment,
-                program=program,
-                amount_cents=program.reward_cents,
-                currency=program.currency,
-                status=status,
-                reason=reason,
-                hold_until=payment.paid_at + datetime.timedelta(days=program.hold_days),
-            )
-    except IntegrityError:
-        return "paid; the referral was already rewarded"
-    reward_log(reward, status, reason or "qualified by first payment")
-    if status == RewardStatus.PENDING and reward.hold_until <= timezone.now():
-        credit_after_commit(reward.pk)
-    return f"referral qualified: reward {reward.pk} {status}"
+    notes = programs.rewards_for_event(referral=referral, trigger=RuleTrigger.FIRST_PAYMENT, payment=payment)
+    notes += programs.rewards_for_event(referral=referral, trigger=RuleTrigger.PAID_INVOICE, payment=payment)
+    return "paid; " + "; ".join(dict.fromkeys(notes))
+
+
+def referral_signed_up(*, referral_id: int) -> str:
+    """A referral was recorded: what its program pays for a signup."""
+    referral = Referral.objects.select_for_update().get(pk=referral_id)
+    return "; ".join(programs.rewards_for_event(referral=referral, trigger=RuleTrigger.SIGNUP))
+
+
+def referral_activated(*, referred_practice_id: int) -> str:
+    """The referred practice reached its activation milestone: what its program pays for it.
+    Nothing calls this yet: the activation hook (issue 10) registers it when it lands."""
+    referral = Referral.objects.select_for_update().filter(referred_practice_id=referred_practice_id).first()
+    if referral is None:
+        return "the practice was not referred"
+    return "; ".join(programs.rewards_for_event(referral=referral, trigger=RuleTrigger.ACTIVATION))
+
+
+def reward_refunded(*, payment_id: int) -> None:
+    """More of a payment was refunded: percentage rewards on it shrink in proportion. One not yet
+    sent to Stripe is lowered (cancelled at zero); a credited one gets a reversing adjustment."""
+    payment = Payment.objects.get(pk=payment_id)
+    net = payment.amount_cents - payment_refunded_cents(payment)
+    for reward in Reward.objects.select_for_update().filter(qualifying_payment_id=payment_id, basis_points__gt=0):
+        target = min(reward.amount_cents, max(net, 0) * reward.basis_points // 10_000)
+        if reward.status in (RewardStatus.PENDING, RewardStatus.ON_HOLD) and reward.attempts == 0:
+            if target >= reward.amount_cents:
+                continue
+            note = f"refund: {reward.amount_cents} -> {target} cents"
+            if target <= 0:
+                reward.status, reward.reason = RewardStatus.CANCELLED, _("The qualifying payment was refunded.")
+            reward.amount_cents = target or reward.amount_cents
+            reward.save(update_fields=["amount_cents", "status", "reason", "updated_at"])
+            reward_log(reward, reward.status, note, from_status=reward.status)
+        elif reward.status == RewardStatus.CREDITED:
+            adjust_after_commit(reward.pk)
+        # crediting or failed: reward_credit queues the adjustment once the credit is recorded
 
 
 def credit_after_commit(reward_pk: int) -> None:
     from rewards.tasks import reward_credit  # noqa: PLC0415 - rewards.tasks imports this module
 
     transaction.on_commit(lambda: reward_credit.delay(reward_pk), robust=True)
+
+
+def adjust_after_commit(reward_pk: int) -> None:
+    from rewards.tasks import reward_adjust  # noqa: PLC0415 - rewards.tasks imports this module
+
+    transaction.on_commit(lambda: reward_adjust.delay(reward_pk), robust=True)
 
 
 def clawback_after_commit(reward_pk: int) -> None:
@@ -184,25 +184,26 @@ def rewards_release_due(*, limit: int = 500) -> int:
 
 @transaction.atomic
 def rewards_hold_shorten(*, actor: User | None = None) -> int:
-    """After the referral program changed: bring every reward still in its hold forward to what
-    the current program's hold gives (qualifying payment + hold days) when that is sooner, and
-    queue the credit of those now due. Never later: a date promised to a referrer is kept, and
-    a longer hold applies to rewards earned from then on. Each change is in the reward's log."""
-    program = program_current()
+    """After a rule changed: bring every reward still in its hold forward to what its rule's
+    hold now gives (qualifying payment, or creation for a signup reward, + hold days) when that
+    is sooner, and queue the credit of those now due. Never later: a date promised to a
+    referrer is kept, and a longer hold applies to rewards earned from then on. Each change is
+    in the reward's log."""
     now = timezone.now()
     waiting = (
         Reward.objects.select_for_update(of=("self",))
-        .select_related("qualifying_payment")
+        .select_related("qualifying_payment", "rule")
         .filter(status__in=[RewardStatus.PENDING, RewardStatus.ON_HOLD], hold_until__gt=now)
     )
     shortened = 0
     for reward in waiting:
-        due = reward.qualifying_payment.paid_at + datetime.timedelta(days=program.hold_days)
+        start = reward.qualifying_payment.paid_at if reward.qualifying_payment else reward.created_at
+        due = start + datetime.timedelta(days=reward.rule.hold_days)
         if due >= reward.hold_until:
             continue
         reward.hold_until = due
         reward.save(update_fields=["hold_until", "updated_at"])
-        note = f"hold now {program.hold_days} days ({program.name}): due {due:%Y-%m-%d %H:%M} UTC"
+        note = f"hold now {reward.rule.hold_days} days ({reward.rule.name}): due {due:%Y-%m-%d %H:%M} UTC"
         reward_log(reward, reward.status, note, actor=actor, from_status=reward.status)
         if reward.status == RewardStatus.PENDING and due <= now:
             credit_after_commit(reward.pk)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from referrals import services
 from referrals.models import Referral
 from rewards import analytics
+from rewards.models import RewardRecipient
 
 
 class StaffApi(APIView):
@@ -49,7 +50,7 @@ class StaffReferralAnalyticsApi(StaffApi):
 class ReviewQueueRowSerializer(serializers.ModelSerializer[Referral]):
     referrer_email = serializers.EmailField(source="referrer.email")
     referred_email = serializers.EmailField(source="referred_user.email")
-    reward_status = serializers.CharField(source="reward.status", default=None)
+    reward_status = serializers.SerializerMethodField(help_text="The referrer's first reward's status, if any.")
 
     class Meta:
         model = Referral
@@ -58,6 +59,11 @@ class ReviewQueueRowSerializer(serializers.ModelSerializer[Referral]):
             "eligibility_reason", "eligibility_note", "signup_ip", "reward_status",
         )  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_reward_status(self, referral: Referral) -> str | None:
+        rewards = [reward for reward in referral.rewards.all() if reward.recipient == RewardRecipient.REFERRER]
+        return min(rewards, key=lambda reward: reward.pk).status if rewards else None
 
 
 class StaffReviewQueueApi(StaffApi):
@@ -88,5 +94,5 @@ class StaffReferralReviewApi(StaffApi):
             actor=request.user,  # type: ignore[arg-type]
             **serializer.validated_data,
         )
-        referral = Referral.objects.select_related("referrer", "referred_user", "reward").get(pk=referral.pk)
+        referral = Referral.objects.select_related("referrer", "referred_user").prefetch_related("rewards").get(pk=referral.pk)
         return Response(ReviewQueueRowSerializer(referral).data)

@@ -47,6 +47,13 @@ def reward_clawback(self, reward_pk: int) -> str:  # type: ignore[no-untyped-def
     return _credit_task(self, reward_pk, crediting.reward_clawback)
 
 
+@shared_task(
+    name="rewards.tasks.reward_adjust", bind=True, max_retries=CREDIT_MAX_RETRIES, soft_time_limit=60, time_limit=90
+)
+def reward_adjust(self, reward_pk: int) -> str:  # type: ignore[no-untyped-def]
+    return _credit_task(self, reward_pk, crediting.reward_adjust)
+
+
 @shared_task(name="billing.tasks.rewards_release_due", soft_time_limit=60, time_limit=90)
 def rewards_release_due() -> int:
     """Beat: queue the credit of due rewards, and again of credits stuck in flight (a worker

@@ -13,7 +13,8 @@ from django.test import Client
 from billing import services
 from billing.models import PracticeAccount, StripeEvent
 from referrals.models import Eligibility, Referral
-from rewards.models import ReferralProgram
+from rewards.models import ReferralProgram, RewardRule
+from rewards.services import program_current
 from tenants.models import Practice, User
 from tests.stripe_helpers import signed
 
@@ -58,9 +59,22 @@ def referred(make_practice: Callable[..., Pair]) -> dict[str, Any]:
     }
 
 
+def default_rule() -> RewardRule:
+    """The default program's first rule: the house $50 to the referrer after the first payment."""
+    return program_current().rules.order_by("pk").first()  # type: ignore[return-value]
+
+
+def default_rule_set(**changes: Any) -> RewardRule:
+    rule = default_rule()
+    RewardRule.objects.filter(pk=rule.pk).update(**changes)
+    rule.refresh_from_db()
+    return rule
+
+
 @pytest.fixture
 def no_hold() -> ReferralProgram:
-    return ReferralProgram.objects.create(name="No hold (tests)", hold_days=0)
+    default_rule_set(hold_days=0)
+    return program_current()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:

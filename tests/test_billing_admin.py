@@ -19,9 +19,9 @@ from billing import services
 from billing.models import LedgerEntry, Payment, StripeEvent, StripeEventStatus
 from referrals.models import Eligibility, EligibilityReason, Referral
 from rewards import services as reward_services
-from rewards.models import ReferralProgram, Reward, RewardAction, RewardStatus
+from rewards.models import Reward, RewardAction, RewardRule, RewardStatus
 from tenants.models import User
-from tests.billing_support import post_event, process_all, wait_for
+from tests.billing_support import default_rule, post_event, process_all, wait_for
 from tests.factories import UserFactory
 from tests.stripe_helpers import Standin, invoice_paid
 
@@ -242,26 +242,31 @@ def test_non_staff_and_staff_without_permission_are_refused_and_nothing_changes(
 # --------------------------------------------------------------------------- the program's hold
 
 
-def program_form(program: ReferralProgram, **changes: Any) -> dict[str, Any]:
-    return {
-        "name": program.name, "reward_cents": program.reward_cents, "currency": program.currency,
-        "hold_days": program.hold_days, "yearly_cap_per_referrer": program.yearly_cap_per_referrer,
-        "is_active": "on" if program.is_active else "", **changes,
-    }  # fmt: skip
+def rule_form(rule: RewardRule, **changes: Any) -> dict[str, Any]:
+    fields = [
+        "program", "name", "trigger", "recipient", "structure", "amount_cents", "basis_points", "points", "duration",
+        "duration_months", "hold_days", "cap_period", "cap_count", "cap_amount_cents", "condition", "threshold",
+        "tier_group",
+    ]  # fmt: skip
+    data = {name: getattr(rule, name + "_id" if name == "program" else name) for name in fields}
+    data = {name: "" if value is None else value for name, value in data.items()}
+    return {**data, "is_active": "on" if rule.is_active else "", **changes}
+
+
+def rule_url(rule: RewardRule) -> str:
+    return f"/admin/rewards/rewardrule/{rule.pk}/change/"
 
 
 def test_lowering_the_hold_makes_rewards_already_waiting_due(
     referred: dict[str, Any], staff: User, client_for: ClientFor, django_capture_on_commit_callbacks: Any
 ) -> None:
-    program = reward_services.program_current()
-    assert program.hold_days == 14
+    rule = default_rule()
+    assert rule.hold_days == 14
     pending = a_reward(RewardStatus.PENDING)
     paid_at = pending.qualifying_payment.paid_at
     assert pending.hold_until == paid_at + datetime.timedelta(days=14)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client_for(staff).post(
-            f"/admin/rewards/referralprogram/{program.pk}/change/", program_form(program, hold_days=0), follow=True
-        )
+        response = client_for(staff).post(rule_url(rule), rule_form(rule, hold_days=0), follow=True)
     assert response.status_code == 200
     assert "1 waiting reward is due sooner under the new hold." in admin_messages(response)
     pending.refresh_from_db()
@@ -276,8 +281,8 @@ def test_a_held_reward_waiting_for_staff_is_due_once_they_approve_after_the_hold
     referred: dict[str, Any], staff: User, client_for: ClientFor, django_capture_on_commit_callbacks: Any
 ) -> None:
     held = a_reward(RewardStatus.ON_HOLD)
-    program = reward_services.program_current()
-    client_for(staff).post(f"/admin/rewards/referralprogram/{program.pk}/change/", program_form(program, hold_days=0))
+    rule = default_rule()
+    client_for(staff).post(rule_url(rule), rule_form(rule, hold_days=0))
     held.refresh_from_db()
     assert held.status == RewardStatus.ON_HOLD and held.hold_until <= timezone.now()
     with django_capture_on_commit_callbacks() as callbacks:
@@ -285,18 +290,17 @@ def test_a_held_reward_waiting_for_staff_is_due_once_they_approve_after_the_hold
     assert len(callbacks) == 1
 
 
-def test_a_new_program_with_a_shorter_hold_applies_too_but_a_longer_hold_never_delays(
+def test_a_shorter_hold_on_the_rule_applies_too_but_a_longer_hold_never_delays(
     referred: dict[str, Any], staff: User, client_for: ClientFor
 ) -> None:
     reward = a_reward(RewardStatus.PENDING)
     promised = reward.hold_until
-    program = reward_services.program_current()
-    client_for(staff).post(f"/admin/rewards/referralprogram/{program.pk}/change/", program_form(program, hold_days=30))
+    rule = default_rule()
+    client_for(staff).post(rule_url(rule), rule_form(rule, hold_days=30))
     reward.refresh_from_db()
     assert reward.hold_until == promised  # a date promised to the referrer is kept
-    client_for(staff).post(
-        "/admin/rewards/referralprogram/add/", program_form(program, name="Spring promotion", hold_days=7)
-    )
+    rule.refresh_from_db()
+    client_for(staff).post(rule_url(rule), rule_form(rule, hold_days=7))
     reward.refresh_from_db()
     assert reward.hold_until == reward.qualifying_payment.paid_at + datetime.timedelta(days=7)
     assert not LedgerEntry.objects.exists()  # still waiting: seven days from the payment
@@ -310,8 +314,8 @@ def test_with_the_hold_set_to_zero_a_waiting_reward_is_credited_by_the_worker(
     admin; the credit lands, once, without anyone calling a task by hand."""
     post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_walkthrough"))
     assert wait_for(lambda: Reward.objects.filter(status=RewardStatus.PENDING).exists())
-    program = reward_services.program_current()
-    client_for(staff).post(f"/admin/rewards/referralprogram/{program.pk}/change/", program_form(program, hold_days=0))
+    rule = default_rule()
+    client_for(staff).post(rule_url(rule), rule_form(rule, hold_days=0))
     assert wait_for(lambda: Reward.objects.filter(status=RewardStatus.CREDITED).exists()), "never credited"
     assert LedgerEntry.objects.count() == 1
     assert services.credit_balance_cents(practice=referred["referrer_practice"]) == 5000

@@ -19,9 +19,9 @@ from django.test import Client
 from billing import services
 from billing.models import LedgerEntry, Payment, PracticeAccount, StripeEvent
 from referrals.models import Referral
-from rewards.models import ReferralProgram, Reward, RewardStatus
+from rewards.models import Reward, RewardStatus
 from tenants.models import Practice, User
-from tests.billing_support import broker_idle, wait_for
+from tests.billing_support import broker_idle, default_rule_set, wait_for
 from tests.stripe_helpers import Standin, invoice_paid, signed
 
 Pair = tuple[User, Practice]
@@ -37,7 +37,7 @@ def referred_committed(make_practice: Callable[..., Pair]) -> dict[str, Any]:
     )
     services.account_for(new_practice)
     PracticeAccount.objects.filter(practice=new_practice).update(stripe_customer_id="cus_newcomer")
-    ReferralProgram.objects.create(name="No hold (tests)", hold_days=0)
+    default_rule_set(hold_days=0)
     return {"referrer_practice": referrer_practice}
 
 

@@ -81,6 +81,7 @@ def planted(practice_a: tuple[User, Practice]) -> dict[str, Any]:
             beneficiary_practice=alpha,
             qualifying_payment=payment,
             program=program,
+            rule=program.rules.order_by("pk").first(),
             amount_cents=5000,
             currency="usd",
             status=status,

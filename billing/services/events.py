@@ -16,7 +16,7 @@ from django.db.models import Q
 from billing import cards, handoffs
 from billing.models import Payment, PaymentReversal, Plan, PracticeAccount, StripeEvent
 from billing.services.accounts import PAID_SUBSCRIPTION_STATUSES, plan_freemium
-from billing.services.payments import payment_reversed, payment_void_reason, payments_lock
+from billing.services.payments import payment_refunded_cents, payment_reversed, payment_void_reason, payments_lock
 from tenants.models import Practice
 
 
@@ -101,6 +101,7 @@ def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
         currency=payment.currency,
         paid_at=payment.paid_at,
         is_reversed=payment.is_reversed,
+        refunded_cents=payment_refunded_cents(payment),
     )
     return "; ".join(handoffs.payment_recorded.send(recorded)) or f"payment {invoice['id']} recorded"
 
@@ -161,6 +162,14 @@ def _on_reversal(kind: str, obj: dict[str, Any], event: StripeEvent) -> str:
         return f"{kind} of {amount} cents recorded; its payment is not known yet"
     voided = 0
     for payment in payments:
+        if is_refund:
+            handoffs.payment_refunded.send(
+                handoffs.PaymentRefunded(
+                    payment_id=payment.pk,
+                    practice_id=payment.practice_id,
+                    refunded_cents=payment_refunded_cents(payment),
+                )
+            )
         reason = "" if payment.is_reversed else payment_void_reason(payment)
         if reason:
             payment_reversed(payment=payment, reason=reason)

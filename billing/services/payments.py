@@ -35,6 +35,13 @@ def _reversals_for(payment: Payment) -> list[PaymentReversal]:
     return list(PaymentReversal.objects.filter(keys))
 
 
+def payment_refunded_cents(payment: Payment) -> int:
+    """How much of the payment was refunded so far (disputes not counted: they void it)."""
+    return sum(
+        reversal.amount_cents for reversal in _reversals_for(payment) if reversal.kind == PaymentReversal.Kind.REFUND
+    )
+
+
 def payment_void_reason(payment: Payment) -> str:
     """Why the payment no longer qualifies a referral, or "" while it still does. A dispute
     voids it whatever its amount; refunds void it once they add up to half of it or more
@@ -75,12 +82,15 @@ def ledger_entry_record(
     currency: str,
     description: str,
     stripe_balance_transaction_id: str,
+    adjustment_key: str = "",
 ) -> LedgerEntry:
-    """Append the ledger entry of a reward credit or clawback, once: one entry per reward and
-    kind is a database rule, so a repeated call returns the entry already there."""
+    """Append the ledger entry of a reward credit, clawback or adjustment, once: one entry per
+    reward, kind and adjustment key is a database rule, so a repeated call returns the entry
+    already there."""
     entry, _created = LedgerEntry.objects.get_or_create(
         reward_id=reward_id,
         kind=kind,
+        adjustment_key=adjustment_key,
         defaults={
             "practice_id": practice_id,
             "amount_cents": amount_cents,

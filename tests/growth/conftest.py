@@ -213,6 +213,7 @@ def referral_world(public_tenant: Practice) -> dict[str, Any]:
             beneficiary_practice=alice_home if row.referrer == alice else bob_home,
             qualifying_payment=payment,
             program=program,
+            rule=program.rules.order_by("pk").first(),
             amount_cents=5000,
             currency="usd",
             status=status,

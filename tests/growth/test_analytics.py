@@ -229,6 +229,7 @@ def _held_referral(referrer: Any) -> tuple[Referral, Reward]:
         beneficiary_practice=practice,
         qualifying_payment=payment,
         program=program_current(),
+        rule=program_current().rules.order_by("pk").first(),
         amount_cents=5000,
         currency="usd",
         status=RewardStatus.ON_HOLD,

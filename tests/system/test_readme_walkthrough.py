@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from billing.models import LedgerEntry, PracticeAccount
 from rewards import services as reward_services
-from rewards.models import ReferralProgram
+from rewards.models import RewardRule
 from tenants.management.commands.demo_seed import DEMO_PASSWORD
 from tenants.models import Practice
 from tests.system.support import Browser, Stack, wait_until
@@ -99,11 +99,12 @@ def test_the_readme_walkthrough_lands_the_50_dollar_credit(stack: Stack, unique:
     page = staff.get(stack.url("/admin/login/?next=/admin/"))
     page = staff.submit(page, page.form(field="username"), username="admin@dentaltap.example", password=DEMO_PASSWORD)
     assert page.status == 200 and "sessionid" in staff.cookies, page.text[:2000]
-    program = reward_services.program_current()
-    page = staff.get(stack.url(f"/admin/rewards/referralprogram/{program.pk}/change/"))
+    rule = reward_services.program_current().rules.order_by("pk").first()
+    assert rule is not None
+    page = staff.get(stack.url(f"/admin/rewards/rewardrule/{rule.pk}/change/"))
     release_runs = stack.job_runs("billing.tasks.rewards_release_due")
     saved = staff.submit(page, page.form(field="hold_days"), hold_days="0", _save="Save")
-    assert saved.status == 200 and ReferralProgram.objects.get(pk=program.pk).hold_days == 0, saved.text[:2000]
+    assert saved.status == 200 and RewardRule.objects.get(pk=rule.pk).hold_days == 0, saved.text[:2000]
 
     def credited() -> bool:
         status = reward_status(stack, owner)

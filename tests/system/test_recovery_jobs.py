@@ -71,7 +71,9 @@ def referred(make_practice: Callable[..., Pair], unique: str) -> Referred:
 
 @pytest.fixture
 def no_hold() -> ReferralProgram:
-    return ReferralProgram.objects.create(name="No hold (system tests)", hold_days=0)
+    program = reward_services.program_current()
+    program.rules.update(hold_days=0)
+    return program
 
 
 def assert_credited_once(stack: Stack, referred: Referred) -> Reward:
@@ -144,7 +146,8 @@ def test_a_reward_whose_hold_passes_is_released_and_credited_through_beat(
     program = reward_services.program_current()
     event = invoice_paid(customer=referred.newcomer_customer, invoice_id=f"in_hold_{unique}")
     # Paid (almost) a whole hold period ago: the hold ends a few seconds from now.
-    paid_at = int(time.time()) - program.hold_days * 86400 + HOLD_LEFT_SECONDS
+    hold_days = program.rules.order_by("pk").values_list("hold_days", flat=True).first() or 0
+    paid_at = int(time.time()) - hold_days * 86400 + HOLD_LEFT_SECONDS
     event["data"]["object"]["status_transitions"]["paid_at"] = paid_at
     assert stack.post_webhook(event).status == 200
 

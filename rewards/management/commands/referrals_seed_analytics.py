@@ -44,6 +44,9 @@ class Command(BaseCommand):
         days = options["days"]
         tag = secrets.token_hex(3)
         program = program_current()
+        rule = program.rules.filter(trigger="first_payment", structure="flat").order_by("pk").first()
+        if rule is None:
+            raise CommandError("The default program has no flat first-payment rule to seed rewards of.")
         started = time.perf_counter()
         params = {
             "tag": tag,
@@ -55,7 +58,8 @@ class Command(BaseCommand):
             "days": days,
             "busiest_visits": max(1, visits // 20),
             "program": program.pk,
-            "reward": program.reward_cents,
+            "rule": rule.pk,
+            "reward": rule.amount_cents,
         }
         with transaction.atomic(), connection.cursor() as cursor:
             connection.set_schema_to_public()  # type: ignore[attr-defined]
@@ -190,10 +194,12 @@ STEPS: list[tuple[str, str]] = [
             SELECT id FROM tenants_practice
             WHERE schema_name = 'seed_' || %(tag)s || '_' || (%(paid)s + %(unreferred)s + 1)
         )
-        INSERT INTO rewards_reward (referral_id, referrer_id, beneficiary_practice_id, qualifying_payment_id,
-            program_id, amount_cents, currency, status, reason, hold_until, stripe_balance_transaction_id,
-            attempts, last_error, created_at, credited_at, updated_at)
-        SELECT r.id, r.referrer_id, home.id, fp.id, %(program)s, %(reward)s, 'usd',
+        INSERT INTO rewards_reward (referral_id, referrer_id, recipient, recipient_user_id, beneficiary_practice_id,
+            qualifying_payment_id, program_id, rule_id, occurrence, amount_cents, points, basis_points, currency,
+            status, reason, hold_until, stripe_balance_transaction_id, attempts, last_error, created_at, credited_at,
+            updated_at)
+        SELECT r.id, r.referrer_id, 'referrer', r.referrer_id, home.id, fp.id, %(program)s, %(rule)s, 'once',
+               %(reward)s, 0, 0, 'usd',
                CASE WHEN fp.is_reversed THEN 'cancelled'
                     WHEN fp.paid_at > now() - interval '14 days' THEN 'pending'
                     WHEN r.id %% 20 = 0 THEN 'clawed_back' ELSE 'credited' END,
