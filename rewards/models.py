@@ -89,6 +89,20 @@ class ReferralProgram(models.Model):
                     }
                 )
 
+    def validate_constraints(self, exclude: Any = None) -> None:
+        """The check constraints, as Django validates them; the one-default-at-a-time exclusion
+        constraint is clean()'s (Django cannot evaluate its range expression in Python)."""
+        errors: list[ValidationError] = []
+        for constraint in self._meta.constraints:
+            if isinstance(constraint, ExclusionConstraint):
+                continue
+            try:
+                constraint.validate(type(self), self, exclude=exclude)
+            except ValidationError as error:
+                errors.append(error)
+        if errors:
+            raise ValidationError(errors)
+
     def runs_at(self, moment: datetime.datetime) -> bool:
         return self.is_active and self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)
 
@@ -225,14 +239,14 @@ class RewardRule(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(condition=RuleCondition.NONE, threshold__isnull=True)
-                | (~Q(condition=RuleCondition.NONE) & Q(threshold__gte=1)),
+                | (~Q(condition=RuleCondition.NONE) & Q(threshold__isnull=False, threshold__gte=1)),
                 name="rule_tier_has_a_threshold",
                 violation_error_message=_(
                     "threshold: a tier needs a threshold of at least 1 (and only a tier has one)."
                 ),
             ),
             models.CheckConstraint(
-                condition=Q(duration=RuleDuration.MONTHS, duration_months__gte=1)
+                condition=Q(duration=RuleDuration.MONTHS, duration_months__isnull=False, duration_months__gte=1)
                 | (~Q(duration=RuleDuration.MONTHS) & Q(duration_months__isnull=True)),
                 name="rule_months_with_a_duration_in_months",
                 violation_error_message=_("months: needed (at least 1) for a duration in months, and only then."),

@@ -291,11 +291,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='rewardrule',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('condition', 'none'), ('threshold__isnull', True)), models.Q(models.Q(('condition', 'none'), _negated=True), ('threshold__gte', 1)), _connector='OR'), name='rule_tier_has_a_threshold', violation_error_message='threshold: a tier needs a threshold of at least 1 (and only a tier has one).'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('condition', 'none'), ('threshold__isnull', True)), models.Q(models.Q(('condition', 'none'), _negated=True), ('threshold__gte', 1), ('threshold__isnull', False)), _connector='OR'), name='rule_tier_has_a_threshold', violation_error_message='threshold: a tier needs a threshold of at least 1 (and only a tier has one).'),
         ),
         migrations.AddConstraint(
             model_name='rewardrule',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('duration', 'months'), ('duration_months__gte', 1)), models.Q(models.Q(('duration', 'months'), _negated=True), ('duration_months__isnull', True)), _connector='OR'), name='rule_months_with_a_duration_in_months', violation_error_message='months: needed (at least 1) for a duration in months, and only then.'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('duration', 'months'), ('duration_months__gte', 1), ('duration_months__isnull', False)), models.Q(models.Q(('duration', 'months'), _negated=True), ('duration_months__isnull', True)), _connector='OR'), name='rule_months_with_a_duration_in_months', violation_error_message='months: needed (at least 1) for a duration in months, and only then.'),
         ),
         migrations.AddConstraint(
             model_name='rewardrule',
