@@ -116,7 +116,7 @@ def _points_credit(reward: Reward) -> str:
         reward=reward,
         kind=PointsKind.REWARD,
         defaults={
-            "user_id": reward.recipient_user_id,
+            "user_id": reward.recipient_user_id or reward.referrer_id,
             "points": reward.points,
             "description": f"Referral reward #{reward.pk}",
         },
@@ -263,7 +263,7 @@ def _points_clawback(reward: Reward) -> str:
         reward=reward,
         kind=PointsKind.REWARD_REVERSED,
         defaults={
-            "user_id": reward.recipient_user_id,
+            "user_id": reward.recipient_user_id or reward.referrer_id,
             "points": -reward.points,
             "description": f"Referral reward #{reward.pk} reversed",
         },

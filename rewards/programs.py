@@ -41,7 +41,10 @@ from tenants.selectors import home_practice
 
 # Rewards that no longer count against a cap or budget.
 NOT_COUNTED = (RewardStatus.CANCELLED, RewardStatus.REJECTED, RewardStatus.CLAWED_BACK)
-CAP_PERIOD_DAYS = {CapPeriod.MONTH: 30, CapPeriod.YEAR: 365}  # rolling windows, as the yearly cap always was
+CAP_PERIOD_DAYS: dict[str, int] = {
+    CapPeriod.MONTH: 30,
+    CapPeriod.YEAR: 365,
+}  # rolling windows, as the yearly cap always was
 HOUSE_PROGRAM = {"name": "Referral credit", "currency": "usd"}
 HOUSE_RULE = {
     "name": "$50 to the referrer after the first payment",

@@ -94,5 +94,7 @@ class StaffReferralReviewApi(StaffApi):
             actor=request.user,  # type: ignore[arg-type]
             **serializer.validated_data,
         )
-        referral = Referral.objects.select_related("referrer", "referred_user").prefetch_related("rewards").get(pk=referral.pk)
+        referral = (
+            Referral.objects.select_related("referrer", "referred_user").prefetch_related("rewards").get(pk=referral.pk)
+        )
         return Response(ReviewQueueRowSerializer(referral).data)
