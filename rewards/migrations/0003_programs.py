@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0008_ledger_adjustments'),
+        ('billing', '0007_practice_account_for_every_practice'),
         ('referrals', '0004_referral_risk_level'),
         ('rewards', '0002_tables_renamed'),
         ('tenants', '0004_access_change_setting_changed'),
