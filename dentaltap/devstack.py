@@ -329,8 +329,16 @@ def web_command(*, bind: str, port: int | str) -> list[str]:
     ]
 
 
+# The worker's flags, here and in docker-compose.yml (tests/test_run_command_config.py keeps them
+# equal). Gossip, mingle and heartbeat are worker-to-worker chatter DentalTap never reads (no
+# event monitor, no revoked tasks to share): each is one more broadcast channel to tear down and
+# rebuild on every broker reconnection (gossip's teardown fails at each one), and mingle makes
+# every reconnection wait a second for neighbours.
+WORKER_OPTIONS = ["--pool=prefork", "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
 def worker_command() -> list[str]:
-    return [_bin("celery"), "-A", "dentaltap", "worker", "--pool=prefork", "--concurrency=2", "--loglevel=INFO"]
+    return [_bin("celery"), "-A", "dentaltap", "worker", *WORKER_OPTIONS, "--loglevel=INFO"]
 
 
 def beat_command(*, schedule_file: Path) -> list[str]:
