@@ -422,10 +422,29 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
+# Redis outages (docs/architecture.md, "What recovers what"): the worker and beat reconnect for as
+# long as it takes; celery's default gives up after 100 attempts (about 50 minutes at its 30 s
+# back-off) and the worker exits. The worker surviving the loss itself is dentaltap/celery.py.
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A dead broker must not hang a request: publishing gives up quickly (outboxes retry later).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task running when the connection is lost finishes (its ack is lost with the connection; every
+# task is safe to run twice) instead of being killed mid-way, which celery 6 will make the
+# default: a credit cut off while Stripe applies it would wait 10 minutes for the release job.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A dead broker must not hang a request: publishing gives up quickly (outboxes retry later), and a
+# timed-out command is not retried (`retry_on_timeout`): a frozen Redis answers nothing. TCP
+# keepalive finds a connection whose peer vanished (no RST); connections idle longer than the
+# health-check interval are pinged before use (kombu's default, said here).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2, "visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+    "socket_keepalive": True,
+    "retry_on_timeout": False,
+    "health_check_interval": 25,
+    "visibility_timeout": 3600,
+}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_TASK_ALWAYS_EAGER = False
 

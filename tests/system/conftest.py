@@ -28,12 +28,22 @@ def system_stack(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture
-def stack(system_stack: Stack, transactional_db: None) -> Stack:
+def stack(system_stack: Stack, transactional_db: None) -> Iterator[Stack]:
     """The stack, with Redis up, a live worker and an empty queue. The test's rows are committed
-    (the stack's processes must see them) and removed afterwards."""
+    (the stack's processes must see them) and removed afterwards.
+
+    A worker that exits during a test, unless the test killed it, fails that test: the next
+    test's set-up starts a new worker, which would hide it (a worker that dies after a Redis
+    outage is what stalls every task in production)."""
     system_stack.ensure_running()
     system_stack.purge_broker()
-    return system_stack
+    worker, starts = system_stack.worker, system_stack.worker_starts
+    yield system_stack
+    if system_stack.worker_starts == starts:
+        assert worker is not None and worker.poll() is None, (
+            f"the worker exited during the test (exit code {worker.poll() if worker else None}):\n"
+            + system_stack.diagnostics()
+        )
 
 
 @pytest.fixture

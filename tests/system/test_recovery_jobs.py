@@ -134,6 +134,68 @@ def test_an_event_accepted_while_redis_is_down_is_processed_by_the_relay_once_re
     assert_credited_once(stack, referred)
 
 
+# --------------------------------------------------------------------------- the worker itself
+
+
+@pytest.mark.parametrize("outage", ["stopped", "frozen"])
+def test_the_same_worker_consumes_again_after_a_redis_outage_that_caught_it_running_a_task(
+    stack: Stack, referred: Referred, no_hold: ReferralProgram, unique: str, outage: str
+) -> None:
+    """Redis goes away while the worker runs a task it has not acknowledged yet (acks_late: a
+    reward's credit, waiting on a slow Stripe). The worker process must live through it and
+    consume again once Redis is back: with celery 5.7 / kombu 5.7 its consumer died instead
+    ("Unrecoverable error: AttributeError: 'NoneType' object has no attribute 'hostname'" in
+    kombu's `_connparams`, closing the lost connection a second time to give back the
+    unacknowledged message) and the worker shut down, so no task ran until someone restarted it."""
+    assert stack.worker is not None
+    worker, starts = stack.worker, stack.worker_starts
+    unrecoverable_before = stack.log_count(r"Unrecoverable error")
+    customer: dict[str, Any] = stack.stripe("POST", "/v1/customers", {"name": "Referrer"})
+    services.account_for(referred.referrer_practice)
+    PracticeAccount.objects.filter(practice=referred.referrer_practice).update(stripe_customer_id=customer["id"])
+    # Stripe answers the credit slowly: the task is still running when Redis goes away.
+    stack.stripe_delay_next_write(seconds=6)
+
+    event = invoice_paid(customer=referred.newcomer_customer, invoice_id=f"in_busy_{unique}")
+    assert stack.post_webhook(event).status == 200
+    wait_until(
+        lambda: stack.stripe_requests(f"/v1/customers/{customer['id']}/balance_transactions", method="POST"),
+        message="the credit task to be waiting on Stripe",
+        diagnostics=stack.diagnostics,
+    )
+    # What the worker sees: a stopped server closes its connections at once; a frozen one answers
+    # nothing, and the worker only finds out when the credit ends and its acknowledgement times out.
+    felt = {"stopped": r"Connection to broker lost", "frozen": r"Couldn't ack"}[outage]
+    felt_before = stack.log_count(felt)
+    stack.redis.outage(outage)
+    wait_until(
+        lambda: stack.log_count(felt) > felt_before,
+        message=f"the worker to feel the outage ({felt!r} in its log)",
+        diagnostics=stack.diagnostics,
+    )
+    stack.redis.recover(outage)
+
+    # Work that exists only after the outage: a second payment, paid now, must be processed.
+    after = invoice_paid(customer=referred.newcomer_customer, invoice_id=f"in_after_{unique}")
+    assert stack.post_webhook(after).status == 200
+    wait_until(
+        lambda: StripeEvent.objects.filter(stripe_event_id=after["id"], status="processed").exists(),
+        message="the worker to process an event that arrived after the outage",
+        diagnostics=stack.diagnostics,
+    )
+    wait_until(
+        lambda: Reward.objects.filter(referral=referred.referral, status=RewardStatus.CREDITED).exists(),
+        message="the credit that was running during the outage to finish",
+        diagnostics=stack.diagnostics,
+    )
+    stack.wait_for_more_runs("billing.tasks.stripe_events_relay")
+    # The same process did all of it: never restarted, never shut down.
+    assert stack.worker is worker and stack.worker_starts == starts and worker.poll() is None
+    assert stack.log_count(r"Unrecoverable error") == unrecoverable_before
+    assert Payment.objects.count() == 2
+    assert_credited_once(stack, referred)
+
+
 # --------------------------------------------------------------------------- the release job
 
 
