@@ -54,6 +54,14 @@ def revoked_refusal(target: Membership) -> Refusal | None:
     return None
 
 
+def suspend_refusal(target: Membership) -> Refusal | None:
+    """Only an active access can be suspended (a second suspension would only add a false entry
+    to the access log)."""
+    if target.status != MembershipStatus.ACTIVE:
+        return Refusal("not_active", _("Only an active access can be suspended."))
+    return None
+
+
 def leaves_no_owner(target: Membership, other_active_owners: int) -> bool:
     """Taking this member's ownership or access away would leave the practice without an owner."""
     return target.role == Role.OWNER and target.status == MembershipStatus.ACTIVE and other_active_owners == 0
@@ -77,6 +85,9 @@ def transfer_refusal(actor: Membership, target: Membership) -> Refusal | None:
         return Refusal("own_access", _("You already own this practice."))
     if target.status != MembershipStatus.ACTIVE:
         return Refusal("not_active", _("Ownership can only go to an active member."))
+    if target.role == Role.OWNER:
+        # "Transferring" to a co-owner would only demote the actor to practice admin.
+        return Refusal("already_owner", _("This member is already an owner."))
     return None
 
 
@@ -126,8 +137,8 @@ def member_actions(*, viewer: Membership | None, target: Membership, other_activ
         # An owner keeps every permission: none can be withheld, so none is offered.
         grantable_permissions=frozenset() if is_owner else own,
         can_set_expiry=not is_owner,
-        can_suspend=target.status == MembershipStatus.ACTIVE and not last_owner,
+        can_suspend=suspend_refusal(target) is None and not last_owner,
         can_restore=target.status == MembershipStatus.SUSPENDED,
         can_revoke=not last_owner,
-        can_transfer_ownership=transfer_refusal(viewer, target) is None and not is_owner,
+        can_transfer_ownership=transfer_refusal(viewer, target) is None,
     )

@@ -243,6 +243,8 @@ def _status_change(
     if from_status is not None and target.status != from_status:
         raise ApplicationError(_("Only a suspended access can be restored."), code="not_suspended")
     _raise(team_rules.revoked_refusal(target))
+    if new_status == MembershipStatus.SUSPENDED:
+        _raise(team_rules.suspend_refusal(target))
     if new_status != MembershipStatus.ACTIVE:
         _check_keeps_an_owner(practice, target)
     else:
