@@ -49,7 +49,7 @@ from invitations import tokens  # noqa: E402
 from invitations.models import Invitation  # noqa: E402
 from referrals import services as referral_services  # noqa: E402
 from referrals.models import PracticeReferralSettings  # noqa: E402
-from tenants.management.commands.demo_seed import public_tenant_ensure  # noqa: E402
+from tenants.services import public_tenant_ensure  # noqa: E402
 
 BULK = int(os.environ.get("BENCH_BULK", "500"))
 SIGNUPS = int(os.environ.get("BENCH_SIGNUPS", "20"))

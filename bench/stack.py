@@ -47,8 +47,8 @@ def database_reset() -> None:
     from django.db import connection
 
     from dentaltap import devstack
-    from tenants.management.commands.demo_seed import public_tenant_ensure
     from tenants.routing import tenant_host_cache
+    from tenants.services import public_tenant_ensure
 
     _bench_only()
     connection.close()

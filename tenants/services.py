@@ -158,3 +158,12 @@ def practice_create(*, name: str, slug: str, owner: User, meta: RequestMeta | No
     membership_create(user=owner, practice=practice, role=Role.OWNER, joined_via=JoinedVia.CREATED_PRACTICE, meta=meta)
     logger.info("practice created: %s (%s) by user %s", practice.slug, practice.schema_name, owner.pk)
     return practice
+
+
+def public_tenant_ensure() -> Practice:
+    """The public tenant (schema "public") and its domain: the base site lives there."""
+    public, _ = Practice.objects.get_or_create(
+        schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"name": "DentalTap", "slug": "public"}
+    )
+    Domain.objects.get_or_create(domain=settings.BASE_DOMAIN, defaults={"tenant": public, "is_primary": True})
+    return public

@@ -71,7 +71,7 @@ def browser(live_server: object) -> Iterator[Any]:
     from django.db import connections
     from playwright.sync_api import sync_playwright
 
-    from tenants.management.commands.demo_seed import public_tenant_ensure
+    from tenants.services import public_tenant_ensure
 
     public_tenant_ensure()
     connections.close_all()

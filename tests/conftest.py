@@ -13,9 +13,9 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from accounts.services import account_signup
-from tenants.management.commands.demo_seed import public_tenant_ensure
 from tenants.models import Practice, User
 from tenants.routing import tenant_host_cache
+from tenants.services import public_tenant_ensure
 from tests.billing_support import no_hold, referred  # noqa: F401 - fixtures for every test module
 from tests.browser_support import (  # noqa: F401 - browser and page: fixtures for every test module
     SKIP_BROWSER_TESTS_VARIABLE,

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tenants.management.commands.demo_seed import public_tenant_ensure
+from tenants.services import public_tenant_ensure
 from tests.browser_support import BROWSER_MARKS, log_in
 
 pytestmark = BROWSER_MARKS

@@ -24,8 +24,8 @@ def two_practices(live_server: object) -> dict[str, str]:
     from django.db import connections
 
     from accounts.services import account_signup
-    from tenants.management.commands.demo_seed import public_tenant_ensure
     from tenants.models import JoinedVia, Role
+    from tenants.services import public_tenant_ensure
     from tenants.team.services import membership_create
     from tests.conftest import upgrade_to_paid_plan
     from tests.factories import DEFAULT_PASSWORD, UserFactory

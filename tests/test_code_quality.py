@@ -32,3 +32,10 @@ def test_mypy_is_clean() -> None:
 @pytest.mark.django_db
 def test_no_missing_migrations() -> None:
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_import_contracts_hold() -> None:
+    """The layer order and the kit's independence ([tool.importlinter] in pyproject.toml), every
+    import counted, function-local ones included."""
+    result = run(str(BIN / "lint-imports"), "--no-cache")
+    assert result.returncode == 0, result.stdout + result.stderr

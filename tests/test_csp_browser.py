@@ -32,7 +32,7 @@ def seeded(live_server: object) -> dict[str, Any]:
     from django_tenants.utils import tenant_context
 
     from accounts.services import account_signup
-    from tenants.management.commands.demo_seed import public_tenant_ensure
+    from tenants.services import public_tenant_ensure
     from tests.factories import DEFAULT_PASSWORD, AppointmentFactory, PatientFactory, UserFactory
 
     public_tenant_ensure()

@@ -16,8 +16,8 @@ from django_tenants.utils import schema_context
 from accounts.services import account_signup
 from dentaltap.errors import ApplicationError
 from tenants import services
-from tenants.management.commands.demo_seed import public_tenant_ensure
 from tenants.models import Domain, Membership, Practice, User
+from tenants.services import public_tenant_ensure
 from tests.concurrency import run_together
 from tests.conftest import BASE
 from tests.factories import DEFAULT_PASSWORD

@@ -23,8 +23,8 @@ from practice.models import Patient
 from provisioning import catalogue, recipe, services
 from provisioning.models import SpareSchema
 from tenants import services as tenant_services
-from tenants.management.commands.demo_seed import public_tenant_ensure
 from tenants.models import Membership, Practice, User
+from tenants.services import public_tenant_ensure
 from tests.factories import DEFAULT_PASSWORD
 
 

@@ -1,10 +1,9 @@
 """Issue 10, the money half: billing hands payments up to rewards through typed hand-offs and
 works alone; the reward tables moved to `rewards` with their rows; `Practice.plan` only reads;
-the apps import only downwards."""
+the layer order is checked by import-linter (tests/test_code_quality.py)."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Any
 
@@ -187,48 +186,5 @@ def test_the_move_keeps_every_reward_log_and_ledger_row(
     assert len(stripe_standin.requests("balance_transactions")) == 1
 
 
-# --------------------------------------------------------------------------- layers
-
-
-LAYERS = [
-    "dentaltap",
-    "provisioning",
-    "tenants",
-    "practice",
-    "billing",
-    "invitations",
-    "referrals",
-    "rewards",
-    "accounts",
-]
-# Upward imports left to the other half of issue 10 (one signup service in `accounts`, the
-# invitations/referrals decoupling) and the demo seed command (a composition step). A new
-# upward import anywhere else fails this test.
-KNOWN_UPWARD = {"tenants/management/commands/demo_seed.py"}
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
-    return found
-
-
-def test_apps_import_only_downwards() -> None:
-    """Every import, function-local ones included, in every app (the composition root,
-    dentaltap's urls, settings and celery app, may know everyone; it is not scanned)."""
-    rank = {app: index for index, app in enumerate(LAYERS)}
-    upward = set()
-    for app in LAYERS[1:]:
-        for path in (ROOT / app).rglob("*.py"):
-            relative = str(path.relative_to(ROOT))
-            if relative in KNOWN_UPWARD:
-                continue
-            for imported in _imports(path) & set(rank):
-                if rank[imported] > rank[app]:
-                    upward.add(f"{relative} imports {imported}")
-    assert not upward, sorted(upward)
+# The layer order itself is import-linter's ([tool.importlinter] in pyproject.toml), run by
+# tests/test_code_quality.py: it sees every import, function-local ones included, and chains.

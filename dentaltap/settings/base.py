@@ -119,7 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dentaltap.context_processors.site",
+                "tenants.context_processors.site",
                 "invitations.context_processors.growth_nav",
                 "referrals.context_processors.referral_nav",
             ],

@@ -12,10 +12,10 @@ import re
 import pytest
 from django.core.management import call_command
 
+from accounts.management.commands.demo_seed import DEMO_PASSWORD
 from billing.models import LedgerEntry, PracticeAccount
 from rewards import services as reward_services
 from rewards.models import RewardRule
-from tenants.management.commands.demo_seed import DEMO_PASSWORD
 from tenants.models import Practice
 from tests.system.support import Browser, Stack, wait_until
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from tenants.management.commands.demo_seed import public_tenant_ensure
+from tenants.services import public_tenant_ensure
 
 
 class Command(BaseCommand):

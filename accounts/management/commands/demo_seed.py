@@ -1,4 +1,7 @@
-"""Create the public tenant and, on the first run only, demo practices, owners and patients."""
+"""Create the public tenant and, on the first run only, demo practices, owners and patients.
+
+A composition step (it builds practices, owners and their patients), so it lives in the top
+layer; the public tenant itself is `tenants.services.public_tenant_ensure`."""
 
 from __future__ import annotations
 
@@ -12,8 +15,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from practice.models import Appointment, Patient
-from tenants.models import Domain, Practice, User
-from tenants.services import practice_create
+from tenants.models import Practice, User
+from tenants.services import practice_create, public_tenant_ensure
 
 DEMO_PASSWORD = "dentaltap-demo"  # noqa: S105 - printed for the local demo, never used in production
 DEMO_PRACTICES = [
@@ -26,15 +29,6 @@ DEMO_PATIENTS = [
     ("Olga", "Smirnova", datetime.date(1978, 11, 30)),
     ("Jonas", "Becker", datetime.date(2001, 1, 14)),
 ]
-
-
-def public_tenant_ensure() -> Practice:
-    """The public tenant (schema "public") and its domain: the base site lives there."""
-    public, _ = Practice.objects.get_or_create(
-        schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"name": "DentalTap", "slug": "public"}
-    )
-    Domain.objects.get_or_create(domain=settings.BASE_DOMAIN, defaults={"tenant": public, "is_primary": True})
-    return public
 
 
 class Command(BaseCommand):
