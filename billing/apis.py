@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Sum
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -10,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import handoffs, services, webhooks
+from billing import selectors, services, webhooks
 from billing.models import LedgerEntry, Payment
 from tenants.access import Permission, current_practice
 
@@ -89,15 +88,14 @@ class BillingSummaryApi(APIView):
     @extend_schema(responses=OutputSerializer)
     def get(self, request: Request) -> Response:
         practice = current_practice(request)
-        account = services.account_for(practice)
-        ledger = LedgerEntry.objects.filter(practice=practice)
+        summary = selectors.billing_summary(account=services.account_for(practice), limit=100)
         return Response(
             {
-                "plan": account.plan.code,
-                "subscription_status": account.subscription_status,
-                "credit_balance_cents": ledger.aggregate(total=Sum("amount_cents"))["total"] or 0,
-                "ledger": self.LedgerSerializer(ledger[:100], many=True).data,
-                "payments": self.PaymentSerializer(Payment.objects.filter(practice=practice)[:100], many=True).data,
-                "rewards": self.RewardSerializer(handoffs.reward_lines(practice=practice, limit=100), many=True).data,
+                "plan": summary.account.plan.code,
+                "subscription_status": summary.account.subscription_status,
+                "credit_balance_cents": summary.credit_balance_cents,
+                "ledger": self.LedgerSerializer(summary.ledger, many=True).data,
+                "payments": self.PaymentSerializer(summary.payments, many=True).data,
+                "rewards": self.RewardSerializer(summary.reward_lines, many=True).data,
             }
         )

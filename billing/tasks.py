@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError
 
 from billing import services
+from dentaltap.tasks import RetryingTask
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, soft_time_limit=60, time_limit=90)
+@shared_task(base=RetryingTask, max_retries=5, soft_time_limit=60, time_limit=90)
 def stripe_event_process(event_pk: int) -> str:
     return services.stripe_event_process(event_pk=event_pk)
 

@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from billing import handoffs, selectors, services
-from billing.models import LedgerEntry, Payment, Plan
+from billing import selectors, services
+from billing.models import Plan
 from dentaltap.errors import ApplicationError
 from tenants.access import Permission, current_practice, membership_has_permission, permission_required
 from tenants.urls_helpers import practice_url
@@ -18,13 +18,14 @@ from tenants.urls_helpers import practice_url
 def billing_page(request: HttpRequest) -> HttpResponse:
     practice = current_practice(request)
     account = services.account_for(practice)
+    summary = selectors.billing_summary(account=account, limit=50)
     context = {
         "account": account,
         "plans": Plan.objects.filter(is_active=True),
-        "balance_cents": services.credit_balance_cents(practice=practice),
-        "ledger": LedgerEntry.objects.filter(practice=practice)[:50],
-        "payments": Payment.objects.filter(practice=practice)[:50],
-        "reward_lines": handoffs.reward_lines(practice=practice, limit=50),
+        "balance_cents": summary.credit_balance_cents,
+        "ledger": summary.ledger,
+        "payments": summary.payments,
+        "reward_lines": summary.reward_lines,
         "subscription_status_label": selectors.subscription_status_label(account.subscription_status),
         "has_subscription": services.has_live_subscription(account),
         "can_manage": membership_has_permission(getattr(request, "membership", None), Permission.MANAGE_BILLING),

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from billing.limits import PlanLimitReached, practitioner_seats
 from dentaltap.errors import ApplicationError, ConflictError
+from dentaltap.locks import advisory_lock
 from invitations import handoffs, tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.roles import grantable_roles
@@ -154,10 +155,9 @@ def invitation_create_many(
     batch = InvitationBatch()
     valid = _valid_addresses(emails, batch.issues)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            # One practice's invitation batches run one at a time; the partial unique constraint
-            # still guards the rule itself.
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"invitations:{practice.pk}"])
+        # One practice's invitation batches run one at a time; the partial unique constraint
+        # still guards the rule itself.
+        advisory_lock(f"invitations:{practice.pk}")
         statuses = dict(
             Membership.objects.filter(
                 practice=practice,

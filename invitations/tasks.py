@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from smtplib import SMTPException
-
 from celery import shared_task
-from django.db import OperationalError
 
+from dentaltap.tasks import RetryingTask
 from invitations import services
 
 
-@shared_task(
-    autoretry_for=(OperationalError, SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=6,
-    soft_time_limit=30,
-    time_limit=45,
-)
+@shared_task(base=RetryingTask, max_retries=6)
 def invitation_send(invitation_id: int) -> bool:
     """Email one invitation (a fresh token each send). Safe to run twice."""
     return services.invitation_send(invitation_id=invitation_id)
@@ -34,13 +26,7 @@ def invitations_expire() -> int:
     return services.invitations_expire()
 
 
-@shared_task(
-    autoretry_for=(OperationalError, SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=6,
-    soft_time_limit=30,
-    time_limit=45,
-)
+@shared_task(base=RetryingTask, max_retries=6)
 def invitation_seat_limit_notify(invitation_id: int) -> int:
     """Tell the inviter that their invitee hit the plan's seat limit. Safe to run twice."""
     return services.invitation_seat_limit_notify(invitation_id=invitation_id)

@@ -78,7 +78,7 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
                 message=form.cleaned_data["message"],
             )
         except RateLimited as error:
-            form.add_error(None, error.message)
+            form_errors_add(form, error)
             status = error.status_code
         except ApplicationError as error:
             form_errors_add(form, error)

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import OperationalError
 
+from dentaltap.tasks import RetryingTask
 from practice import selectors
 from tenants.tasks import run_in_practice
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, soft_time_limit=30, time_limit=45)
+@shared_task(base=RetryingTask, max_retries=5)
 def patient_count_refresh(practice_id: int) -> int | None:
     """Recount a practice's patients into its cache. Safe to run twice."""
     return run_in_practice(practice_id, lambda _practice: selectors.patient_count_refresh())

@@ -8,11 +8,12 @@ import secrets
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dentaltap.errors import ApplicationError, ConflictError
+from dentaltap.locks import advisory_lock
 from invitations.models import Invitation
 from invitations.roles import grantable_roles
 from referrals import handoffs, mailboxes, risk, selectors
@@ -180,9 +181,8 @@ def referral_record(
     signup_ip: str | None = None,
 ) -> Referral:
     signup_ip = signup_ip if signup_ip and signup_ip != "unknown" else None
-    with connection.cursor() as cursor:
-        # Serialises one referrer's concurrent signups so the velocity count is exact.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"referrals:{referrer.pk}"])
+    # Serialises one referrer's concurrent signups so the velocity count is exact.
+    advisory_lock(f"referrals:{referrer.pk}")
     decision = referral_eligibility_decide(
         referrer=referrer, referred_user=referred_user, signup_ip=signup_ip, source=source
     )

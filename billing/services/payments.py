@@ -6,12 +6,12 @@ ledger, a correction a reversing entry."""
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
 from billing import handoffs
 from billing.models import LedgerEntry, Payment, PaymentReversal
+from dentaltap.locks import advisory_lock
 from tenants.models import Practice
 
 # Refunds adding up to this share of the payment (or more) mean it no longer qualifies a
@@ -22,8 +22,7 @@ REFUND_VOID_PERCENT = 50
 def payments_lock() -> None:
     """Payments, refunds and disputes are applied one at a time: a refund processed at the same
     moment as its payment must see it (or be seen by it), never slip between them."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('billing:payments'))")
+    advisory_lock("billing:payments")
 
 
 def _reversals_for(payment: Payment) -> list[PaymentReversal]:
