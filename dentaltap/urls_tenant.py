@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("tenants.team.urls")),
     path("", include("billing.urls")),
     path("", include("practice.urls")),
+    path("", include("onboarding.urls")),
     path("", include("invitations.urls")),
     path("", include("referrals.urls")),
 ]

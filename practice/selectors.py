@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 
 from django.core.cache import cache
+from django_tenants.utils import tenant_context
 from redis.exceptions import RedisError
 
-from practice.models import Patient
+from onboarding.hooks import ActivationFacts
+from practice.models import Appointment, AppointmentStatus, Patient
+from tenants.models import Practice
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +37,16 @@ def patient_count() -> int:
         logger.warning("cache unavailable; counting patients directly")
         cached = None
     return cached if isinstance(cached, int) else Patient.objects.count()
+
+
+def activation_facts(practice_id: int) -> ActivationFacts | None:
+    """What the activation rule counts, read in the named practice's schema (onboarding asks
+    through the provider practice registers at start-up). None for a practice that is gone."""
+    practice = Practice.objects.filter(pk=practice_id).exclude(schema_name="public").first()
+    if practice is None:
+        return None
+    with tenant_context(practice):
+        return ActivationFacts(
+            patients=Patient.objects.count(),
+            completed_appointments=Appointment.objects.filter(status=AppointmentStatus.COMPLETED).count(),
+        )

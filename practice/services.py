@@ -12,8 +12,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from dentaltap.errors import ApplicationError
+from onboarding.models import MilestoneKey
+from onboarding.services import milestone_record
 from practice.handoffs import patient_limit_check
-from practice.models import Appointment, Patient
+from practice.models import Appointment, AppointmentStatus, Patient
 from practice.tasks import patient_count_refresh
 
 if TYPE_CHECKING:
@@ -93,6 +95,7 @@ def patient_create(*, practice: Practice, **data: Any) -> Patient:
     patient_limit_check(practice=practice)
     patient = Patient.objects.create(**{key: data[key] for key in PATIENT_FIELDS if key in data})
     _patient_count_refresh_after_commit(practice)
+    milestone_record(practice_id=practice.pk, key=MilestoneKey.FIRST_PATIENT)  # after commit
     return patient
 
 
@@ -108,9 +111,18 @@ def patient_update(*, practice: Practice, patient: Patient, **data: Any) -> Pati
     return patient
 
 
+def _appointment_milestones(practice: Practice, appointment: Appointment) -> None:
+    # Named explicitly: this runs in the practice's schema, the milestones live in public.
+    milestone_record(practice_id=practice.pk, key=MilestoneKey.FIRST_APPOINTMENT_BOOKED)
+    if appointment.status == AppointmentStatus.COMPLETED:
+        milestone_record(practice_id=practice.pk, key=MilestoneKey.FIRST_APPOINTMENT_COMPLETED)
+
+
 def appointment_create(*, practice: Practice, **data: Any) -> Appointment:
     _check_times(data["starts_at"], data["ends_at"], changed={"starts_at", "ends_at"})
-    return Appointment.objects.create(**{key: data[key] for key in APPOINTMENT_FIELDS if key in data})
+    appointment = Appointment.objects.create(**{key: data[key] for key in APPOINTMENT_FIELDS if key in data})
+    _appointment_milestones(practice, appointment)
+    return appointment
 
 
 @transaction.atomic
@@ -124,4 +136,5 @@ def appointment_update(*, practice: Practice, appointment: Appointment, **data: 
             setattr(appointment, key, data[key])
     _check_times(appointment.starts_at, appointment.ends_at, changed=changed)
     appointment.save()
+    _appointment_milestones(practice, appointment)
     return appointment

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from dentaltap.errors import ApplicationError
 from dentaltap.forms import form_errors_add
+from onboarding.checklist import checklist_for
 from practice import selectors, services
 from practice.forms import AppointmentForm, PatientForm
 from practice.models import Appointment, Patient
@@ -45,6 +46,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             Appointment.objects.select_related("patient").filter(starts_at__gte=timezone.now())[:5]
             if _can(request, Permission.VIEW_SCHEDULE)
             else None
+        ),
+        "checklist": checklist_for(
+            practice=current_practice(request), membership=getattr(request, "membership", None)
         ),
     }
     return render(request, "practice/dashboard.html", context)

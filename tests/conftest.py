@@ -123,6 +123,17 @@ def _fresh_routing_and_schema(request: pytest.FixtureRequest) -> Iterator[None]:
             connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _milestone_memory_cleared() -> Iterator[None]:
+    """The milestone store's in-process memory (onboarding.services) describes committed rows;
+    each test's database starts afresh, so does the memory."""
+    from onboarding.services import milestone_cache_clear
+
+    milestone_cache_clear()
+    yield
+    milestone_cache_clear()
+
+
 @pytest.fixture
 def public_tenant(db: None) -> Practice:
     return public_tenant_ensure()

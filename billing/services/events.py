@@ -17,6 +17,8 @@ from billing import cards, handoffs
 from billing.models import Payment, PaymentReversal, Plan, PracticeAccount, StripeEvent
 from billing.services.accounts import PAID_SUBSCRIPTION_STATUSES, plan_freemium
 from billing.services.payments import payment_refunded_cents, payment_reversed, payment_void_reason, payments_lock
+from onboarding.models import MilestoneKey
+from onboarding.services import milestone_record
 from tenants.models import Practice
 
 
@@ -91,6 +93,7 @@ def _on_invoice_paid(invoice: dict[str, Any], event: StripeEvent) -> str:
     )
     if not created:
         return f"payment {invoice['id']} already recorded"
+    milestone_record(practice_id=practice.pk, key=MilestoneKey.FIRST_PAYMENT, at=payment.paid_at)
     if payment_void_reason(payment):  # refunded or disputed before this event arrived
         payment.is_reversed = True
         payment.save(update_fields=["is_reversed"])

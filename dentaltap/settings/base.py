@@ -45,6 +45,7 @@ DATA_DIR = config.data_dir()
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "onboarding",  # milestones and activation: just above tenants, so every app can record
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

@@ -23,6 +23,8 @@ from dentaltap.locks import advisory_lock
 from invitations import tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.roles import grantable_roles
+from onboarding.models import MilestoneKey
+from onboarding.services import milestone_record
 from tenants.access import Permission, membership_get_active, membership_has_permission
 from tenants.models import Membership, MembershipStatus, Practice, Role, User, normalize_email
 
@@ -197,6 +199,7 @@ def invitation_create_many(
         ids = [invitation.pk for invitation in batch.invitations]
         if ids:
             transaction.on_commit(lambda: invitations_enqueue_send(ids), robust=True)
+            milestone_record(practice_id=practice.pk, key=MilestoneKey.FIRST_COLLEAGUE_INVITED)
     logger.info(
         "practice %s: %d invited, %d resent, %d refused by user %s",
         practice.pk,

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from invitations import handoffs, tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.services.invite import invitations_enqueue_send
+from onboarding.models import MilestoneKey
+from onboarding.services import milestone_record
 from tenants.models import Role
 from tenants.urls_helpers import public_url
 
@@ -50,6 +52,8 @@ def invitation_send(*, invitation_id: int) -> bool:
         invitation.send_count += 1
         invitation.save(update_fields=["token_hash", "sent_at", "send_count", "updated_at"])
         invitation_email_build(invitation=invitation, token=token).send()
+        # Every invitation email carries the inviter's referral link: the practice's first one out.
+        milestone_record(practice_id=invitation.practice_id, key=MilestoneKey.FIRST_REFERRAL_SENT)
     return True
 
 

@@ -1,0 +1,153 @@
+"""Recording milestones and deciding activation. Milestones live in the public schema; the
+callers (patient and appointment services among them) run in a practice's schema, so every call
+names the practice explicitly."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dentaltap.errors import ApplicationError
+from onboarding import hooks
+from onboarding.models import ActivationRule, ChecklistPreference, MilestoneKey, PracticeMilestone
+from tenants.models import Membership, Practice, Role
+
+logger = logging.getLogger(__name__)
+
+# Milestones are written once and never moved or deleted (short of deleting the practice, whose
+# id PostgreSQL never hands out again), so "this process already saw (practice, key) stored" stays
+# true: the hot paths (every patient created) skip the INSERT after the first time. Bounded.
+_KNOWN_LIMIT = 100_000
+_known: set[tuple[int, str]] = set()
+
+
+def milestone_cache_clear() -> None:
+    """Forget what this process has seen stored (tests roll the database back between tests)."""
+    _known.clear()
+    _created_at.clear()
+    _rule_cache.clear()
+
+
+def _remember(practice_id: int, key: str) -> None:
+    if len(_known) >= _KNOWN_LIMIT:
+        _known.clear()
+    _known.add((practice_id, key))
+
+
+def milestone_record(*, practice_id: int, key: str, at: datetime.datetime | None = None) -> None:
+    """Record that the practice reached `key` (at `at`, default now), after the caller's
+    transaction commits; at once when there is none. A rolled-back action records nothing; a
+    failing write is logged and never fails the action (robust on_commit). Reaching a milestone
+    may activate the practice (activation_evaluate)."""
+    if key not in MilestoneKey.values:
+        raise ValueError(f"unknown milestone {key!r}")
+    moment = at or timezone.now()
+    transaction.on_commit(lambda: _milestone_record_now(practice_id, key, moment), robust=True)
+
+
+def _milestone_record_now(practice_id: int, key: str, at: datetime.datetime) -> None:
+    milestone_write(practice_id=practice_id, key=key, at=at)
+    # Any later milestone (or a repeat of one: the third patient) may complete the rule.
+    if key not in (MilestoneKey.ACTIVATED, MilestoneKey.PRACTICE_CREATED):
+        activation_evaluate(practice_id=practice_id)
+
+
+_INSERT_SQL = (
+    "INSERT INTO {table} (practice_id, key, reached_at) VALUES (%s, %s, %s) "
+    "ON CONFLICT (practice_id, key) DO NOTHING RETURNING id"
+)
+
+
+def milestone_write(*, practice_id: int, key: str, at: datetime.datetime, notify: bool = True) -> bool:
+    """The one write: insert the milestone unless it exists (the unique constraint decides
+    races). Returns True if this call recorded it; then the listeners hear of it (unless
+    `notify` is off: the backfill derives history, it does not announce it)."""
+    if (practice_id, key) in _known:
+        return False
+    quote = connection.ops.quote_name
+    table = f"{quote(settings.PUBLIC_SCHEMA_NAME)}.{quote(PracticeMilestone._meta.db_table)}"
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL.format(table=table), [practice_id, key, at])
+        created = cursor.fetchone() is not None
+    _remember(practice_id, key)
+    if created:
+        logger.info("practice %s reached %s", practice_id, key)
+        if notify:
+            hooks.milestone_reached_notify(hooks.MilestoneReached(practice_id=practice_id, key=key, reached_at=at))
+    return created
+
+
+# The rule is read at most once a minute per process (staff edits apply within a minute), and a
+# practice's signup time never changes: a practice past its window costs no query per change.
+_RULE_TTL_SECONDS = 60.0
+_rule_cache: list[tuple[float, ActivationRule]] = []
+_created_at: dict[int, datetime.datetime] = {}
+
+
+def activation_rule(*, fresh: bool = False) -> ActivationRule:
+    if not fresh and _rule_cache and time.monotonic() - _rule_cache[0][0] < _RULE_TTL_SECONDS:
+        return _rule_cache[0][1]
+    rule = ActivationRule.objects.filter(pk=1).first() or ActivationRule(pk=1)
+    _rule_cache[:] = [(time.monotonic(), rule)]
+    return rule
+
+
+def activation_rule_forget() -> None:
+    _rule_cache.clear()
+
+
+def _practice_created_at(practice_id: int) -> datetime.datetime | None:
+    if practice_id not in _created_at:
+        created_at = Practice.objects.filter(pk=practice_id).values_list("created_at", flat=True).first()
+        if created_at is None:
+            return None
+        if len(_created_at) >= _KNOWN_LIMIT:
+            _created_at.clear()
+        _created_at[practice_id] = created_at
+    return _created_at[practice_id]
+
+
+def activation_evaluate(*, practice_id: int, now: datetime.datetime | None = None) -> bool:  # noqa: PLR0911
+    """Record `activated` if the practice meets the activation rule now, inside the rule's window
+    after signup. Returns True if this call activated it. Cheap once activated (no query)."""
+    if (practice_id, MilestoneKey.ACTIVATED) in _known:
+        return False
+    now = now or timezone.now()
+    created_at = _practice_created_at(practice_id)
+    rule = activation_rule()
+    if created_at is None or now > created_at + datetime.timedelta(days=rule.within_days):
+        return False
+    keys = set(PracticeMilestone.objects.filter(practice_id=practice_id).values_list("key", flat=True))
+    if MilestoneKey.ACTIVATED in keys:
+        _remember(practice_id, MilestoneKey.ACTIVATED)
+        return False
+    if not set(rule.required_milestones) <= keys:
+        return False
+    if rule.minimum_patients or rule.minimum_completed_appointments:
+        facts = hooks.activation_facts(practice_id)
+        if facts is None:
+            return False
+        if facts.patients < rule.minimum_patients or facts.completed_appointments < rule.minimum_completed_appointments:
+            return False
+    return milestone_write(practice_id=practice_id, key=MilestoneKey.ACTIVATED, at=now)
+
+
+# --------------------------------------------------------------------------- the checklist
+
+
+def checklist_hide(*, practice: Practice, membership: Membership | None) -> ChecklistPreference:
+    """The owner hides the overview checklist for the practice (for every member)."""
+    if membership is None or membership.practice_id != practice.pk or membership.role != Role.OWNER:
+        raise ApplicationError(
+            _("Only the practice owner can hide the getting-started checklist."), code="forbidden", status_code=403
+        )
+    preference, _created = ChecklistPreference.objects.update_or_create(
+        practice=practice, defaults={"hidden_at": timezone.now()}
+    )
+    return preference
