@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("invitations.urls_public")),
     path("", include("referrals.urls_public")),
     path("", include("rewards.urls_public")),
+    path("", include("lifecycle.urls_public")),
 ]
 
 handler404 = "dentaltap.errors.not_found"

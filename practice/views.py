@@ -47,9 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             if _can(request, Permission.VIEW_SCHEDULE)
             else None
         ),
-        "checklist": checklist_for(
-            practice=current_practice(request), membership=getattr(request, "membership", None)
-        ),
+        "checklist": checklist_for(practice=current_practice(request), membership=getattr(request, "membership", None)),
     }
     return render(request, "practice/dashboard.html", context)
 

@@ -77,10 +77,14 @@ def test_a_refused_or_rolled_back_action_records_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         bad = client_for(owner, alpha).post("/patients/new/", {"first_name": "", "last_name": "X"})
     assert bad.status_code == 400
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic(), tenant_context(alpha):
-            practice_services.patient_create(practice=alpha, first_name="Rolled", last_name="Back")
-            raise RuntimeError("the caller's transaction fails after the service")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+        tenant_context(alpha),
+    ):
+        practice_services.patient_create(practice=alpha, first_name="Rolled", last_name="Back")
+        raise RuntimeError("the caller's transaction fails after the service")
     assert callbacks == []
     assert _keys(alpha) == set()
 

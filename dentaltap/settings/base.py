@@ -62,6 +62,7 @@ SHARED_APPS = [
     "billing",
     "rewards",
     "provisioning",
+    "lifecycle",  # onboarding emails, cohorts, backfill: reads across apps, below only the doors
     "accounts",  # the doors (signup, login): the top of the layer order, no models
     "axes",  # failed-login tracking (dentaltap/login_protection.py); after auth, as Axes asks
     "csp",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below): its system checks
@@ -493,3 +494,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "WARNING")},
     "loggers": {app: {"level": "INFO"} for app in ("dentaltap", "tenants", "invitations", "referrals", "provisioning")},
 }
+
+# ---- onboarding to first value (issue 12) -----------------------------------------------------
+
+# Lifecycle emails go out inside these local hours of the recipient ([first, last)), in the
+# deployment's time zone until users carry one of their own.
+LIFECYCLE_TIME_ZONE = env_str("DENTALTAP_LIFECYCLE_TIME_ZONE", "Europe/Berlin")
+LIFECYCLE_SEND_HOURS = (env_int("DENTALTAP_LIFECYCLE_FIRST_HOUR", 9), env_int("DENTALTAP_LIFECYCLE_LAST_HOUR", 18))
+CELERY_BEAT_SCHEDULE["lifecycle-send-due"] = {
+    "task": "lifecycle.tasks.lifecycle_send_due",
+    "schedule": float(env_int("DENTALTAP_BEAT_LIFECYCLE_SECONDS", 60)),
+}
+LOGGING["loggers"].update({"onboarding": {"level": "INFO"}, "lifecycle": {"level": "INFO"}})  # type: ignore[attr-defined]
