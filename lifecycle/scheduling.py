@@ -81,7 +81,13 @@ def lifecycle_messages_schedule_count(event: MilestoneReached) -> int:
                     due_at=sane_moment(due, recipient_time_zone(membership.user)),
                 )
             )
-    created = LifecycleMessage.objects.bulk_create(rows, ignore_conflicts=True)
-    if created:
-        logger.info("practice %s: %d lifecycle email(s) scheduled after %s", practice.pk, len(created), event.key)
-    return len(created)
+    if not rows:
+        return 0
+    existing = LifecycleMessage.objects.filter(practice=practice, step__in=steps)
+    before = existing.count()
+    # The unique (practice, step, recipient) row decides: a repeat or a race schedules nothing.
+    LifecycleMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    scheduled = existing.count() - before
+    if scheduled:
+        logger.info("practice %s: %d lifecycle email(s) scheduled after %s", practice.pk, scheduled, event.key)
+    return scheduled
