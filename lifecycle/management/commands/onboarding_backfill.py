@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand
 
@@ -18,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        counts = onboarding_backfill(progress=not options["no_progress"], stream=sys.stderr)
+        counts = onboarding_backfill(progress=not options["no_progress"], stream=cast(TextIO, self.stderr))
         for key, count in counts.items():
             self.stdout.write(f"{key}: {count}")
         if counts["failed_practices"]:
