@@ -9,13 +9,16 @@ all-channels row at once, percentiles included), whatever the number of practice
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
 from django.utils.functional import Promise
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from dentaltap.formatting import percent
 from onboarding.models import MilestoneKey, PracticeMilestone
 from referrals.analytics import DateRange
 from referrals.models import Referral, ReferralSource
@@ -70,17 +73,58 @@ class CohortRow:
     def shares(self) -> list[tuple[str, list[float | None]]]:
         return [(key, [self.share(key, day) for day in DAYS]) for key in MILESTONE_COLUMNS]
 
+    def cells(self) -> list[tuple[str, str]]:
+        """Each milestone's shares by day 1 · 7 · 30, as the page shows them (formatted once per
+        distinct value: a weekly year is thousands of percentages)."""
+        return [(key, " · ".join(_percent(share) for share in shares)) for key, shares in self.shares()]
+
+
+@functools.lru_cache(maxsize=1024)
+def _percent_in(language: str, share: float | None) -> str:
+    return percent(share)
+
+
+def _percent(share: float | None) -> str:
+    return _percent_in(get_language() or "", None if share is None else round(share, 4))
+
 
 def _practices_sql() -> str:
     practice = connection.ops.quote_name(Practice._meta.db_table)
     referral = connection.ops.quote_name(Referral._meta.db_table)
-    # One channel per practice: the referral that brought its signup (first one, should a
+    # One channel per practice: the referral that brought its signup (the first, should a
     # practice ever hold two), else organic.
     return (
-        f"SELECT p.id, p.created_at, date_trunc(%(period)s, p.created_at AT TIME ZONE %(tz)s)::date AS cohort, "  # noqa: S608
-        f"COALESCE((SELECT r.source FROM {referral} r WHERE r.referred_practice_id = p.id ORDER BY r.id LIMIT 1), "
-        f"%(organic)s) AS channel FROM {practice} p "
+        "SELECT p.id, p.created_at, date_trunc(%(period)s, p.created_at AT TIME ZONE %(tz)s)::date AS cohort, "  # noqa: S608 - quoted names only
+        "COALESCE(r.source, %(organic)s) AS channel "
+        f"FROM {practice} p LEFT JOIN (SELECT DISTINCT ON (referred_practice_id) referred_practice_id, source "
+        f"FROM {referral} WHERE referred_practice_id IS NOT NULL ORDER BY referred_practice_id, id) r "
+        "ON r.referred_practice_id = p.id "
         "WHERE p.schema_name <> %(public)s AND p.created_at >= %(start)s AND p.created_at < %(end)s"
+    )
+
+
+def _cohorts_sql() -> str:
+    """One statement, three kinds of rows: practices per (cohort, channel); milestones reached
+    by day 1/7/30 per (cohort, channel, key) (a hash aggregate: no sort of the joined rows); and
+    the time-to-first-value percentiles over the activated practices only, per channel and for
+    the whole cohort (GROUPING SETS)."""
+    milestone = connection.ops.quote_name(PracticeMilestone._meta.db_table)
+    by_day = ", ".join(f"count(*) FILTER (WHERE m.reached_at - p.created_at <= interval '{day} days')" for day in DAYS)
+    nulls = ", ".join("NULL::bigint" for _day in DAYS)
+    took = "extract(epoch FROM m.reached_at - p.created_at)"
+    return (
+        f"WITH p AS MATERIALIZED ({_practices_sql()}) "  # noqa: S608 - quoted names and constants only
+        f"SELECT 'practices', cohort, channel, NULL, count(*), {nulls}, NULL::float8, NULL::float8 "
+        "FROM p GROUP BY cohort, channel "
+        "UNION ALL "
+        f"SELECT 'milestones', p.cohort, p.channel, m.key, NULL, {by_day}, NULL, NULL "
+        f"FROM p JOIN {milestone} m ON m.practice_id = p.id GROUP BY p.cohort, p.channel, m.key "
+        "UNION ALL "
+        f"SELECT 'first_value', p.cohort, COALESCE(p.channel, %(all)s), NULL, NULL, {nulls}, "
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {took}), "
+        f"percentile_cont(0.75) WITHIN GROUP (ORDER BY {took}) "
+        f"FROM p JOIN {milestone} m ON m.practice_id = p.id AND m.key = %(first_value)s "
+        "GROUP BY GROUPING SETS ((p.cohort, p.channel), (p.cohort))"
     )
 
 
@@ -94,41 +138,32 @@ def cohorts_build(*, period_range: DateRange) -> list[CohortRow]:
         "start": period_range.start_at,
         "end": period_range.end_before,
         "first_value": FIRST_VALUE_KEY,
+        "all": ALL_CHANNELS,
     }
-    practices = _practices_sql()
-    milestone = connection.ops.quote_name(PracticeMilestone._meta.db_table)
-    day_filters = ", ".join(
-        f"count(*) FILTER (WHERE m.reached_at - p.created_at <= interval '{day} days')" for day in DAYS
-    )
-    rows: dict[tuple[datetime.date, str], CohortRow] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH p AS ({practices}) SELECT cohort, COALESCE(channel, %(all)s), count(*) FROM p "  # noqa: S608
-            "GROUP BY GROUPING SETS ((cohort, channel), (cohort))",
-            {**params, "all": ALL_CHANNELS},
-        )
-        for cohort, channel, count in cursor.fetchall():
-            rows[(cohort, channel)] = CohortRow(cohort=cohort, channel=channel, practices=count)
-        cursor.execute(
-            f"WITH p AS ({practices}) "  # noqa: S608 - quoted names and constants only
-            f"SELECT p.cohort, COALESCE(p.channel, %(all)s), m.key, {day_filters}, "
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM m.reached_at - p.created_at)) "
-            "FILTER (WHERE m.key = %(first_value)s), "
-            "percentile_cont(0.75) WITHIN GROUP (ORDER BY extract(epoch FROM m.reached_at - p.created_at)) "
-            "FILTER (WHERE m.key = %(first_value)s) "
-            f"FROM p JOIN {milestone} m ON m.practice_id = p.id "
-            "GROUP BY GROUPING SETS ((p.cohort, p.channel, m.key), (p.cohort, m.key))",
-            {**params, "all": ALL_CHANNELS},
-        )
-        for cohort, channel, key, *figures in cursor.fetchall():
-            row = rows.get((cohort, channel))
-            if row is None:
-                continue
-            by_day, (median, p75) = figures[: len(DAYS)], figures[len(DAYS) :]
-            row.milestones[key] = MilestoneFigures(reached_by_day=dict(zip(DAYS, by_day, strict=True)))
-            if key == FIRST_VALUE_KEY:
-                row.first_value_median_hours = None if median is None else float(median) / 3600
-                row.first_value_p75_hours = None if p75 is None else float(p75) / 3600
+        cursor.execute(_cohorts_sql(), params)
+        results = cursor.fetchall()
+    rows: dict[tuple[datetime.date, str], CohortRow] = {}
+
+    def row_for(cohort: datetime.date, channel: str) -> CohortRow:
+        if (cohort, channel) not in rows:
+            rows[(cohort, channel)] = CohortRow(cohort=cohort, channel=channel, practices=0)
+        return rows[(cohort, channel)]
+
+    for kind, cohort, channel, key, count, *rest in results:
+        by_day, (median, p75) = rest[: len(DAYS)], rest[len(DAYS) :]
+        if kind == "practices":
+            for name in (channel, ALL_CHANNELS):
+                row_for(cohort, name).practices += count
+        elif kind == "milestones":
+            for name in (channel, ALL_CHANNELS):
+                figures = row_for(cohort, name).milestones.setdefault(key, MilestoneFigures())
+                for day, reached in zip(DAYS, by_day, strict=True):
+                    figures.reached_by_day[day] = figures.reached_by_day.get(day, 0) + reached
+        else:
+            row = row_for(cohort, channel)
+            row.first_value_median_hours = None if median is None else float(median) / 3600
+            row.first_value_p75_hours = None if p75 is None else float(p75) / 3600
     order = {ALL_CHANNELS: 0, ReferralSource.LINK: 1, ReferralSource.INVITATION: 2, ORGANIC: 3}
     return sorted(rows.values(), key=lambda row: (row.cohort, order.get(row.channel, 9), row.channel))
 

@@ -58,6 +58,19 @@ def _milestone_record_now(practice_id: int, key: str, at: datetime.datetime) -> 
         activation_evaluate(practice_id=practice_id)
 
 
+def _milestones_table() -> str:
+    quote = connection.ops.quote_name
+    return f"{quote(settings.PUBLIC_SCHEMA_NAME)}.{quote(PracticeMilestone._meta.db_table)}"
+
+
+def _reached_keys(practice_id: int) -> set[str]:
+    # Written out: on the path of every patient created in a young practice, and the ORM's
+    # compilation (with the model's ordering) cost several times the query.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT key FROM {_milestones_table()} WHERE practice_id = %s", [practice_id])  # noqa: S608
+        return {str(key) for (key,) in cursor.fetchall()}
+
+
 _INSERT_SQL = (
     "INSERT INTO {table} (practice_id, key, reached_at) VALUES (%s, %s, %s) "
     "ON CONFLICT (practice_id, key) DO NOTHING RETURNING id"
@@ -70,10 +83,8 @@ def milestone_write(*, practice_id: int, key: str, at: datetime.datetime, notify
     `notify` is off: the backfill derives history, it does not announce it)."""
     if (practice_id, key) in _known:
         return False
-    quote = connection.ops.quote_name
-    table = f"{quote(settings.PUBLIC_SCHEMA_NAME)}.{quote(PracticeMilestone._meta.db_table)}"
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL.format(table=table), [practice_id, key, at])
+        cursor.execute(_INSERT_SQL.format(table=_milestones_table()), [practice_id, key, at])
         created = cursor.fetchone() is not None
     _remember(practice_id, key)
     if created:
@@ -123,11 +134,17 @@ def activation_evaluate(*, practice_id: int, now: datetime.datetime | None = Non
     rule = activation_rule()
     if created_at is None or now > created_at + datetime.timedelta(days=rule.within_days):
         return False
-    keys = set(PracticeMilestone.objects.filter(practice_id=practice_id).values_list("key", flat=True))
+    keys = _reached_keys(practice_id)
     if MilestoneKey.ACTIVATED in keys:
         _remember(practice_id, MilestoneKey.ACTIVATED)
         return False
     if not set(rule.required_milestones) <= keys:
+        return False
+    # The milestones bound the counts from below for free: no first patient (or completed
+    # visit) yet means the count is zero, so there is nothing to count in the practice's schema.
+    if rule.minimum_patients and MilestoneKey.FIRST_PATIENT not in keys:
+        return False
+    if rule.minimum_completed_appointments and MilestoneKey.FIRST_APPOINTMENT_COMPLETED not in keys:
         return False
     if rule.minimum_patients or rule.minimum_completed_appointments:
         facts = hooks.activation_facts(practice_id)
