@@ -292,3 +292,19 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_once(
     assert email.extra_headers["Message-ID"] == headers["Message-ID"] == message.message_id
     assert lifecycle_send_due(now=NOON).outcomes == {}
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.practice_rows_only
+def test_the_send_job_schedules_what_a_dead_listener_missed(practice_a: Pair, steps: dict[str, LifecycleStep]) -> None:
+    owner, alpha = practice_a
+    # The milestone was stored, and the process died before its listener scheduled anything.
+    milestone_write(
+        practice_id=alpha.pk, key=MilestoneKey.ACTIVATED, at=NOON - datetime.timedelta(days=1), notify=False
+    )
+    milestone_write(
+        practice_id=alpha.pk, key=MilestoneKey.FIRST_PATIENT, at=NOON - datetime.timedelta(days=9), notify=False
+    )
+    run = lifecycle_send_due(now=NOON)
+    assert run.outcomes == {"scheduled_late": 1, "sent": 1}  # the 9-day-old one is past the window
+    assert [email.to for email in mail.outbox] == [[owner.email]]
+    assert lifecycle_send_due(now=NOON).outcomes == {}

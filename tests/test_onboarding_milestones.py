@@ -289,3 +289,23 @@ def test_activation_rule_is_data(practice_a: Pair, django_capture_on_commit_call
         milestone_record(practice_id=alpha.pk, key=MilestoneKey.FIRST_COLLEAGUE_INVITED)
     assert MilestoneKey.ACTIVATED in _keys(alpha)
     assert activation_evaluate(practice_id=alpha.pk) is False  # already activated: nothing to do
+
+
+@pytest.mark.practice_rows_only("referrer", "newcomer")
+def test_the_first_paid_invoice_records_first_payment_at_its_paid_time_once(
+    public_tenant: Practice, referred: dict, django_capture_on_commit_callbacks
+) -> None:
+    from tests.billing_support import post_event, process_all
+    from tests.stripe_helpers import invoice_paid
+
+    practice = referred["practice"]
+    post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_first", event_id="evt_first"))
+    post_event(invoice_paid(customer="cus_newcomer", invoice_id="in_second", event_id="evt_second"))
+    with django_capture_on_commit_callbacks(execute=True):
+        process_all()
+        process_all()  # Stripe retries: nothing moves
+    payment = PracticeMilestone.objects.get(practice=practice, key=MilestoneKey.FIRST_PAYMENT)
+    from billing.models import Payment
+
+    assert payment.reached_at == Payment.objects.get(stripe_invoice_id="in_first").paid_at
+    assert not PracticeMilestone.objects.filter(practice=referred["referrer_practice"]).exists()
