@@ -10,7 +10,9 @@
    sent by one process running the task's code (the file mail backend), goal < 30 s.
 
 Uses its own data folder (embedded PostgreSQL and Redis), never a dev or test database:
-DENTALTAP_DATA_DIR=/tmp/dentaltap-onboarding-bench unless set.
+DENTALTAP_DATA_DIR=/tmp/dentaltap-onboarding-bench unless set. The seed adds to what is there,
+so start from an empty folder for the stated sizes, and stop the servers afterwards:
+    DENTALTAP_DATA_DIR=/tmp/dentaltap-onboarding-bench .venv/bin/python -m dentaltap.devstack stop
 """
 
 from __future__ import annotations
@@ -275,6 +277,9 @@ def main() -> None:
     options = parser.parse_args()
     call_command("migrate_schemas", "--shared", verbosity=0)
     public_tenant_ensure()
+    existing = Practice.objects.exclude(schema_name="public").count()
+    if existing and options.only != "patients":
+        print(f"note: {existing:,} practices already in {DATA_DIR}: the cohort figures include them")
     if options.only in (None, "patients"):
         bench_patient_create(options.blocks, options.per_block)
     if options.only in (None, "cohorts", "messages"):

@@ -18,7 +18,9 @@ from kombu import Queue
 from dentaltap.celery import app
 from dentaltap.settings import base as production_settings
 
-PROJECT_APPS = ("billing.", "invitations.", "practice.", "provisioning.", "referrals.", "tenants.")
+PROJECT_APPS = (
+    "billing.", "invitations.", "lifecycle.", "onboarding.", "practice.", "provisioning.", "referrals.", "tenants.",
+)  # fmt: skip
 
 
 def _project_tasks() -> dict[str, Any]:

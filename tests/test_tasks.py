@@ -57,7 +57,8 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
     with tenant_context(alpha):
         with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[attr-defined]
             services.patient_create(practice=alpha, first_name="A", last_name="B")
-        assert len(callbacks) == 1  # type: ignore[arg-type]
+        # The patient-count refresh and the "first patient" milestone, both after commit.
+        assert len(callbacks) == 2  # type: ignore[arg-type]
 
         with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[attr-defined]
             try:
