@@ -4,7 +4,7 @@ Public-schema facts (invitations, memberships, payments) are derived for every p
 set-based INSERT ... SELECT statements; patient and appointment facts need one query in each
 practice's schema. Everything goes through ON CONFLICT DO NOTHING, so a milestone already
 recorded (live or by an earlier run) keeps its time and a re-run changes nothing. Nothing is
-announced: lifecycle emails are for what happens now, not for history."""
+announced (rows are born "told"): lifecycle emails are for what happens now, not history."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def _milestones_table() -> str:
 def _insert_select(key: str, select_sql: str, params: list[Any]) -> int:
     """INSERT the (practice_id, reached_at) pairs a SELECT gives as milestone `key`."""
     sql = (
-        f"INSERT INTO {_milestones_table()} (practice_id, key, reached_at) "  # noqa: S608 - constants only
-        f"SELECT practice_id, %s, reached_at FROM ({select_sql}) derived WHERE reached_at IS NOT NULL "
+        f"INSERT INTO {_milestones_table()} (practice_id, key, reached_at, notified_at) "  # noqa: S608 - constants only
+        f"SELECT practice_id, %s, reached_at, now() FROM ({select_sql}) derived WHERE reached_at IS NOT NULL "
         "ON CONFLICT (practice_id, key) DO NOTHING"
     )
     with connection.cursor() as cursor:
@@ -123,10 +123,10 @@ def _insert_values(practice_id: int, values: Iterable[tuple[str, datetime.dateti
     rows = [(practice_id, key, at) for key, at in values if at is not None]
     if not rows:
         return 0
-    placeholders = ", ".join(["(%s, %s, %s)"] * len(rows))
+    placeholders = ", ".join(["(%s, %s, %s, now())"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {_milestones_table()} (practice_id, key, reached_at) VALUES {placeholders} "  # noqa: S608
+            f"INSERT INTO {_milestones_table()} (practice_id, key, reached_at, notified_at) VALUES {placeholders} "  # noqa: S608
             "ON CONFLICT (practice_id, key) DO NOTHING",
             [value for row in rows for value in row],
         )

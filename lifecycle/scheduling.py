@@ -91,23 +91,3 @@ def lifecycle_messages_schedule_count(event: MilestoneReached) -> int:
     if scheduled:
         logger.info("practice %s: %d lifecycle email(s) scheduled after %s", practice.pk, scheduled, event.key)
     return scheduled
-
-
-def lifecycle_messages_schedule_missed(*, now: datetime.datetime, hours: int) -> int:
-    """Schedule what a listener missed: the process that recorded a milestone died (or its
-    database write failed) between the milestone and its rows. Milestones of the last `hours`
-    whose practice has no row for a step they trigger are scheduled again (the unique row makes a
-    repeat harmless). Returns rows scheduled."""
-    since = now - datetime.timedelta(hours=hours)
-    scheduled = 0
-    for step in LifecycleStep.objects.filter(is_active=True):
-        missed = (
-            PracticeMilestone.objects.filter(key=step.trigger_milestone, reached_at__gte=since)
-            .exclude(practice__in=LifecycleMessage.objects.filter(step=step).values("practice"))
-            .values_list("practice_id", "reached_at")[:1000]
-        )
-        for practice_id, reached_at in missed:
-            scheduled += lifecycle_messages_schedule_count(
-                MilestoneReached(practice_id=practice_id, key=step.trigger_milestone, reached_at=reached_at)
-            )
-    return scheduled

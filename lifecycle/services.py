@@ -30,7 +30,7 @@ from lifecycle.models import (
     LifecycleStepText,
     LifecycleUnsubscribe,
 )
-from lifecycle.scheduling import is_sane_hour, lifecycle_messages_schedule_missed, recipient_time_zone, sane_moment
+from lifecycle.scheduling import is_sane_hour, recipient_time_zone, sane_moment
 from lifecycle.texts import render_text
 from onboarding.models import PracticeMilestone
 from referrals.services import referral_code_get_or_create
@@ -186,13 +186,9 @@ class SendRun:
 
 
 def lifecycle_send_due(*, limit: int = 2000, now: datetime.datetime | None = None) -> SendRun:
-    """Schedule what a dead listener missed, then send what is due, one row per transaction,
-    claimed FOR UPDATE SKIP LOCKED (see the module's docstring). Safe to run in several
-    processes at once."""
+    """Send what is due, one row per transaction, claimed FOR UPDATE SKIP LOCKED (see the
+    module's docstring). Safe to run in several processes at once."""
     run = SendRun()
-    missed = lifecycle_messages_schedule_missed(now=now or timezone.now(), hours=settings.LIFECYCLE_RECONCILE_HOURS)
-    if missed:
-        run.outcomes["scheduled_late"] = missed
     for _ in range(limit):
         moment = now or timezone.now()
         with transaction.atomic():

@@ -8,7 +8,9 @@
   app (below `practice`) does not read itself.
 
 Listeners run after commit, outside any transaction; one that fails is logged and the others
-still run (a milestone is never undone by a listener's error)."""
+still run (a milestone is never undone by a listener's error). A milestone whose listeners did
+not all succeed (or whose process died first) is told again by the beat job
+`milestones_notify_missed`, so listeners must be idempotent."""
 
 from __future__ import annotations
 
@@ -70,15 +72,20 @@ def activation_facts(practice_id: int) -> ActivationFacts | None:
     return _facts_providers[0](practice_id)
 
 
-def _notify(listeners: list[MilestoneListener], event: MilestoneReached) -> None:
+def _notify(listeners: list[MilestoneListener], event: MilestoneReached) -> bool:
+    succeeded = True
     for listener in list(listeners):
         try:
             listener(event)
         except Exception:  # a listener's failure must not undo or block the others
             logger.exception("milestone listener %r failed for %s", listener, event)
+            succeeded = False
+    return succeeded
 
 
-def milestone_reached_notify(event: MilestoneReached) -> None:
-    _notify(_milestone_listeners, event)
+def milestone_reached_notify(event: MilestoneReached) -> bool:
+    """Tell every listener; True if none failed (then the milestone is marked told)."""
+    succeeded = _notify(_milestone_listeners, event)
     if event.key == "activated":
-        _notify(_activation_listeners, event)
+        succeeded = _notify(_activation_listeners, event) and succeeded
+    return succeeded

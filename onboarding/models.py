@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Practice
@@ -30,6 +31,10 @@ class PracticeMilestone(models.Model):
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="milestones")
     key = models.CharField(_("milestone"), max_length=40, choices=MilestoneKey.choices)
     reached_at = models.DateTimeField(_("reached"))
+    recorded_at = models.DateTimeField(_("recorded"), db_default=Now())
+    # The listeners (lifecycle emails, reward programs) heard of it: the outbox flag. Empty while
+    # they are owed; the beat job milestones_notify_missed retries what a dead process left.
+    notified_at = models.DateTimeField(_("listeners told"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("practice milestone")
@@ -39,7 +44,12 @@ class PracticeMilestone(models.Model):
             models.UniqueConstraint(fields=["practice", "key"], name="milestone_once_per_practice_and_key"),
             models.CheckConstraint(condition=models.Q(key__in=MilestoneKey.values), name="milestone_key_known"),
         ]
-        indexes: ClassVar = [models.Index(fields=["key", "reached_at"], name="milestone_key_reached_idx")]
+        indexes: ClassVar = [
+            models.Index(fields=["key", "reached_at"], name="milestone_key_reached_idx"),
+            models.Index(
+                fields=["recorded_at"], name="milestone_notify_owed_idx", condition=models.Q(notified_at__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.practice_id}: {self.key} at {self.reached_at:%Y-%m-%d %H:%M}"

@@ -72,26 +72,59 @@ def _reached_keys(practice_id: int) -> set[str]:
 
 
 _INSERT_SQL = (
-    "INSERT INTO {table} (practice_id, key, reached_at) VALUES (%s, %s, %s) "
+    "INSERT INTO {table} (practice_id, key, reached_at, notified_at) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (practice_id, key) DO NOTHING RETURNING id"
 )
 
 
 def milestone_write(*, practice_id: int, key: str, at: datetime.datetime, notify: bool = True) -> bool:
     """The one write: insert the milestone unless it exists (the unique constraint decides
-    races). Returns True if this call recorded it; then the listeners hear of it (unless
-    `notify` is off: the backfill derives history, it does not announce it)."""
+    races). Returns True if this call recorded it; then the listeners hear of it, and the row is
+    marked told once they all succeeded (else milestones_notify_missed tells them later). With
+    `notify` off (the backfill derives history, it does not announce it) the row is born told."""
     if (practice_id, key) in _known:
         return False
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL.format(table=_milestones_table()), [practice_id, key, at])
-        created = cursor.fetchone() is not None
+        cursor.execute(
+            _INSERT_SQL.format(table=_milestones_table()), [practice_id, key, at, None if notify else timezone.now()]
+        )
+        row = cursor.fetchone()
     _remember(practice_id, key)
-    if created:
-        logger.info("practice %s reached %s", practice_id, key)
-        if notify:
-            hooks.milestone_reached_notify(hooks.MilestoneReached(practice_id=practice_id, key=key, reached_at=at))
-    return created
+    if row is None:
+        return False
+    logger.info("practice %s reached %s", practice_id, key)
+    if notify:
+        _listeners_tell(
+            milestone_id=row[0], event=hooks.MilestoneReached(practice_id=practice_id, key=key, reached_at=at)
+        )
+    return True
+
+
+def _listeners_tell(*, milestone_id: int, event: hooks.MilestoneReached) -> bool:
+    if hooks.milestone_reached_notify(event):
+        PracticeMilestone.objects.filter(pk=milestone_id).update(notified_at=timezone.now())
+        return True
+    return False
+
+
+def milestones_notify_missed(*, owed_for_seconds: int, give_up_after_hours: int, limit: int = 500) -> int:
+    """Tell the listeners of milestones a process recorded but died (or a listener failed)
+    before telling: owed for at least `owed_for_seconds` (a live process is still at it before
+    that), recorded in the last `give_up_after_hours`. Listeners must be idempotent (lifecycle
+    scheduling is: one row per practice, step and recipient). Returns how many were told."""
+    now = timezone.now()
+    owed = PracticeMilestone.objects.filter(
+        notified_at__isnull=True,
+        recorded_at__lte=now - datetime.timedelta(seconds=owed_for_seconds),
+        recorded_at__gte=now - datetime.timedelta(hours=give_up_after_hours),
+    ).order_by("recorded_at")[:limit]
+    told = 0
+    for milestone in owed:
+        event = hooks.MilestoneReached(
+            practice_id=milestone.practice_id, key=milestone.key, reached_at=milestone.reached_at
+        )
+        told += _listeners_tell(milestone_id=milestone.pk, event=event)
+    return told
 
 
 # The rule is read at most once a minute per process (staff edits apply within a minute), and a

@@ -19,6 +19,7 @@ from django import forms
 from django.core import mail, signing
 from django.db import connection, connections
 from django.test import Client
+from django.utils import timezone
 
 from lifecycle.admin import LifecycleStepTextForm
 from lifecycle.models import LifecycleMessage, LifecycleMessageStatus, LifecycleStep, LifecycleUnsubscribe
@@ -295,16 +296,25 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_once(
 
 
 @pytest.mark.practice_rows_only
-def test_the_send_job_schedules_what_a_dead_listener_missed(practice_a: Pair, steps: dict[str, LifecycleStep]) -> None:
+def test_milestones_whose_process_died_before_telling_are_told_by_beat(
+    practice_a: Pair, steps: dict[str, LifecycleStep]
+) -> None:
+    """The milestone row is the outbox of its listeners: stored with notified_at empty, it is
+    told later by milestones_notify_missed (once; never for a backfilled one)."""
+    from onboarding.models import PracticeMilestone
+    from onboarding.services import milestones_notify_missed
+
     owner, alpha = practice_a
-    # The milestone was stored, and the process died before its listener scheduled anything.
-    milestone_write(
-        practice_id=alpha.pk, key=MilestoneKey.ACTIVATED, at=NOON - datetime.timedelta(days=1), notify=False
+    # What a process leaves when it dies between the INSERT and its listeners:
+    PracticeMilestone.objects.create(
+        practice=alpha, key=MilestoneKey.ACTIVATED, reached_at=NOON - datetime.timedelta(days=1)
     )
-    milestone_write(
-        practice_id=alpha.pk, key=MilestoneKey.FIRST_PATIENT, at=NOON - datetime.timedelta(days=9), notify=False
-    )
-    run = lifecycle_send_due(now=NOON)
-    assert run.outcomes == {"scheduled_late": 1, "sent": 1}  # the 9-day-old one is past the window
+    # ... and what the backfill writes (history, born told):
+    milestone_write(practice_id=alpha.pk, key=MilestoneKey.FIRST_PATIENT, at=NOON, notify=False)
+    assert milestones_notify_missed(owed_for_seconds=120, give_up_after_hours=48) == 0  # too fresh: maybe alive
+    PracticeMilestone.objects.update(recorded_at=timezone.now() - datetime.timedelta(minutes=5))
+    assert milestones_notify_missed(owed_for_seconds=120, give_up_after_hours=48) == 1
+    assert milestones_notify_missed(owed_for_seconds=120, give_up_after_hours=48) == 0
+    assert list(LifecycleMessage.objects.values_list("step__key", "recipient")) == [("invite-your-team", owner.pk)]
+    assert lifecycle_send_due(now=NOON).sent == 1
     assert [email.to for email in mail.outbox] == [[owner.email]]
-    assert lifecycle_send_due(now=NOON).outcomes == {}

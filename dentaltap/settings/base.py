@@ -501,9 +501,14 @@ LOGGING = {
 # deployment's time zone until users carry one of their own.
 LIFECYCLE_TIME_ZONE = env_str("DENTALTAP_LIFECYCLE_TIME_ZONE", "Europe/Berlin")
 LIFECYCLE_SEND_HOURS = (env_int("DENTALTAP_LIFECYCLE_FIRST_HOUR", 9), env_int("DENTALTAP_LIFECYCLE_LAST_HOUR", 18))
-# The send job also schedules the emails of milestones this recent whose rows are missing (the
-# process that reached them died before scheduling).
-LIFECYCLE_RECONCILE_HOURS = env_int("DENTALTAP_LIFECYCLE_RECONCILE_HOURS", 48)
+# A milestone whose listeners (lifecycle emails, reward programs) were not told this long after it
+# was recorded (its process died, a listener failed) is told by beat; after this many hours, never.
+ONBOARDING_NOTIFY_OWED_SECONDS = env_int("DENTALTAP_ONBOARDING_NOTIFY_OWED_SECONDS", 120)
+ONBOARDING_NOTIFY_GIVE_UP_HOURS = env_int("DENTALTAP_ONBOARDING_NOTIFY_GIVE_UP_HOURS", 48)
+CELERY_BEAT_SCHEDULE["onboarding-milestones-notify-missed"] = {
+    "task": "onboarding.tasks.milestones_notify_missed",
+    "schedule": float(env_int("DENTALTAP_BEAT_ONBOARDING_NOTIFY_SECONDS", 300)),
+}
 CELERY_BEAT_SCHEDULE["lifecycle-send-due"] = {
     "task": "lifecycle.tasks.lifecycle_send_due",
     "schedule": float(env_int("DENTALTAP_BEAT_LIFECYCLE_SECONDS", 60)),
