@@ -47,6 +47,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_tenants.utils import schema_context, tenant_context  # noqa: E402
 
+from accounts.services import account_signup  # noqa: E402
 from billing.models import Plan, PracticeAccount  # noqa: E402
 from billing.services import account_for  # noqa: E402
 from lifecycle.models import LifecycleMessage, LifecycleMessageStatus, LifecycleStep, LifecycleStepText  # noqa: E402
@@ -58,7 +59,6 @@ from practice.models import AppointmentStatus, Patient  # noqa: E402
 from referrals.models import Eligibility, Referral, ReferralSource  # noqa: E402
 from tenants.management.commands.demo_seed import public_tenant_ensure  # noqa: E402
 from tenants.models import JoinedVia, Membership, Practice, Role, User  # noqa: E402
-from tenants.services import account_signup  # noqa: E402
 
 PASSWORD = "molar-Crown-2026"  # noqa: S105 - throw-away bench accounts
 RUN = str(int(time.time()))
@@ -87,14 +87,14 @@ def _create_block(practice: Practice, count: int, *, recording: bool) -> float:
 
 def bench_patient_create(blocks: int, per_block: int) -> None:
     with schema_context("public"):
-        _owner, activated = account_signup(
+        activated = account_signup(
             email=f"act-{RUN}@bench.example", password=PASSWORD, full_name="Dr. Active",
             practice_name="Bench active", practice_slug=f"act-{RUN}",
-        )  # fmt: skip
-        _owner, young = account_signup(
+        ).practice  # fmt: skip
+        young = account_signup(
             email=f"young-{RUN}@bench.example", password=PASSWORD, full_name="Dr. Young",
             practice_name="Bench young", practice_slug=f"young-{RUN}",
-        )  # fmt: skip
+        ).practice  # fmt: skip
     for practice in (activated, young):  # past Freemium's patient cap
         account_for(practice)
         PracticeAccount.objects.filter(practice=practice).update(plan=Plan.objects.get(code="pro"))

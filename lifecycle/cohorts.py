@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from dentaltap.formatting import percent
 from onboarding.models import MilestoneKey, PracticeMilestone
-from referrals.analytics import DateRange
 from referrals.models import Referral, ReferralSource
+from rewards.analytics import DateRange
 from tenants.models import Practice
 
 ALL_CHANNELS = "all"

@@ -12,8 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from lifecycle import cohorts, services
-from referrals.analytics import AnalyticsFilterForm, DateRange, default_range
-from referrals.staff_views import staff_required
+from rewards.analytics import AnalyticsFilterForm, DateRange, default_range
+from rewards.staff_views import staff_required
 
 
 # Mail clients send the RFC 8058 one-click POST without a CSRF token or cookie; the signed,

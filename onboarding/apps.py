@@ -11,6 +11,10 @@ class OnboardingConfig(AppConfig):
     verbose_name = "Onboarding"
 
     def ready(self) -> None:
-        # tenants is below this app and cannot call it: the creation of a practice and of a
-        # membership reach it through Django's post_save (receivers only schedule a record).
-        from onboarding import receivers  # noqa: F401,PLC0415 - connects the tenants receivers
+        # tenants is below this app: a practice created and a member joined reach it through
+        # tenants' typed hand-offs.
+        from onboarding import receivers  # noqa: PLC0415 - the app registry is ready now
+        from tenants import handoffs  # noqa: PLC0415
+
+        handoffs.practice_created.register(receivers.on_practice_created)
+        handoffs.member_joined.register(receivers.on_member_joined)

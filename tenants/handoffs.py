@@ -5,6 +5,8 @@ apps register in their `AppConfig.ready()` (dentaltap/handoffs.py):
   creates the practice's billing account there, so no read ever has to write one.
 - `practitioner_seat`: a membership is about to count as a practitioner (owner or dentist);
   billing refuses when the plan's limit is reached (PlanLimitReached, a 403 with its message).
+- `member_joined`: someone joined a practice or was let back in (inside `membership_create`'s
+  transaction, after the audit entry); onboarding records "first colleague joined".
 - `plan_reader`: what plan a practice is on, for `Practice.plan` / `Practice.plan_name` (reads
   only; freemium when billing is not installed or the account row is missing)."""
 
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 from dentaltap.handoffs import Handoff
 
 if TYPE_CHECKING:
-    from tenants.models import Practice
+    from tenants.models import Membership, Practice
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,13 @@ class PractitionerSeat:
     excluding_membership_id: int | None = None
 
 
+@dataclass(frozen=True)
+class MemberJoined:
+    membership: Membership
+
+
 practice_created: Handoff[PracticeCreated] = Handoff("tenants.practice_created")
+member_joined: Handoff[MemberJoined] = Handoff("tenants.member_joined")
 practitioner_seat: Handoff[PractitionerSeat] = Handoff("tenants.practitioner_seat")
 
 

@@ -163,7 +163,7 @@ def test_invitations_record_invited_and_the_referral_sent(
 def test_a_colleague_joining_records_for_the_joined_practice_only(
     make_practice: Callable[..., Pair], django_capture_on_commit_callbacks
 ) -> None:
-    from tenants.services import membership_create
+    from tenants.team.services import membership_create
 
     _owner, alpha = make_practice("alpha")
     colleague, bravo = make_practice("bravo", schema=False)

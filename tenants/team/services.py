@@ -24,7 +24,7 @@ from rest_framework import status
 
 from dentaltap.errors import ApplicationError
 from tenants.access import membership_permissions, permissions_for
-from tenants.handoffs import practitioner_limit_check
+from tenants.handoffs import MemberJoined, member_joined, practitioner_limit_check
 from tenants.models import (
     AccessAction,
     Membership,
@@ -101,6 +101,7 @@ def membership_create(
     access_change_record(
         practice=practice, actor=actor, membership=membership, action=AccessAction.JOINED, before=before, meta=meta
     )
+    member_joined.send(MemberJoined(membership=membership))
     return membership
 
 
