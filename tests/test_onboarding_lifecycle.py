@@ -318,3 +318,21 @@ def test_milestones_whose_process_died_before_telling_are_told_by_beat(
     assert list(LifecycleMessage.objects.values_list("step__key", "recipient")) == [("invite-your-team", owner.pk)]
     assert lifecycle_send_due(now=NOON).sent == 1
     assert [email.to for email in mail.outbox] == [[owner.email]]
+
+
+@pytest.mark.practice_rows_only
+def test_the_text_is_picked_by_the_recipients_language_with_english_as_fallback(
+    practice_a: Pair, steps: dict[str, LifecycleStep]
+) -> None:
+    from lifecycle.services import message_email_build, recipient_language, step_text
+
+    owner, alpha = practice_a
+    step = steps["invite-your-team"]
+    assert step_text(step, "de").language == "de"  # type: ignore[union-attr]
+    assert step_text(step, "ru").language == "ru"  # type: ignore[union-attr]
+    assert step_text(step, "fr").language == "en"  # type: ignore[union-attr]
+    assert recipient_language(owner) == "en"  # users carry no language yet (issue 13)
+    message = LifecycleMessage.objects.create(practice=alpha, step=step, recipient=owner, due_at=NOON)
+    email = message_email_build(message, step_text(step, "de"))  # type: ignore[arg-type]
+    assert email.subject == f"{alpha.name} läuft: laden Sie Ihr Team ein"
+    assert "Keine solchen Tipps mehr" in email.body
