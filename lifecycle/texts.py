@@ -3,6 +3,7 @@ variables, no tags that reach outside the text), rendered at send time."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -64,5 +65,11 @@ def template_render(template: Template, context: dict[str, Any]) -> str:
     return template.render(Context(context, autoescape=False))
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str) -> Template:
+    # Keyed by the text itself: an edited step compiles anew, a thousand sends compile once.
+    return _engine().from_string(text)
+
+
 def render_text(text: str, context: dict[str, Any]) -> str:
-    return template_render(_engine().from_string(text), context)
+    return template_render(_compiled(text), context)
