@@ -29,8 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.setdefault("DENTALTAP_DATA_DIR", "/tmp/dentaltap-onboarding-bench")  # noqa: S108 - a scratch stack
 os.environ.setdefault("DENTALTAP_MAIL_DIR", f"{DATA_DIR}/mail")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings.local")
 sys.path.insert(0, str(ROOT))
+
+from dentaltap import devstack  # noqa: E402
+
+devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
 
 import django  # noqa: E402
 

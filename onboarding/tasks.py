@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError
 from django_tenants.utils import schema_context
 
+from dentaltap.tasks import RetryingTask
 from onboarding import services
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3, soft_time_limit=120, time_limit=150)
+@shared_task(base=RetryingTask, max_retries=3, soft_time_limit=120, time_limit=150)
 def milestones_notify_missed() -> int:
     """Beat: tell the listeners of milestones whose process died before telling them."""
     with schema_context(settings.PUBLIC_SCHEMA_NAME):
