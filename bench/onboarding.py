@@ -61,8 +61,8 @@ from onboarding.models import MilestoneKey, PracticeMilestone  # noqa: E402
 from practice import services as practice_services  # noqa: E402
 from practice.models import AppointmentStatus, Patient  # noqa: E402
 from referrals.models import Eligibility, Referral, ReferralSource  # noqa: E402
-from tenants.management.commands.demo_seed import public_tenant_ensure  # noqa: E402
 from tenants.models import JoinedVia, Membership, Practice, Role, User  # noqa: E402
+from tenants.services import public_tenant_ensure  # noqa: E402
 
 PASSWORD = "molar-Crown-2026"  # noqa: S105 - throw-away bench accounts
 RUN = str(int(time.time()))

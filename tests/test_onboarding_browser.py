@@ -24,7 +24,7 @@ def new_practice(live_server: object) -> dict[str, str]:
     from django.db import connections
 
     from accounts.services import account_signup
-    from tenants.management.commands.demo_seed import public_tenant_ensure
+    from tenants.services import public_tenant_ensure
     from tests.factories import DEFAULT_PASSWORD
 
     public_tenant_ensure()
