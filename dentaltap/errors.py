@@ -56,9 +56,14 @@ def _flatten(detail: Any) -> Any:
     return [str(detail)]
 
 
+def application_error_body(error: ApplicationError) -> dict[str, Any]:
+    """The one error shape for an expected failure (for answers built without DRF)."""
+    return _error_body(error.code, error.message, error.fields)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(_error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        return Response(application_error_body(exc), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
         message = "; ".join(exc.messages)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing import webhooks
+from billing import ingest, webhooks
 from billing.models import StripeEvent, StripeEventStatus
 from billing.services.events import EVENT_HANDLERS, UnknownCustomer
 
@@ -23,30 +23,18 @@ logger = logging.getLogger(__name__)
 MAX_EVENT_ATTEMPTS = 8
 
 
-def webhook_receive(*, payload: bytes, signature: str | None) -> tuple[StripeEvent, bool]:
+def webhook_receive(*, payload: bytes, signature: str | None) -> bool:
     """Verify and store a Stripe event in the inbox; processing runs in a task after commit.
-    Returns the stored event and whether it was new (a duplicate changes nothing). A body that
-    is not a sound, signed Stripe event is refused (billing/webhooks.py) and stores nothing."""
+    Returns whether the event was new (a duplicate changes nothing). A body that is not a sound,
+    signed Stripe event is refused (billing/webhooks.py) and stores nothing. The fast store and
+    hand-over are billing/ingest.py's (issue 14)."""
     envelope = webhooks.envelope_read(payload=payload, signature=signature)
-
-    from billing.tasks import stripe_event_process  # noqa: PLC0415 - billing.tasks imports this module
-
-    with transaction.atomic():
-        stored, created = StripeEvent.objects.get_or_create(
-            stripe_event_id=envelope.event_id,
-            defaults={
-                "type": envelope.type,
-                "livemode": envelope.livemode,
-                "api_version": envelope.api_version,
-                "stripe_created": envelope.created,
-                "object_id": envelope.object_id,
-                "payload": envelope.payload,
-            },
-        )
-        if created:
-            # robust: with Redis down the event is safe in the inbox; the relay picks it up.
-            transaction.on_commit(lambda: stripe_event_process.delay(stored.pk), robust=True)
-    return stored, created
+    event_pk = ingest.stripe_event_store(envelope=envelope)
+    if event_pk is None:
+        return False
+    # With Redis down the event is safe in the inbox; the relay picks it up.
+    ingest.stripe_event_queue(event_pk=event_pk)
+    return True
 
 
 def stripe_event_process(*, event_pk: int) -> str:  # noqa: PLR0911 - one exit per outcome

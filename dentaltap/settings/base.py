@@ -91,6 +91,9 @@ TENANT_HOST_CACHE_SECONDS = env_int("DENTALTAP_TENANT_HOST_CACHE_SECONDS", 30)
 
 MIDDLEWARE = [
     "dentaltap.middleware.HealthCheckMiddleware",
+    # Stripe's webhook answers here, past routing, sessions and auth it does not use, with the
+    # same answer headers (issue 14).
+    "billing.middleware.StripeWebhookMiddleware",
     # Before routing, so even the unknown-host page and static files carry the policy.
     "csp.middleware.CSPMiddleware",
     "tenants.middleware.CachedTenantMiddleware",
