@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed requests per page (after 3 warm-ups)")
     parser.add_argument("--data-dir", default=os.environ.get("DENTALTAP_DATA_DIR", DEFAULT_DATA_DIR))
     parser.add_argument("--reuse", action="store_true", help="time the data already seeded (no reset)")
+    parser.add_argument("--explain", action="store_true", help="print the plan of every staff analytics query")
     arguments = parser.parse_args(argv)
 
     for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG"):
@@ -110,12 +111,53 @@ def main(argv: list[str]) -> int:
         "staff page /staff/referrals/ (12 months)": measure(staff_client, "/staff/referrals/"),
         "staff API, weekly cohorts (12 months)": measure(staff_client, "/api/staff/referrals/analytics/?cohort=week"),
     }
+    # The same page with nothing in the analytics cache: every past period counted again.
+    from django.core.cache import cache
+
+    cold = []
+    for _run in range(min(arguments.runs, 10)):
+        cache.clear()
+        started = time.perf_counter()
+        assert staff_client.get("/staff/referrals/").status_code == 200
+        cold.append(time.perf_counter() - started)
+    results["staff page, analytics cache emptied before each"] = summary_ms(cold)
     rows = [(name, r["samples"], r["median_ms"], r["p95_ms"], r["max_ms"]) for name, r in results.items()]
     print()
     if seed_seconds is not None:
         print(f"Seeding: {seed_seconds:.1f} s for {arguments.referrals} referrals and {arguments.visits} visits")
     print(table("Referral dashboard and analytics", ["request", "runs", "median ms", "p95 ms", "max ms"], rows))
+    print(f"Load average at the end: {os.getloadavg()}")
+    if arguments.explain:
+        explain_staff_queries()
     return 0
+
+
+def explain_staff_queries() -> None:
+    """EXPLAIN ANALYZE of every statement the staff page's figures run (cache emptied first)."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    from rewards import analytics
+
+    captured: list[tuple[str, object]] = []
+
+    def capture(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if not sql.startswith("SET "):
+            captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    cache.clear()
+    with connection.execute_wrapper(capture):
+        analytics.analytics_build(period_range=analytics.default_range())
+    seen: set[str] = set()
+    with connection.cursor() as cursor:
+        for sql, params in captured:
+            if sql in seen:  # the same statement for another period: one plan is enough
+                continue
+            seen.add(sql)
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            print("\n" + sql.split("\n")[0].strip()[:100] + " ...")
+            print("\n".join("    " + row[0] for row in cursor.fetchall()))
 
 
 if __name__ == "__main__":

@@ -145,6 +145,14 @@ class Payment(models.Model):
                 condition=Q(is_reversed=False),
                 name="payment_standing_paid_idx",
             ),
+            # Revenue from referred practices: from each (of the few) referred practices to its
+            # standing payments of a date range, from this index alone (issue 14).
+            models.Index(
+                fields=["practice", "paid_at"],
+                include=["amount_cents"],
+                condition=Q(is_reversed=False),
+                name="payment_standing_practice_idx",
+            ),
         ]
 
     def __str__(self) -> str:

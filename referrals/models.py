@@ -126,6 +126,12 @@ class Referral(models.Model):
     )
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    # The referred practice's first standing payment (one not refunded or disputed): when the
+    # referral converted and for how much. Kept by rewards whenever billing records or reverses a
+    # payment of the practice (rewards/conversions.py), so the staff analytics count conversions
+    # from these rows instead of searching the payments (issue 14). Empty while nothing stands.
+    converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
+    first_paid_amount_cents = models.PositiveIntegerField(_("first payment (cents)"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("referral")
@@ -151,6 +157,12 @@ class Referral(models.Model):
         ]
         indexes: ClassVar = [
             models.Index(fields=["referrer", "created_at"], name="referral_referrer_time_idx"),
+            # Staff analytics: cohorts and top referrers of a date range from this index alone.
+            models.Index(
+                fields=["created_at"],
+                include=("referrer", "source", "eligibility", "converted_at"),
+                name="referral_cohort_idx",
+            ),
             # The staff review queue: flagged referrals nobody has decided on yet.
             models.Index(
                 fields=["created_at"],

@@ -2,42 +2,50 @@
 referrers, the fraud review queue and CSV exports.
 
 Every figure is one grouped SQL aggregate over a date range (never a Python loop over rows).
-"Paid" means the practice has a payment that was not refunded or disputed; the set of paid or
-referred practices is an `IN (SELECT ...)` subquery PostgreSQL hashes once."""
+"Paid" means the practice has a payment that was not refunded or disputed: the referral's
+`converted_at`, kept whenever billing records or reverses a payment (rewards/conversions.py),
+so no figure searches the payments for it.
+
+Two figures grow with every visit and payment ever made: link visits per period and the
+channel share per month. A period that is over and lies wholly inside the asked range is
+computed once and cached (24 hours, per period): visits of a past period never change (a visit
+is dated when it happens), and the month of a payment that is recorded or reversed is dropped
+from the cache when that commits (`channel_share_forget`). The current period, and a period the
+range cuts, is counted live on every view (issue 14)."""
 
 from __future__ import annotations
 
 import datetime
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import (
-    Count,
-    Exists,
-    OuterRef,
-    Q,
-    QuerySet,
-    Sum,
-)
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_tenants.utils import get_public_schema_name, schema_context
 
-from billing.models import LedgerEntry, LedgerKind, Payment
+from billing.models import LedgerEntry, LedgerKind
 from dentaltap import formatting
 from dentaltap.errors import ApplicationError
-from referrals.models import Eligibility, EligibilityReason, Referral, ReferralSource
+from referrals.models import Eligibility, EligibilityReason, Referral, ReferralSource, ReferralVisit
 from rewards.models import Reward, RewardRecipient, RewardStatus
 from tenants.models import User
+
+logger = logging.getLogger(__name__)
 
 MAX_RANGE_DAYS = 5 * 366  # longer ranges are a typo, not a question
 EARLIEST = datetime.date(2020, 1, 1)
 DEFAULT_MONTHS = 12
 REVIEW_QUEUE_LIMIT = 50
 TOP_REFERRERS_LIMIT = 10
+PERIOD_CACHE_SECONDS = 24 * 3600
 
 
 # --------------------------------------------------------------------------- the date range
@@ -164,42 +172,110 @@ def referred_practice_ids() -> QuerySet[Any]:
 
 
 def has_paid() -> Q:
-    """The referral's practice has a standing payment. Over many referrals, one semi-join: the
-    standing payments of referred practices only (found through the payments' practice index),
-    hashed once, instead of hashing every payment or probing per referral."""
+    """The referral's practice has a standing payment: its recorded conversion."""
+    return Q(converted_at__isnull=False)
 
-    standing = Payment.objects.filter(is_reversed=False, practice_id__in=referred_practice_ids()).values("practice_id")
-    return Q(referred_practice_id__in=standing)
+
+# --------------------------------------------------------------------------- per-period cache
+
+
+def _period_bounds(key: str, unit: str) -> tuple[datetime.datetime, datetime.datetime]:
+    start = datetime.date.fromisoformat(key)
+    end = (
+        start + datetime.timedelta(weeks=1)
+        if unit == Cohort.WEEK
+        else (start + datetime.timedelta(days=32)).replace(day=1)
+    )
+    combine = datetime.datetime.combine
+    return timezone.make_aware(combine(start, datetime.time.min)), timezone.make_aware(combine(end, datetime.time.min))
+
+
+def _cache_key(figure: str, unit: str, key: str) -> str:
+    return f"referrals:analytics:{figure}:{unit}:{timezone.get_current_timezone_name()}:{key}"
+
+
+def _cache_call(work: Callable[[], Any], default: Any) -> Any:
+    """The cache only ever saves work: with Redis away, figures are counted live."""
+    try:
+        with schema_context(get_public_schema_name()):
+            return work()
+    except Exception:
+        logger.warning("analytics cache unavailable; counting live", exc_info=True)
+        return default
+
+
+def _by_period(
+    figure: str, period_range: DateRange, unit: str, count: Callable[[datetime.datetime, datetime.datetime], Any]
+) -> dict[str, Any]:
+    """`count(start, end)` for every period of the range (cut to the range), from the cache for
+    the periods that are over and wholly inside it."""
+    now = timezone.now()
+    values: dict[str, Any] = {}
+    cacheable: dict[str, str] = {}
+    for key in _periods(DateRange(period_range.start, period_range.end, unit)):
+        start, end = _period_bounds(key, unit)
+        if start >= period_range.start_at and end <= period_range.end_before and end <= now:
+            cacheable[key] = _cache_key(figure, unit, key)
+    cached = _cache_call(lambda: cache.get_many(list(cacheable.values())), {}) if cacheable else {}
+    fresh: dict[str, Any] = {}
+    for key in _periods(DateRange(period_range.start, period_range.end, unit)):
+        if key in cacheable and cacheable[key] in cached:
+            values[key] = cached[cacheable[key]]
+            continue
+        start, end = _period_bounds(key, unit)
+        values[key] = count(max(start, period_range.start_at), min(end, period_range.end_before))
+        if key in cacheable:
+            fresh[cacheable[key]] = values[key]
+    if fresh:
+        _cache_call(lambda: cache.set_many(fresh, PERIOD_CACHE_SECONDS), None)
+    return values
+
+
+def channel_share_forget(*, moment: datetime.datetime) -> None:
+    """A payment of `moment`'s month was recorded or reversed: count that month again."""
+    month = timezone.localtime(moment).date().replace(day=1).isoformat()
+    _cache_call(lambda: cache.delete(_cache_key("channel_share", Cohort.MONTH, month)), None)
+
+
+def cohort_forget(*, created_at: datetime.datetime) -> None:
+    """A referral created at `created_at` converted, or stopped being converted: count its week
+    and month cohorts again."""
+    day = timezone.localtime(created_at).date()
+    keys = [
+        _cache_key("cohorts", Cohort.MONTH, day.replace(day=1).isoformat()),
+        _cache_key("cohorts", Cohort.WEEK, (day - datetime.timedelta(days=day.weekday())).isoformat()),
+    ]
+    _cache_call(lambda: cache.delete_many(keys), None)
 
 
 # --------------------------------------------------------------------------- the figures
 
 
-def channel_share_by_month(*, period_range: DateRange) -> list[dict[str, Any]]:
-    """Per month: practices with a standing payment in that month, and how many of them came by
-    referral. One query: the distinct (month, practice) pairs from the payments index, then a
-    lookup in the (small) set of referred practices."""
+def _channel_share_count(start: datetime.datetime, end: datetime.datetime) -> tuple[int, int]:
+    """Practices with a standing payment in [start, end), and how many came by referral."""
     with connection.cursor() as cursor:
         # SQL, not the ORM: it aggregates over a DISTINCT subquery, which the ORM cannot express.
         cursor.execute(
             """
-            SELECT pairs.month, count(*),
-                   count(*) FILTER (WHERE pairs.practice_id IN (
+            SELECT count(*), count(*) FILTER (WHERE pairs.practice_id IN (
                        SELECT referred_practice_id FROM referrals_referral WHERE referred_practice_id IS NOT NULL))
             FROM (
-                SELECT DISTINCT date_trunc('month', paid_at AT TIME ZONE %(zone)s) AS month, practice_id
-                FROM billing_payment
+                SELECT DISTINCT practice_id FROM billing_payment
                 WHERE NOT is_reversed AND paid_at >= %(start)s AND paid_at < %(end)s
             ) AS pairs
-            GROUP BY pairs.month
             """,
-            {"zone": timezone.get_current_timezone_name(), "start": period_range.start_at,
-             "end": period_range.end_before},
-        )  # fmt: skip
-        by_month = {_period_key(month): (paying, referred) for month, paying, referred in cursor.fetchall()}
+            {"start": start, "end": end},
+        )
+        paying, referred = cursor.fetchone()
+    return paying, referred
+
+
+def channel_share_by_month(*, period_range: DateRange) -> list[dict[str, Any]]:
+    """Per month: practices with a standing payment in that month, and how many of them came by
+    referral. One query per month not in the cache (the payments' standing-paid index)."""
+    by_month = _by_period("channel_share", period_range, Cohort.MONTH, _channel_share_count)
     result = []
-    for key in _periods(DateRange(period_range.start, period_range.end, Cohort.MONTH)):
-        paying, referred = by_month.get(key, (0, 0))
+    for key, (paying, referred) in by_month.items():
         result.append(
             {"month": key, "paying_practices": paying, "referred_practices": referred, "share": _rate(referred, paying)}
         )
@@ -207,27 +283,14 @@ def channel_share_by_month(*, period_range: DateRange) -> list[dict[str, Any]]:
 
 
 def visits_by_period(*, period_range: DateRange) -> dict[str, int]:
-    """Link visits per week or month: one index-only range count per period (the visited_at
-    index), several times faster than truncating a million timestamps."""
-    unit = "week" if period_range.cohort == Cohort.WEEK else "month"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT period.start, (
-                SELECT count(*) FROM referrals_referralvisit
-                WHERE visited_at >= greatest(period.start AT TIME ZONE %(zone)s, %(start)s)
-                  AND visited_at < least((period.start + %(step)s::interval) AT TIME ZONE %(zone)s, %(end)s)
-            )
-            FROM generate_series(
-                date_trunc(%(unit)s, %(start)s AT TIME ZONE %(zone)s),
-                %(end)s AT TIME ZONE %(zone)s - interval '1 microsecond',
-                %(step)s::interval
-            ) AS period(start)
-            """,
-            {"zone": timezone.get_current_timezone_name(), "start": period_range.start_at,
-             "end": period_range.end_before, "unit": unit, "step": f"1 {unit}"},
-        )  # fmt: skip
-        return {_period_key(start): count for start, count in cursor.fetchall()}
+    """Link visits per week or month: one index-only range count per period not in the cache
+    (the visited_at index)."""
+    return _by_period(
+        "visits",
+        period_range,
+        period_range.cohort,
+        lambda start, end: ReferralVisit.objects.filter(visited_at__gte=start, visited_at__lt=end).count(),
+    )
 
 
 def _visit_rate(link_signups: int, visits: int) -> float | None:
@@ -240,35 +303,43 @@ def _visit_rate(link_signups: int, visits: int) -> float | None:
     return _rate(link_signups, visits)
 
 
+def _cohort_count(start: datetime.datetime, end: datetime.datetime) -> tuple[int, int, int]:
+    """Signups created in [start, end): all, through a link, converted. Counts of created_at, not
+    of id: the cohort index holds every column used, so no table row is read."""
+    row = Referral.objects.filter(created_at__gte=start, created_at__lt=end).aggregate(
+        signups=Count("created_at"),
+        link_signups=Count("created_at", filter=Q(source=ReferralSource.LINK)),
+        paid=Count("created_at", filter=has_paid()),
+    )
+    return row["signups"], row["link_signups"], row["paid"]
+
+
 def cohort_funnel(*, period_range: DateRange) -> list[dict[str, Any]]:
     """Per signup cohort (week or month): link visits in the period, signups (all, and those
     through a link), signups whose practice has paid (first payment that stands), and rewards
-    credited (status credited now; clawed-back ones are counted in the economics). Two grouped
-    queries."""
-    referrals = (
-        Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
-        .annotate(period=_trunc(period_range.cohort, "created_at"))
-        .values("period")
-        .annotate(
-            signups=Count("pk"),
-            link_signups=Count("pk", filter=Q(source=ReferralSource.LINK)),
-            paid=Count("pk", filter=has_paid()),
-            credited=Count(
-                "pk",
-                filter=Exists(
-                    Reward.objects.filter(
-                        referral_id=OuterRef("pk"), recipient=RewardRecipient.REFERRER, status=RewardStatus.CREDITED
-                    )
-                ),
-            ),
+    credited (status credited now; clawed-back ones are counted in the economics). Signup counts
+    of past cohorts come from the cache (a conversion drops its cohort: `cohort_forget`); the
+    rewards are counted live, in one grouped query."""
+    counts = _by_period("cohorts", period_range, period_range.cohort, _cohort_count)
+    # Rewards credited, by their referral's cohort: from the (few) rewards, not a join per referral.
+    credited = {
+        _period_key(row["period"]): row["credited"]
+        for row in Reward.objects.filter(
+            recipient=RewardRecipient.REFERRER,
+            status=RewardStatus.CREDITED,
+            referral__created_at__gte=period_range.start_at,
+            referral__created_at__lt=period_range.end_before,
         )
+        .annotate(period=_trunc(period_range.cohort, "referral__created_at"))
+        .values("period")
+        .annotate(credited=Count("referral_id", distinct=True))
         .order_by()
-    )
+    }
     visits = visits_by_period(period_range=period_range)
-    referrals_by_period = {_period_key(row["period"]): row for row in referrals}
     result = []
     for key in _periods(period_range):
-        row = referrals_by_period.get(key, {"signups": 0, "link_signups": 0, "paid": 0, "credited": 0})
+        signups, link_signups, paid = counts[key]
+        row = {"signups": signups, "link_signups": link_signups, "paid": paid, "credited": credited.get(key, 0)}
         period_visits = visits.get(key, 0)
         result.append(
             {
@@ -289,19 +360,28 @@ def cohort_funnel(*, period_range: DateRange) -> list[dict[str, Any]]:
 def economics(*, period_range: DateRange) -> dict[str, Any]:
     """Rewards credited and clawed back (the ledger, by entry date) against the revenue from
     referred practices (standing payments, by payment date) in the range."""
-
     ledger = LedgerEntry.objects.filter(
         reward__isnull=False, created_at__gte=period_range.start_at, created_at__lt=period_range.end_before
     ).aggregate(
         credited=Sum("amount_cents", filter=Q(kind=LedgerKind.REWARD_CREDIT)),
         clawed_back=Sum("amount_cents", filter=Q(kind__in=[LedgerKind.REWARD_CLAWBACK, LedgerKind.REWARD_ADJUSTMENT])),
     )
-    revenue = Payment.objects.filter(
-        is_reversed=False,
-        paid_at__gte=period_range.start_at,
-        paid_at__lt=period_range.end_before,
-        practice_id__in=referred_practice_ids(),
-    ).aggregate(total=Sum("amount_cents"), practices=Count("practice_id", distinct=True))
+    with connection.cursor() as cursor:
+        # From the (few) referred practices to their payments (the standing-payments-by-practice
+        # index), not through every payment of the range; SQL, as the ORM would make it a
+        # semi-join over all payments.
+        cursor.execute(
+            """
+            SELECT sum(p.amount_cents), count(DISTINCT p.practice_id)
+            FROM (SELECT DISTINCT referred_practice_id AS id FROM referrals_referral
+                  WHERE referred_practice_id IS NOT NULL) AS referred
+            JOIN billing_payment p ON p.practice_id = referred.id
+            WHERE NOT p.is_reversed AND p.paid_at >= %(start)s AND p.paid_at < %(end)s
+            """,
+            {"start": period_range.start_at, "end": period_range.end_before},
+        )
+        total, practices = cursor.fetchone()
+    revenue = {"total": total, "practices": practices}
     credited = ledger["credited"] or 0
     clawed_back = -(ledger["clawed_back"] or 0)
     net_cost = credited - clawed_back
@@ -325,9 +405,9 @@ def top_referrers(*, period_range: DateRange, limit: int = TOP_REFERRERS_LIMIT) 
         Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
         .values("referrer_id")
         .annotate(
-            signups=Count("pk"),
-            paid=Count("pk", filter=has_paid()),
-            not_eligible=Count("pk", filter=Q(eligibility=Eligibility.INELIGIBLE)),
+            signups=Count("*"),
+            paid=Count("created_at", filter=has_paid()),
+            not_eligible=Count("created_at", filter=Q(eligibility=Eligibility.INELIGIBLE)),
         )
         .order_by("-paid", "-signups", "referrer_id")[:limit]
     )

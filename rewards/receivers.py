@@ -12,18 +12,23 @@ from referrals import handoffs as referral_handoffs
 from referrals import same_card
 from referrals.handoffs import ReferralCreated, ReferralReviewed
 from referrals.services import ReviewDecision
-from rewards import selectors, services
+from rewards import conversions, selectors, services
 from rewards.models import Reward, RewardStatus
 from tenants.models import Practice
 
 
 def on_payment_recorded(event: PaymentRecorded) -> str:
-    """A referred practice's paid invoice qualifies its referral (the first one only)."""
+    """A referred practice's paid invoice qualifies its referral (the first one only), and may be
+    its conversion (what the staff analytics count)."""
+    conversions.payment_changed(practice_id=event.practice_id, paid_at=event.paid_at)
     return services.referral_qualify(payment=Payment.objects.get(pk=event.payment_id))
 
 
 def on_payment_reversed(event: PaymentReversed) -> None:
-    """The qualifying payment was refunded or disputed: cancel inside the hold, claw back after."""
+    """The qualifying payment was refunded or disputed: cancel inside the hold, claw back after;
+    the referral's conversion moves to the next standing payment, if any."""
+    paid_at = Payment.objects.values_list("paid_at", flat=True).get(pk=event.payment_id)
+    conversions.payment_changed(practice_id=event.practice_id, paid_at=paid_at)
     for reward in Reward.objects.select_for_update().filter(qualifying_payment_id=event.payment_id):
         services.reward_reverse(reward=reward, reason=event.reason)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
@@ -92,10 +93,12 @@ def _restore_migration_data() -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_routing_and_schema(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test starts in the public schema with an empty host cache. Tests that commit
+    """Each test starts in the public schema with an empty host cache and an empty Redis cache
+    (the staff analytics cache figures per period, rate limits count there). Tests that commit
     (transactional_db, live_server) get their practice schemas dropped afterwards: Django's
     flush empties the public tables but knows nothing of tenant schemas."""
     tenant_host_cache.clear()
+    cache.clear()
     marker = request.node.get_closest_marker("django_db")
     committing = (
         "transactional_db" in request.fixturenames

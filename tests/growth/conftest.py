@@ -122,6 +122,7 @@ def referral_world(public_tenant: Practice) -> dict[str, Any]:
         ReferralCode,
         ReferralVisit,
     )
+    from rewards.conversions import referral_conversion_refresh
     from rewards.models import Reward, RewardStatus
     from rewards.services import program_current
     from tenants.models import Membership
@@ -203,6 +204,9 @@ def referral_world(public_tenant: Practice) -> dict[str, Any]:
     pay("q1", "in_q1", "2026-01-20")
     pay("q2", "in_q2", "2026-02-21")
     pay("q3", "in_q3", "2026-03-02")
+    # What billing's payment handlers record about each payment (the referral's conversion).
+    for row in practices.values():
+        referral_conversion_refresh(practice_id=row.pk)
 
     program = program_current()
 

@@ -213,6 +213,18 @@ STEPS: list[tuple[str, str]] = [
         WHERE r.eligibility = 'eligible'""",
     ),
     (
+        # What rewards records when billing hands it a payment (rewards/conversions.py).
+        "referral conversions (first standing payment)",
+        """UPDATE referrals_referral r
+        SET converted_at = fp.paid_at, first_paid_amount_cents = fp.amount_cents
+        FROM (
+            SELECT DISTINCT ON (practice_id) practice_id, paid_at, amount_cents FROM billing_payment
+            WHERE NOT is_reversed AND stripe_invoice_id LIKE 'in\\_seed\\_' || %(tag)s || '\\_%%'
+            ORDER BY practice_id, paid_at, id
+        ) AS fp
+        WHERE r.referred_practice_id = fp.practice_id""",
+    ),
+    (
         "ledger (credits)",
         """INSERT INTO billing_ledgerentry (practice_id, reward_id, kind, amount_cents, currency, description,
             stripe_balance_transaction_id, created_at)
