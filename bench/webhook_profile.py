@@ -43,7 +43,7 @@ def main() -> None:
     os.environ["DENTALTAP_DATA_DIR"] = options.data_dir
     for name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_TESTING"):
         os.environ.pop(name, None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
     os.environ["STRIPE_WEBHOOK_SECRETS"] = SECRET
     os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
     Path(options.data_dir).mkdir(parents=True, exist_ok=True)
@@ -51,6 +51,9 @@ def main() -> None:
 
     import django
 
+    from dentaltap import devstack
+
+    devstack.ensure_environment()  # the profile's own PostgreSQL and Redis (settings start nothing)
     django.setup()
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
@@ -58,7 +61,6 @@ def main() -> None:
     from bench.stack import database_reset
     from bench.stripe_events import invoice_event
     from billing.standin import sign
-    from dentaltap import devstack
 
     database_reset()
     handler = WSGIHandler()
