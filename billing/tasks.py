@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import OperationalError
 
 from billing import services
 from dentaltap.tasks import RetryingTask

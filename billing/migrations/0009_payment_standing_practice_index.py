@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0007_practice_account_for_every_practice'),
+        ('billing', '0008_ledger_adjustments'),
         ('tenants', '0004_access_change_setting_changed'),
     ]
 
