@@ -56,8 +56,12 @@ COPY . .
 # Static files, hashed and compressed for WhiteNoise (DJANGO_STATIC_MANIFEST=1 selects the
 # manifest storage). The production settings need DATABASE_URL and REDIS_URL; nothing
 # connects to them here.
+# The translation catalogues (locale/*/LC_MESSAGES/*.po) compiled to the .mo files Django reads,
+# in pure Python (polib): the slim image has no GNU gettext, and the .mo files are not committed.
 ENV DJANGO_STATIC_MANIFEST=1
 RUN chmod 0755 docker/entrypoint.sh \
+    && python -m dentaltap.catalogues compile \
+    && test -f locale/ru/LC_MESSAGES/django.mo && test -f locale/de/LC_MESSAGES/django.mo \
     && mkdir -p staticfiles \
     && DATABASE_URL=postgres://collectstatic@localhost:1/collectstatic \
        REDIS_URL=redis://localhost:1/0 \

@@ -42,9 +42,7 @@ IGNORED = ("bench", "tests", "docs", "staticfiles", "tmp", "node_modules", "loca
 # The standard headers: Russian has three plural forms (1, 21 -> 0; 2-4, 22-24 -> 1; the rest,
 # 11-14 included -> 2), German two.
 PLURAL_FORMS = {
-    "ru": (
-        "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);"
-    ),
+    "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
     "de": "nplurals=2; plural=(n != 1);",
 }
 LANGUAGE_TEAMS = {"ru": "Russian", "de": "German"}
@@ -90,7 +88,8 @@ def _entry_problems(entry: object, language: str) -> Iterable[str]:
         if not msgstr.strip():
             yield "not translated"
         elif _placeholders(msgstr) != _placeholders(msgid):
-            yield f"placeholders differ: {sorted(_placeholders(msgid).elements())} in the msgid, {sorted(_placeholders(msgstr).elements())} in the translation"
+            expected, found = sorted(_placeholders(msgid)), sorted(_placeholders(msgstr))
+            yield f"placeholders differ: {expected} in the msgid, {found} in the translation"
         return
     forms: dict[int, str] = entry.msgstr_plural  # type: ignore[attr-defined]
     expected = int(PLURAL_FORMS[language].split(";")[0].split("=")[1])
@@ -105,7 +104,7 @@ def _entry_problems(entry: object, language: str) -> Iterable[str]:
         # Russian form also serves numbers (21, 22, 25), so each keeps the plural's placeholders.
         allowed = (found == plural) or (language != "ru" and index == 0 and found == _placeholders(msgid))
         if not allowed:
-            yield f"placeholders differ in plural form {index}: {sorted(plural.elements())} expected, {sorted(found.elements())} found"
+            yield f"placeholders differ in plural form {index}: {sorted(plural)} expected, {sorted(found)} found"
 
 
 def catalogue_problems(po_path: Path, language: str) -> list[Problem]:

@@ -473,6 +473,7 @@ def run() -> int:
             )
         # The public schema as django-tenants does it; the practices (and the spare schemas) only
         # where they are behind, in parallel (provisioning/runner.py): a no-op in seconds.
+        compile_catalogues()
         _manage("migrate_schemas", "--shared", "--executor=standard", "-v", "0")
         _manage("migrate_practices")
         _manage("demo_seed")
@@ -537,7 +538,17 @@ def _wait_for_http(url: str, processes: list[subprocess.Popen[bytes]], timeout: 
     raise RuntimeError(f"{url} did not answer in {timeout:.0f}s")
 
 
+def compile_catalogues() -> None:
+    """The .mo files Django reads, from the committed .po files (only those that changed)."""
+    from dentaltap import catalogues  # noqa: PLC0415
+
+    written = catalogues.compile_catalogues()
+    if written:
+        log(f"compiled {len(written)} translation catalogue(s)")
+
+
 def test(pytest_args: list[str]) -> int:
+    compile_catalogues()
     embedded = ensure_environment()
     try:
         # Importing this package (dentaltap/__init__ -> celery) defaults DJANGO_SETTINGS_MODULE to

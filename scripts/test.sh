@@ -33,4 +33,19 @@ elif [ ! -x "$CHROMIUM" ]; then
         exit 1
     fi
 fi
+# The translation test (tests/test_translations.py) re-extracts every marked string with GNU
+# gettext's xgettext: install Debian's gettext when it is missing, as for Chromium; otherwise stop.
+if ! command -v xgettext >/dev/null 2>&1 || ! command -v msgmerge >/dev/null 2>&1; then
+    apt_log="${TMPDIR:-/tmp}/dentaltap-apt-gettext.log"
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "[setup] installing Debian's gettext for the translation test"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext) >"$apt_log" 2>&1 \
+            || echo "[setup] apt-get could not install gettext (see $apt_log)" >&2
+    fi
+    if ! command -v xgettext >/dev/null 2>&1 || ! command -v msgmerge >/dev/null 2>&1; then
+        echo "[setup] error: the translation test needs GNU gettext (xgettext, msgmerge), and installing it" >&2
+        echo "[setup] needs root and apt-get. Install Debian's gettext (or your system's gettext) and run again." >&2
+        exit 1
+    fi
+fi
 exec .venv/bin/python -m dentaltap.devstack test "$@"

@@ -52,6 +52,31 @@ def practice_address(slug: str) -> str:
     return f"http://{slug}.dentaltap.localhost:{os.environ['DENTALTAP_TEST_PORT']}"
 
 
+# The browser's language for every test: the pages' English, whatever the machine's locale is
+# (Accept-Language picks the page language since the catalogues exist). A test about another
+# language asks for it: browser.new_context(locale="ru-RU").
+BROWSER_LOCALE = "en-US"
+
+
+class EnglishBrowser:
+    """The launched browser, whose new contexts and pages speak `BROWSER_LOCALE` unless told
+    otherwise."""
+
+    def __init__(self, launched: Any) -> None:
+        self._launched = launched
+
+    def new_context(self, **options: Any) -> Any:
+        options.setdefault("locale", BROWSER_LOCALE)
+        return self._launched.new_context(**options)
+
+    def new_page(self, **options: Any) -> Any:
+        options.setdefault("locale", BROWSER_LOCALE)
+        return self._launched.new_page(**options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._launched, name)
+
+
 def new_page(browser: Any) -> Any:
     page = browser.new_context().new_page()
     page.set_default_timeout(15_000)
@@ -77,8 +102,10 @@ def browser(live_server: object) -> Iterator[Any]:
     connections.close_all()
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--lang={BROWSER_LOCALE}"]
+        )
+        yield EnglishBrowser(launched)
         launched.close()
 
 

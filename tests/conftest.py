@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 from django_tenants.utils import schema_context
 
 from accounts.services import account_signup
@@ -89,6 +90,14 @@ def _restore_migration_data() -> None:
     from rewards.programs import program_default_ensure
 
     program_default_ensure()  # what billing 0002 + rewards 0004 leave: the house default program
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test() -> Iterator[None]:
+    """A request with Accept-Language activates its language for the thread (LocaleMiddleware
+    does not switch back): the next test starts in English, the default, whatever this one did."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
