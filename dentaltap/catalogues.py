@@ -88,8 +88,8 @@ def _entry_problems(entry: object, language: str) -> Iterable[str]:
         if not msgstr.strip():
             yield "not translated"
         elif _placeholders(msgstr) != _placeholders(msgid):
-            expected, found = sorted(_placeholders(msgid)), sorted(_placeholders(msgstr))
-            yield f"placeholders differ: {expected} in the msgid, {found} in the translation"
+            in_msgid, in_translation = sorted(_placeholders(msgid)), sorted(_placeholders(msgstr))
+            yield f"placeholders differ: {in_msgid} in the msgid, {in_translation} in the translation"
         return
     forms: dict[int, str] = entry.msgstr_plural  # type: ignore[attr-defined]
     expected = int(PLURAL_FORMS[language].split(";")[0].split("=")[1])
