@@ -248,3 +248,19 @@ def test_api_errors_follow_accept_language(public_tenant: Any, practice_a: Any, 
         response = client_for(owner, practice, **extra).get("/api/no-such-endpoint/", HTTP_ACCEPT="application/json")
         assert response.status_code == 404
         assert response.json()["error"]["message"] == message
+
+
+@pytest.mark.browser
+def test_chromium_gets_english_by_default_and_russian_when_it_asks(browser: Any) -> None:
+    from tests.browser_support import base_url
+
+    english = browser.new_page()
+    english.goto(f"{base_url()}/login/")
+    assert english.locator("html").get_attribute("lang") == "en"
+    assert english.get_by_role("button", name="Log in").is_visible()
+
+    russian = browser.new_context(locale="ru-RU").new_page()
+    russian.goto(f"{base_url()}/login/")
+    assert russian.locator("html").get_attribute("lang") == "ru"
+    assert russian.get_by_role("button", name="Войти").is_visible()
+    assert "Forgot your password?" not in russian.locator("body").inner_text()
