@@ -25,10 +25,13 @@ def test_money_in_the_active_language() -> None:
     assert formatting.money(123456789, "eur") == "€1,234,567.89"
     assert formatting.money(1234, "chf") == "12.34 CHF"
     assert formatting.money(None, "usd") == "—"
+    # The catalogues put the amount first, then a no-break space and the symbol or code.
     with translation.override("de"):
-        assert formatting.money(123456, "usd").endswith("1.234,56")
+        assert formatting.money(123456, "usd") == "1.234,56\xa0$"
+        assert formatting.money(-5000, "eur") == "-50,00\xa0€"
+        assert formatting.money(1234, "chf") == "12,34\xa0CHF"
     with translation.override("ru"):
-        assert "1\xa0234,56" in formatting.money(123456, "usd")
+        assert formatting.money(123456, "usd") == "1\xa0234,56\xa0$"
 
 
 def test_dates_are_day_first_in_english_and_localised_otherwise() -> None:
@@ -50,6 +53,8 @@ def test_rates_are_whole_percentages() -> None:
     assert formatting.percent(0.153) == "15%"
     assert formatting.percent(1) == "100%"
     assert formatting.percent(None) == "—"
+    with translation.override("de"):
+        assert formatting.percent(0.153) == "15\xa0%"
 
 
 def test_date_inputs_stay_iso_in_every_language() -> None:
