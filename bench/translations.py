@@ -35,7 +35,7 @@ OPTIONS = arguments()
 os.environ["DENTALTAP_DATA_DIR"] = OPTIONS.data_dir
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
 os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
 Path(OPTIONS.data_dir).mkdir(parents=True, exist_ok=True)
 sys.path.insert(0, str(PROJECT_DIR))
@@ -46,13 +46,15 @@ catalogues.compile_catalogues()
 
 import django  # noqa: E402
 
+from dentaltap import devstack  # noqa: E402
+
+devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
 django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from bench.stack import database_reset, practice_signup, table  # noqa: E402
-from dentaltap import devstack  # noqa: E402
 
 MARKERS = {"en": "New patient", "ru": "Новый пациент"}
 

@@ -180,7 +180,7 @@ def update(*, project_dir: Path = PROJECT_DIR) -> None:
     # connects to them), as in the Dockerfile's collectstatic step.
     env.setdefault("DATABASE_URL", "postgres://makemessages@localhost:1/makemessages")
     env.setdefault("REDIS_URL", "redis://localhost:1/0")
-    env["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+    env["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"  # as manage.py: the development settings
     command = [sys.executable, str(project_dir / "manage.py"), "makemessages", "--verbosity=0"]
     command += [f"--locale={language}" for language in LANGUAGES]
     command += [f"--ignore={pattern}" for pattern in IGNORED]
