@@ -92,7 +92,7 @@ def log_in(page: Any, email_address: str, password: str, *, next_url: str = "") 
 
 
 @pytest.fixture
-def browser(live_server: object) -> Iterator[Any]:
+def browser(live_server: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from django.db import connections
     from playwright.sync_api import sync_playwright
 
@@ -100,7 +100,9 @@ def browser(live_server: object) -> Iterator[Any]:
 
     public_tenant_ensure()
     connections.close_all()
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # Playwright's sync API runs an event loop in this thread; for this test only (left set, it
+    # failed later tests: Django's deploy checks refuse it, tests/test_settings.py).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--lang={BROWSER_LOCALE}"]
