@@ -53,12 +53,13 @@ _BRACES = re.compile(r"(?<!\{)\{[A-Za-z_][A-Za-z0-9_]*(?:[.:!][^{}]*)?\}|\{\}(?!
 _TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\b[^>]*>")
 
 
-def _placeholders(text: str) -> Counter[str]:
+def _text_placeholders(text: str, *, percent: bool = True) -> Counter[str]:
     """The placeholders of a text, counted: positional ones (%s, {}) and tags by number, named
-    ones (%(name)s, {name}) once, as a translation may name a value once or twice."""
+    ones (%(name)s, {name}) once, as a translation may name a value once or twice. `percent`
+    False: a text marked no-python-format, whose percent signs are plain ("1% is 100")."""
     without_escapes = text.replace("%%", "")
     found: Counter[str] = Counter()
-    for placeholder in _PERCENT.findall(without_escapes) + _BRACES.findall(text):
+    for placeholder in (_PERCENT.findall(without_escapes) if percent else []) + _BRACES.findall(text):
         is_named = placeholder.startswith(("%(", "{")) and placeholder != "{}"
         found[placeholder] = 1 if is_named else found[placeholder] + 1
     found.update(f"<{name.lower()}>" for name in _TAG.findall(text))
@@ -79,6 +80,11 @@ class Problem:
 
 def _entry_problems(entry: object, language: str) -> Iterable[str]:
     # polib's entries (typed loosely: polib has no type information).
+    percent = "no-python-format" not in entry.flags  # type: ignore[attr-defined]
+
+    def _placeholders(text: str) -> Counter[str]:
+        return _text_placeholders(text, percent=percent)
+
     msgid: str = entry.msgid  # type: ignore[attr-defined]
     msgid_plural: str = entry.msgid_plural  # type: ignore[attr-defined]
     if "fuzzy" in entry.flags:  # type: ignore[attr-defined]

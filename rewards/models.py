@@ -191,7 +191,10 @@ class RewardRule(models.Model):
     )
     amount_cents = models.PositiveIntegerField(_("flat credit (cents)"), default=0)
     basis_points = models.PositiveIntegerField(
-        _("percentage (basis points)"), default=0, help_text=_("1% is 100; 100% is 10,000.")
+        _("percentage (basis points)"),
+        default=0,
+        # xgettext:no-python-format (a plain percent sign, never %-formatted)
+        help_text=_("1% is 100; 100% is 10,000."),
     )
     points = models.PositiveIntegerField(_("points"), default=0)
     duration = models.CharField(_("duration"), max_length=10, choices=RuleDuration.choices, default=RuleDuration.ONCE)

@@ -101,6 +101,7 @@ def test_the_check_names_each_kind_of_problem_with_its_file(tmp_path: Path) -> N
         polib.POEntry(msgid="Join as <strong>%(role)s</strong>", msgstr="Роль: %(role)s", occurrences=where),
         polib.POEntry(msgid="Start free: {link}", msgstr="Начните бесплатно", occurrences=where),
         polib.POEntry(msgid="50%%", msgstr="50 %%", occurrences=where),
+        polib.POEntry(msgid="1% is 100", msgstr="1 % — это 100", flags=["no-python-format"], occurrences=where),
         polib.POEntry(
             msgid="%(count)d patient",
             msgid_plural="%(count)d patients",
