@@ -9,6 +9,8 @@ tests/test_api_schema.py:
 - list endpoints that answer a page of results are documented as that page
   (`pagination_class` on the view), with a `page` parameter that is validated (400, not a
   silent first page: dentaltap/pagination.py);
+- every operation documents the `Accept-Language` header, which picks the language of its
+  messages (errors included);
 - nested `InputSerializer` / `OutputSerializer` classes get component names from their view,
   so two views' "Input" never collide.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework.permissions import AllowAny
 from rest_framework.serializers import Serializer
 
@@ -62,7 +64,26 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {status: OpenApiResponse(response=ERROR_REF, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
 
 
+# Every operation answers in the language the request asks for (Django's LocaleMiddleware;
+# tenants/languages.py): error messages, labels, formatted values.
+ACCEPT_LANGUAGE = OpenApiParameter(
+    name="Accept-Language",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    type=str,
+    description=(
+        "The language of messages in the answer, error messages included: `en` (the default), "
+        "`de` or `ru`, or a browser-style list such as `ru-RU,ru;q=0.9,en;q=0.8`. Other "
+        "languages fall back to English."
+    ),
+    examples=[OpenApiExample("Russian", value="ru"), OpenApiExample("German", value="de")],
+)
+
+
 class DentalTapAutoSchema(AutoSchema):
+    def get_override_parameters(self) -> list[Any]:
+        return [*super().get_override_parameters(), ACCEPT_LANGUAGE]
+
     def get_serializer_name(self, serializer: Serializer[Any], direction: Any) -> str:
         # `SomeApi.InputSerializer` -> `SomeInput` (spectacular strips "Serializer").
         parts = [part for part in type(serializer).__qualname__.split(".") if not part.startswith("<")]

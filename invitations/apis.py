@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -44,6 +45,11 @@ class InvitationListCreateApi(APIView):
         )
         role = serializers.ChoiceField(choices=Role.choices, default=Role.ASSISTANT)
         message = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+        language = serializers.ChoiceField(
+            choices=settings.LANGUAGES,
+            required=False,
+            help_text="The email's language for addresses without an account (default: the inviter's).",
+        )
 
     class IssueSerializer(serializers.Serializer):
         email = serializers.CharField()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -22,16 +23,23 @@ class InviteForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    language = forms.ChoiceField(
+        label=_("Language of the email"),
+        choices=settings.LANGUAGES,
+        help_text=_("For addresses without a DentalTap account; people who have one get it in their own language."),
+    )
 
     def __init__(
         self,
         *args: Any,
         role_choices: list[tuple[str, str]],
         initial_role: str,
+        initial_language: str,
         seats: Seats | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["language"].initial = initial_language
         role_field = self.fields["role"]
         assert isinstance(role_field, forms.ChoiceField)  # noqa: S101
         role_field.choices = [(value, _role_label(value, label, seats)) for value, label in role_choices]

@@ -33,6 +33,10 @@ class Invitation(models.Model):
     email = models.EmailField(_("email"))
     role = models.CharField(_("role"), max_length=30, choices=Role.choices, default=Role.ASSISTANT)
     message = models.TextField(_("personal message"), blank=True, max_length=1000)
+    # The email's language for an address with no account yet (an account's own language wins).
+    language = models.CharField(
+        _("email language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     status = models.CharField(
         _("status"), max_length=20, choices=InvitationStatus.choices, default=InvitationStatus.PENDING

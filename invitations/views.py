@@ -10,11 +10,13 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing.limits import Seats, is_practitioner_role, practitioner_seats
+from dentaltap.emails import email_language
 from dentaltap.errors import ApplicationError
 from dentaltap.forms import form_errors_add
 from dentaltap.ratelimit import RateLimited, rate_limit_check, request_keys
@@ -31,7 +33,8 @@ from tenants.models import Role
 def _invite_form(request: HttpRequest, data: Any = None, seats: Seats | None = None) -> InviteForm:
     choices = role_choices(getattr(request, "membership", None))
     initial = Role.ASSISTANT if any(value == Role.ASSISTANT for value, _label in choices) else Role.GUEST
-    return InviteForm(data, role_choices=choices, initial_role=initial, seats=seats)
+    language = email_language(user=request.user, fallback=translation.get_language())  # type: ignore[arg-type]
+    return InviteForm(data, role_choices=choices, initial_role=initial, initial_language=language, seats=seats)
 
 
 def _seat_warning(batch: InvitationBatch | None, role: str, seats: Seats | None) -> str:
@@ -76,6 +79,7 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
                 emails=form.cleaned_data["emails"],
                 role=form.cleaned_data["role"],
                 message=form.cleaned_data["message"],
+                language=form.cleaned_data["language"],
             )
         except RateLimited as error:
             form_errors_add(form, error)

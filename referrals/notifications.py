@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
+from dentaltap.emails import email_build_per_language, email_language
 from referrals.models import AccessRequest, AccessRequestStatus
 from tenants.access import Permission, members_with_permission
 from tenants.urls_helpers import practice_url
@@ -30,8 +27,9 @@ def access_request_notify(*, access_request_id: int) -> int:
             return 0
         if access_request.notified_at is not None:
             return 0
+        # Each team manager reads it in their own language.
         recipients = [
-            membership.user.email
+            (membership.user.email, email_language(user=membership.user))
             for membership in members_with_permission(
                 practice=access_request.practice, permission=Permission.MANAGE_TEAM
             )
@@ -42,18 +40,15 @@ def access_request_notify(*, access_request_id: int) -> int:
             "practice_name": access_request.practice.name,
             "review_url": practice_url(access_request.practice, f"/access-requests/{access_request.pk}/"),
         }
-        with translation.override(settings.LANGUAGE_CODE):
-            subject = _("%(name)s asks to join %(practice)s") % {
-                "name": context["requester_name"],
-                "practice": context["practice_name"],
-            }
-            text = render_to_string("referrals/emails/access_request.txt", context)
-            html = render_to_string("referrals/emails/access_request.html", context)
+        messages = email_build_per_language(
+            template_prefix="referrals/emails/access_request",
+            context=context,
+            recipients=recipients,
+            time_zone=access_request.practice.time_zone,
+        )
         access_request.notified_at = timezone.now()
         access_request.save(update_fields=["notified_at"])
-        for recipient in recipients:
-            message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [recipient])
-            message.attach_alternative(html, "text/html")
+        for message in messages:
             message.send()
     return len(recipients)
 

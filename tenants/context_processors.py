@@ -2,8 +2,11 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import translation
 
 from tenants.access import Permission, membership_has_permission
+from tenants.languages import language_options
+from tenants.models import Role
 from tenants.selectors import practice_switcher_entries
 from tenants.urls_helpers import public_url
 
@@ -26,4 +29,6 @@ def site(request: HttpRequest) -> dict[str, Any]:
         # Same host on every host: a cross-origin POST carries `Origin: null` under our
         # Referrer-Policy (same-origin) and fails the CSRF check.
         "logout_url": "/logout/",
+        "language_options": lambda: language_options(translation.get_language()),
+        "is_owner": membership is not None and membership.role == Role.OWNER,
     }

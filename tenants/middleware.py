@@ -62,7 +62,7 @@ class CachedTenantMiddleware(TenantMainMiddleware):
         return None
 
 
-EXEMPT_PREFIXES = ("/static/", "/healthz", "/logout/")  # logging out needs no membership
+EXEMPT_PREFIXES = ("/static/", "/healthz", "/logout/", "/language/")  # these need no membership
 
 
 class PracticeAccessMiddleware:

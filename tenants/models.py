@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -35,6 +38,21 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name this machine knows (Europe/Moscow, America/New_York, UTC)."""
+    if value not in time_zone_names():
+        raise ValidationError(
+            _("%(value)s is not a time zone we know. Use a name like Europe/Berlin or America/New_York."),
+            code="invalid_time_zone",
+            params={"value": value},
+        )
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """One account across every practice the person belongs to."""
 
@@ -43,6 +61,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff"), default=False, help_text=_("May log in to the admin."))
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # The language the person chose (or was first seen with); it wins over the browser's on every
+    # host and device, and their emails go out in it. Empty: not known yet (tenants/languages.py).
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, blank=True, default="")
 
     objects = UserManager()
 
@@ -73,6 +94,14 @@ class Practice(TenantMixin):
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("address"), max_length=40, unique=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Appointment times are shown and entered in this zone on the practice's pages and emails.
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text=_("Appointment times are shown and entered in this time zone, e.g. Europe/Berlin."),
+    )
 
     auto_create_schema = True
     auto_drop_schema = False  # a schema is dropped on purpose (practice_delete), never by accident

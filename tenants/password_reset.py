@@ -17,16 +17,14 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 from rest_framework.authtoken.models import Token
 
+from dentaltap.emails import email_build, email_language
 from tenants.models import User, normalize_email
 from tenants.urls_helpers import public_url
 
@@ -85,15 +83,12 @@ def password_reset_email_build(*, user: User) -> EmailMultiAlternatives:
         "login_url": public_url("/login/"),
         "home_url": public_url("/"),
     }
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = _("Reset your DentalTap password")
-        text = render_to_string("tenants/emails/password_reset.txt", context)
-        html = render_to_string("tenants/emails/password_reset.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[user.email]
+    return email_build(
+        template_prefix="tenants/emails/password_reset",
+        context=context,
+        to=[user.email],
+        language=email_language(user=user),
     )
-    message.attach_alternative(html, "text/html")
-    return message
 
 
 @transaction.atomic

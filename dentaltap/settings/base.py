@@ -106,6 +106,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's stored language wins over the cookie and the browser (tenants/languages.py).
+    "tenants.languages.UserLanguageMiddleware",
+    # On a practice host, times are in the practice's time zone.
+    "tenants.languages.PracticeTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenants.middleware.PracticeAccessMiddleware",
@@ -127,6 +131,7 @@ TEMPLATES = [
                 "tenants.context_processors.site",
                 "invitations.context_processors.growth_nav",
                 "referrals.context_processors.referral_nav",
+                "django.template.context_processors.i18n",
             ],
             # Money, dates and rates: dentaltap/formatting.py, `{% load formatting %}`.
             "libraries": {"formatting": "dentaltap.templatetags.formatting"},
@@ -351,6 +356,11 @@ USE_I18N = True
 USE_TZ = True
 # English as we write it (day first, 24 h); other languages use Django's own formats.
 FORMAT_MODULE_PATH = ["dentaltap.formats"]
+# The switcher's choice holds on the public site and every practice host, like the session.
+LANGUAGE_COOKIE_NAME = "dentaltap_language"
+LANGUAGE_COOKIE_DOMAIN = SESSION_COOKIE_DOMAIN
+LANGUAGE_COOKIE_SECURE = PUBLIC_SCHEME == "https"
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
 
 # --------------------------------------------------------------------------- static files
 

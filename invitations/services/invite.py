@@ -12,12 +12,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from dentaltap.emails import email_language
 from dentaltap.errors import ApplicationError, ConflictError
 from dentaltap.locks import advisory_lock
 from invitations import tokens
@@ -124,8 +125,12 @@ def invitation_create_many(
     emails: str | Sequence[str],
     role: str = Role.ASSISTANT,
     message: str = "",
+    language: str = "",
 ) -> InvitationBatch:
     """Invite every valid address in `emails`; report the others one by one.
+
+    `language` is the email's language for addresses without an account (an account's own
+    language wins); empty: the inviter's language.
 
     An address with a pending invitation to this practice is re-invited (resend: new token,
     expiry reset, the new role and message). Members of the practice are reported, not invited.
@@ -134,6 +139,7 @@ def invitation_create_many(
     if role not in grantable_roles(membership):
         message_text = _("You cannot invite people with this role.")
         raise ApplicationError(message_text, code="role_not_allowed", fields={"role": [message_text]})
+    language = _invitation_language(language, invited_by)
     message = message.strip()
     if len(message) > 1000:
         text = _("Keep the message under 1000 characters.")
@@ -175,6 +181,7 @@ def invitation_create_many(
             elif email in pending:
                 invitation = pending[email]
                 invitation.role, invitation.message, invitation.invited_by = role, message, invited_by
+                invitation.language = language
                 invitation.expires_at, invitation.send_requested_at = expires_at, now
                 invitation.token_hash = _unguessable_hash()
                 batch.resent.append(invitation)
@@ -186,6 +193,7 @@ def invitation_create_many(
                         email=email,
                         role=role,
                         message=message,
+                        language=language,
                         token_hash=_unguessable_hash(),
                         expires_at=expires_at,
                         send_requested_at=now,
@@ -193,7 +201,16 @@ def invitation_create_many(
                 )
         Invitation.objects.bulk_update(
             batch.resent,
-            ["role", "message", "invited_by", "expires_at", "send_requested_at", "token_hash", "updated_at"],
+            [
+                "role",
+                "message",
+                "language",
+                "invited_by",
+                "expires_at",
+                "send_requested_at",
+                "token_hash",
+                "updated_at",
+            ],
         )
         batch.created = Invitation.objects.bulk_create(new)
         ids = [invitation.pk for invitation in batch.invitations]
@@ -209,6 +226,15 @@ def invitation_create_many(
         invited_by.pk,
     )
     return batch
+
+
+def _invitation_language(language: str, invited_by: User) -> str:
+    if not language:
+        return email_language(user=invited_by, fallback=translation.get_language())
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        text = _("Choose one of the languages offered.")
+        raise ApplicationError(text, code="invalid_language", fields={"language": [text]})
+    return language
 
 
 def invitations_enqueue_send(invitation_ids: Sequence[int]) -> int:

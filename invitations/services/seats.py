@@ -5,15 +5,13 @@ from __future__ import annotations
 import datetime
 import logging
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.limits import practitioner_seats
+from dentaltap.emails import email_build_per_language, email_language
 from invitations import tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.services.link import InvitationLinkError
@@ -85,8 +83,9 @@ def invitation_seat_limit_notify(*, invitation_id: int) -> int:
         notified = invitation.seat_blocked_notified_at
         if notified is not None and notified >= invitation.seat_blocked_at:
             return 0
+        # Each recipient reads it in their own language.
         recipients = {
-            m.user.email
+            m.user.email: email_language(user=m.user)
             for m in members_with_permission(practice=invitation.practice, permission=Permission.MANAGE_BILLING)
         }
         inviter_membership = (
@@ -95,7 +94,7 @@ def invitation_seat_limit_notify(*, invitation_id: int) -> int:
             else None
         )
         if inviter_membership is not None and invitation.invited_by is not None:
-            recipients.add(invitation.invited_by.email)
+            recipients[invitation.invited_by.email] = email_language(user=invitation.invited_by)
         seats = practitioner_seats(practice=invitation.practice)
         context = {
             "invitee_email": invitation.email,
@@ -106,17 +105,14 @@ def invitation_seat_limit_notify(*, invitation_id: int) -> int:
             "billing_url": practice_url(invitation.practice, "/billing/"),
             "invitations_url": practice_url(invitation.practice, "/invitations/"),
         }
-        with translation.override(settings.LANGUAGE_CODE):
-            subject = _("%(email)s could not join %(practice)s: no practitioner seat left") % {
-                "email": invitation.email,
-                "practice": invitation.practice.name,
-            }
-            text = render_to_string("invitations/emails/seat_limit.txt", context)
-            html = render_to_string("invitations/emails/seat_limit.html", context)
+        messages = email_build_per_language(
+            template_prefix="invitations/emails/seat_limit",
+            context=context,
+            recipients=sorted(recipients.items()),
+            time_zone=invitation.practice.time_zone,
+        )
         invitation.seat_blocked_notified_at = timezone.now()
         invitation.save(update_fields=["seat_blocked_notified_at", "updated_at"])
-        for recipient in sorted(recipients):
-            message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [recipient])
-            message.attach_alternative(html, "text/html")
+        for message in messages:
             message.send()
     return len(recipients)

@@ -9,16 +9,15 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
+from dentaltap.emails import email_build, email_language
 from invitations import handoffs, tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.services.invite import invitations_enqueue_send
 from onboarding.models import MilestoneKey
 from onboarding.services import milestone_record
-from tenants.models import Role
+from tenants.models import Role, User
 from tenants.urls_helpers import public_url
 
 logger = logging.getLogger(__name__)
@@ -70,23 +69,18 @@ def invitation_email_build(*, invitation: Invitation, token: str) -> EmailMultiA
         "expires_at": invitation.expires_at,
         "home_url": public_url("/"),
     }
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = _("%(name)s invited you to %(practice)s on DentalTap") % {
-            "name": context["inviter_name"],
-            "practice": context["practice_name"],
-        }
-        text = render_to_string("invitations/emails/invitation.txt", context)
-        html = render_to_string("invitations/emails/invitation.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+    # An address that already has an account reads its own language; a new one the language
+    # the inviter picked on the invite form.
+    invitee = User.objects.filter(email__iexact=invitation.email).only("language").first()
+    return email_build(
+        template_prefix="invitations/emails/invitation",
+        context=context,
         to=[invitation.email],
+        language=email_language(user=invitee, fallback=invitation.language),
+        time_zone=invitation.practice.time_zone,
         reply_to=[inviter.email] if inviter else None,
         headers={"X-DentalTap-Invitation": str(invitation.pk)},
     )
-    message.attach_alternative(html, "text/html")
-    return message
 
 
 def invitations_send_unsent() -> int:

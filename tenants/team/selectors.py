@@ -150,6 +150,8 @@ def team_extra_sections(request: HttpRequest, practice: Practice) -> list[dict[s
 
 
 def _on_off(value: Any) -> str:
+    if isinstance(value, str):  # a named value (a time zone): shown as it is
+        return value
     return str(_("on")) if value else str(_("off"))
 
 
