@@ -26,6 +26,7 @@ class InviteForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language of the email"),
         choices=settings.LANGUAGES,
+        required=False,  # left out: the inviter's language
         help_text=_("For addresses without a DentalTap account; people who have one get it in their own language."),
     )
 
