@@ -362,3 +362,23 @@ def test_email_language_falls_back_to_a_known_code() -> None:
     assert email_language(user=Someone(), fallback="fr") == "en"  # type: ignore[arg-type]
     Someone.language = "de"
     assert email_language(user=Someone(), fallback="ru") == "de"  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- share templates
+
+
+@pytest.mark.django_db
+def test_every_default_share_template_has_a_russian_and_a_german_version_in_the_glossarys_words() -> None:
+    from referrals.dashboard import share_messages
+    from referrals.models import ReferralMessageTemplate, ShareChannel
+
+    for channel in ShareChannel.values:
+        for language in ("ru", "de"):
+            row = ReferralMessageTemplate.objects.get(channel=channel, language=language, is_active=True)
+            assert "{link}" in row.text
+        russian = ReferralMessageTemplate.objects.get(channel=channel, language="ru")
+        assert "клиник" in russian.text and "практик" not in russian.text  # a practice is «клиника»
+        assert "praxis" in ReferralMessageTemplate.objects.get(channel=channel, language="de").text.lower()
+    messages = share_messages(link="https://dentaltap.example/r/abc", language="ru")
+    assert len(messages) == len(ShareChannel.values)
+    assert all("https://dentaltap.example/r/abc" in message.text for message in messages)
