@@ -369,8 +369,8 @@ def test_email_language_falls_back_to_a_known_code() -> None:
 
 @pytest.mark.django_db
 def test_every_default_share_template_has_a_russian_and_a_german_version_in_the_glossarys_words() -> None:
-    from referrals.dashboard import share_messages
     from referrals.models import ReferralMessageTemplate, ShareChannel
+    from rewards.dashboard import share_messages
 
     for channel in ShareChannel.values:
         for language in ("ru", "de"):
