@@ -382,3 +382,14 @@ def test_every_default_share_template_has_a_russian_and_a_german_version_in_the_
     messages = share_messages(link="https://dentaltap.example/r/abc", language="ru")
     assert len(messages) == len(ShareChannel.values)
     assert all("https://dentaltap.example/r/abc" in message.text for message in messages)
+
+
+@pytest.mark.practice_rows_only
+@pytest.mark.django_db
+def test_the_access_log_names_the_time_zone_change(practice_a: Pair) -> None:
+    owner, alpha = practice_a
+    client = Client(HTTP_HOST=host(alpha), HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(owner)
+    assert client.post("/settings/", {"time_zone": "Europe/Berlin"}).status_code == 302
+    page = client.get("/team/audit/").content.decode()
+    assert "Time zone: UTC → Europe/Berlin" in page
