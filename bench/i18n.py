@@ -38,15 +38,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data-dir", default=os.environ.get("DENTALTAP_DATA_DIR", DEFAULT_DATA_DIR))
     arguments = parser.parse_args(argv)
 
-    for name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_TESTING", "DJANGO_DEBUG"):
+    for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG"):
         os.environ.pop(name, None)
     os.environ["DENTALTAP_DATA_DIR"] = str(Path(arguments.data_dir).resolve())
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
     sys.path[0] = str(PROJECT_DIR)
 
     import django
 
-    django.setup()  # starts (or reuses) the bench's own PostgreSQL and Redis
+    from dentaltap import devstack
+
+    devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
+    django.setup()
 
     from django.conf import settings
     from django.test import Client
