@@ -57,6 +57,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("referrals", "0004_referral_risk_level")]
+    dependencies = [("referrals", "0005_referral_converted")]
 
     operations = [migrations.RunPython(forwards, backwards)]
