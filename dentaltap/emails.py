@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-if TYPE_CHECKING:
-    from tenants.models import User
+
+class User(Protocol):
+    """Whoever receives an email: the kit knows no app, only that a user may store a language."""
+
+    language: str
 
 
 @dataclass(frozen=True)
