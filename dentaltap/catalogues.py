@@ -9,7 +9,7 @@ templates, email templates), which needs GNU gettext's xgettext and msgmerge; it
 translations already written (msgmerge) and drops entries whose string is gone. `compile` turns
 the .po files into the .mo files Django reads, with polib, so a fresh machine or the Docker image
 needs no apt package; the run and test commands and the image call it (the .mo files are build
-output, not committed). `check` is what tests/test_translations.py asserts on.
+output, not committed). `check` is what tests/project/test_translations.py asserts on.
 
 No JavaScript catalogue (djangojs.po): the one script that shows text
 (referrals/static/referrals/dashboard.js) takes every word from data attributes the server

@@ -329,7 +329,7 @@ def web_command(*, bind: str, port: int | str) -> list[str]:
     ]
 
 
-# The worker's flags, here and in docker-compose.yml (tests/test_run_command_config.py keeps them
+# The worker's flags, here and in docker-compose.yml (tests/project/test_worker_broker.py keeps them
 # equal). Gossip, mingle and heartbeat are worker-to-worker chatter DentalTap never reads (no
 # event monitor, no revoked tasks to share): each is one more broadcast channel to tear down and
 # rebuild on every broker reconnection (gossip's teardown fails at each one), and mingle makes

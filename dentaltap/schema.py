@@ -1,5 +1,5 @@
 """The OpenAPI schema tells the truth about the API (drf-spectacular), checked by schemathesis in
-tests/test_api_schema.py:
+tests/project/test_api_schema.py:
 
 - every error answer has the project's one shape, `{"error": {"code", "message", "fields"}}`
   (dentaltap.errors), documented once as the `Error` component and listed on every operation

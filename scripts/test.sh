@@ -33,7 +33,7 @@ elif [ ! -x "$CHROMIUM" ]; then
         exit 1
     fi
 fi
-# The translation test (tests/test_translations.py) re-extracts every marked string with GNU
+# The translation test (tests/project/test_translations.py) re-extracts every marked string with GNU
 # gettext's xgettext: install Debian's gettext when it is missing, as for Chromium; otherwise stop.
 if ! command -v xgettext >/dev/null 2>&1 || ! command -v msgmerge >/dev/null 2>&1; then
     apt_log="${TMPDIR:-/tmp}/dentaltap-apt-gettext.log"

@@ -65,7 +65,7 @@ _ACTIVE_MEMBERSHIP_FIELDS = (
 )  # fmt: skip
 # The hottest query of the app (every practice request): written out once instead of compiled by
 # the ORM each time, which cost ~15 times the query itself. It must stay equivalent to
-# active_membership_filter(); tests/test_team.py covers both through every status and expiry.
+# active_membership_filter(); tests/team/test_team.py covers both through every status and expiry.
 _ACTIVE_MEMBERSHIP_SQL = (
     f"SELECT {', '.join(_ACTIVE_MEMBERSHIP_FIELDS)} FROM {Membership._meta.db_table} "  # noqa: S608 - constants only
     "WHERE user_id = %s AND practice_id = %s AND status = %s AND (expires_at IS NULL OR expires_at > %s)"

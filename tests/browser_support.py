@@ -101,7 +101,7 @@ def browser(live_server: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     public_tenant_ensure()
     connections.close_all()
     # Playwright's sync API runs an event loop in this thread; for this test only (left set, it
-    # failed later tests: Django's deploy checks refuse it, tests/test_settings.py).
+    # failed later tests: Django's deploy checks refuse it, tests/project/test_settings.py).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(

@@ -286,3 +286,7 @@ def upgrade_to_paid_plan(practice: Practice, plan_code: str = "pro") -> None:
 
     account_for(practice)
     PracticeAccount.objects.filter(practice=practice).update(plan=Plan.objects.get(code=plan_code))
+
+
+# The growth helpers import BASE from this module, so their fixtures are taken in last.
+from tests.growth_support import _fresh_rate_limits, outbox, owner_and_practice, referral_world  # noqa: E402, F401

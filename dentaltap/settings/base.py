@@ -469,7 +469,7 @@ def _every(variable: str, default_seconds: int) -> float:
 
 
 # The recovery and housekeeping jobs. Intervals come from the environment so a system test can
-# run the real schedule fast; tests/test_beat_schedule.py checks that every entry can be applied.
+# run the real schedule fast; tests/project/test_beat_schedule.py checks that every entry can be applied.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "billing-stripe-events-relay": {
         "task": "billing.tasks.stripe_events_relay",
