@@ -2,7 +2,8 @@
 
 - Higher apps learn that a milestone was reached (`milestone_listener_register`: lifecycle
   emails) or that a practice activated (`activation_listener_register`: the hook for reward
-  programs, issue 9/11; nothing registers into it yet).
+  programs; rewards registers `rewards.receivers.on_practice_activated`, which pays a referred
+  practice's ACTIVATION rules).
 - The practice app tells activation how many patients and completed appointments a practice
   has (`activation_facts_provider_register`): those live in the practice's schema, which this
   app (below `practice`) does not read itself.

@@ -1,13 +1,17 @@
-"""Rewards' side of the hand-offs of the layers below (billing.handoffs, referrals.handoffs),
-registered once in rewards.apps. Each runs in the sender's transaction."""
+"""Rewards' side of the hand-offs of the layers below (billing.handoffs, referrals.handoffs,
+onboarding.hooks), registered once in rewards.apps. Each runs in the sender's transaction,
+except the activation listener: onboarding calls it after commit, so it opens its own."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from billing import handoffs as billing_handoffs
 from billing.handoffs import CardsRecorded, PaymentRecorded, PaymentRefunded, PaymentReversed
 from billing.models import Payment
+from onboarding import hooks as onboarding_hooks
+from onboarding.hooks import MilestoneReached
 from referrals import handoffs as referral_handoffs
 from referrals import same_card
 from referrals.handoffs import ReferralCreated, ReferralReviewed
@@ -41,6 +45,14 @@ def on_payment_refunded(event: PaymentRefunded) -> None:
 def on_referral_created(event: ReferralCreated) -> str:
     """A referral was recorded: what its program pays for a signup."""
     return services.referral_signed_up(referral_id=event.referral_id)
+
+
+def on_practice_activated(event: MilestoneReached) -> None:
+    """A referred practice activated: what its program pays for activation. Onboarding calls this
+    after commit, outside any transaction, and its beat job tells it again if it failed or was
+    never told; one reward per (rule, referral, occurrence, recipient) makes a repeat a no-op."""
+    with transaction.atomic():
+        services.referral_activated(referred_practice_id=event.practice_id)
 
 
 def on_cards_recorded(event: CardsRecorded) -> str:
@@ -85,3 +97,4 @@ def register() -> None:
     billing_handoffs.reward_lines_reader_register(selectors.reward_lines_for_practice)
     referral_handoffs.referral_reviewed.register(on_referral_reviewed)
     referral_handoffs.referral_created.register(on_referral_created)
+    onboarding_hooks.activation_listener_register(on_practice_activated)

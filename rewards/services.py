@@ -86,7 +86,8 @@ def referral_signed_up(*, referral_id: int) -> str:
 
 def referral_activated(*, referred_practice_id: int) -> str:
     """The referred practice reached its activation milestone: what its program pays for it.
-    Nothing calls this yet: the activation hook (issue 10) registers it when it lands."""
+    Called by rewards.receivers.on_practice_activated (onboarding's activation hook), inside a
+    transaction; a repeat (the beat's re-tell) finds the reward made and adds nothing."""
     referral = Referral.objects.select_for_update().filter(referred_practice_id=referred_practice_id).first()
     if referral is None:
         return "the practice was not referred"
