@@ -42,10 +42,22 @@ def _field_error(field: str, message: str, code: str = "invalid") -> Application
     return ApplicationError(message, code=code, fields={field: [message]})
 
 
+# Practice names in the dentists' languages become Latin addresses: Russian by the common
+# passport-style transliteration, German umlauts spelt out (Zahnärzte -> zahnaerzte), so a
+# Cyrillic name still gets an address from its name instead of an empty one.
+_TRANSLITERATION = str.maketrans(
+    {
+        **dict(zip("абвгдезийклмнопрстуфхцы", "abvgdeziiklmnoprstufhcy", strict=True)),
+        "ё": "e", "ж": "zh", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ь": "", "э": "e", "ю": "iu",
+        "я": "ia", "ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss",
+    }
+)  # fmt: skip
+
+
 def slugify_practice_name(name: str) -> str:
     from django.utils.text import slugify  # noqa: PLC0415
 
-    return slugify(name)[:40].strip("-")
+    return slugify(name.lower().translate(_TRANSLITERATION))[:40].strip("-")
 
 
 def practice_slug_validate(slug: str) -> str:

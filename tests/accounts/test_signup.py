@@ -102,7 +102,16 @@ def test_signup_duplicate_email_and_taken_address_are_both_reported(
 def test_signup_without_slug_derives_it_from_the_name(public_tenant: Practice) -> None:
     response = post_signup(Client(HTTP_HOST=BASE), practice_slug="", practice_name="Zahnarzt Müller & Söhne")
     assert response.status_code == 302
-    assert Practice.objects.filter(slug="zahnarzt-muller-sohne").exists()
+    assert Practice.objects.filter(slug="zahnarzt-mueller-soehne").exists()  # umlauts spelt out
+
+
+def test_a_cyrillic_practice_name_gets_a_latin_address_from_its_name(public_tenant: Practice) -> None:
+    """A Moscow dentist who names the practice in Russian and leaves the address empty gets an
+    address transliterated from the name, not the form error an empty slug used to give."""
+    response = post_signup(Client(HTTP_HOST=BASE), practice_slug="", practice_name="Клиника «Жемчуг» Щёлково")
+    assert response.status_code == 302
+    practice = Practice.objects.get(name="Клиника «Жемчуг» Щёлково")
+    assert practice.slug == "klinika-zhemchug-shchelkovo"
 
 
 def test_signup_api_returns_the_error_shape(public_tenant: Practice) -> None:
