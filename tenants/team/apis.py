@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dentaltap.pagination import PageNumberPaginationChecked
-from tenants.access import Permission, current_practice
-from tenants.models import AccessChange, Membership, PermissionCode, Role
+from tenants.access import Permission, current_practice, membership_permissions
+from tenants.models import AccessChange, Membership, MembershipStatus, PermissionCode, Role
 from tenants.team import selectors
 from tenants.team import services as team_services
 from tenants.team.audit import RequestMeta
@@ -25,16 +25,26 @@ TEAM = {"read": Permission.MANAGE_TEAM, "write": Permission.MANAGE_TEAM}
 class MemberOutputSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email")
     full_name = serializers.CharField(source="user.full_name")
-    permissions = serializers.SerializerMethodField()
+    permissions = serializers.SerializerMethodField(
+        help_text="What the member can do now: empty while suspended, expired, revoked or left."
+    )
+    restorable_permissions = serializers.SerializerMethodField(
+        help_text="A suspended member's permissions, given back when their access is restored."
+    )
 
     class Meta:
         model = Membership
         fields = (
-            "id", "email", "full_name", "role", "status", "permissions", "granted_permissions",
-            "revoked_permissions", "joined_via", "created_at", "last_active_at", "expires_at",
+            "id", "email", "full_name", "role", "status", "permissions", "restorable_permissions",
+            "granted_permissions", "revoked_permissions", "joined_via", "created_at", "last_active_at", "expires_at",
         )  # fmt: skip
 
     def get_permissions(self, membership: Membership) -> list[str]:
+        return sorted(membership_permissions(membership))
+
+    def get_restorable_permissions(self, membership: Membership) -> list[str]:
+        if membership.status != MembershipStatus.SUSPENDED:
+            return []
         return sorted(selectors.effective_permissions(membership))
 
 

@@ -129,6 +129,21 @@ def test_an_expired_temporary_team_manager_is_refused_by_every_team_endpoint(tea
     assert state(practice) == before and AccessChange.objects.count() == log_before
 
 
+def test_the_member_list_says_what_each_member_can_do_now_not_what_a_suspended_one_could(
+    team: dict[str, Any],
+) -> None:
+    """`permissions` is what works on the next request (as the Team page's list): nothing for a
+    suspended or expired member; what restoring a suspended member gives back is listed apart."""
+    practice, owner = team["practice"], team["owner"]
+    Membership.objects.filter(pk=team["admin"].pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    rows = {row["id"]: row for row in api(owner.user, practice).get("/api/team/members/").json()}
+
+    suspended, expired, assistant = rows[team["suspended"].pk], rows[team["admin"].pk], rows[team["assistant"].pk]
+    assert suspended["permissions"] == [] and "view_patients" in suspended["restorable_permissions"]
+    assert expired["permissions"] == [] and expired["restorable_permissions"] == []
+    assert "view_patients" in assistant["permissions"] and assistant["restorable_permissions"] == []
+
+
 # --------------------------------------------------------------------------- the API matches the pages
 
 
