@@ -20,8 +20,9 @@ from typing import Any
 
 import polib
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.utils import translation
+from django.views.defaults import server_error
 
 from dentaltap import catalogues
 from tests.conftest import BASE
@@ -265,3 +266,16 @@ def test_chromium_gets_english_by_default_and_russian_when_it_asks(browser: Any)
     assert russian.locator("html").get_attribute("lang") == "ru"
     assert russian.get_by_role("button", name="Войти").is_visible()
     assert "Forgot your password?" not in russian.locator("body").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"),
+    [("en", "Something went wrong on our side"), ("ru", "что-то пошло не так"), ("de", "Bei uns ist etwas")],
+)
+def test_the_server_error_page_speaks_the_visitors_language(language: str, heading: str) -> None:
+    """Django renders 500.html with no context, in the language the request was in (the locale
+    middleware has activated it by the time a view fails)."""
+    with translation.override(language):
+        response = server_error(RequestFactory().get("/"))
+    page = response.content.decode()
+    assert response.status_code == 500 and heading in page and f'lang="{language}"' in page
