@@ -11,7 +11,8 @@ every counted phrase is written with one of them (never with `|pluralize` or a h
 
 Template filters: `{% load formatting %}` then `{{ cents|money:currency }}`, `{{ moment|local_date }}`,
 `{{ moment|local_datetime }}`, `{{ moment|local_weekday_datetime }}`,
-`{{ moment|local_day_month }}`, `{{ month|local_year_month }}`, `{{ rate|percent }}`.
+`{{ moment|local_day_month }}`, `{{ month|local_year_month }}`, `{{ rate|percent }}`,
+`{{ moment|time_ago }}`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 
 from django import forms
 from django.utils import formats, timezone
-from django.utils.translation import pgettext
+from django.utils.timesince import timesince
+from django.utils.translation import npgettext_lazy, pgettext
 
 EMPTY = "—"
 
@@ -115,3 +117,26 @@ def date_input(**attrs: Any) -> forms.DateInput:
     """The widget for a date field: the browser's date picker, which needs ISO values in every
     language (a German format would leave the picker empty)."""
     return forms.DateInput(attrs={"type": "date", **attrs}, format=ISO_DATE_INPUT_FORMAT)
+
+
+# "3 days ago" is a sentence, not a duration with a word glued on: German says "vor 3 Tagen"
+# (dative), so the durations inside it are their own strings ("time ago" context).
+_AGO_STRINGS = {
+    "year": npgettext_lazy("time ago", "%(num)d year", "%(num)d years", "num"),
+    "month": npgettext_lazy("time ago", "%(num)d month", "%(num)d months", "num"),
+    "week": npgettext_lazy("time ago", "%(num)d week", "%(num)d weeks", "num"),
+    "day": npgettext_lazy("time ago", "%(num)d day", "%(num)d days", "num"),
+    "hour": npgettext_lazy("time ago", "%(num)d hour", "%(num)d hours", "num"),
+    "minute": npgettext_lazy("time ago", "%(num)d minute", "%(num)d minutes", "num"),
+}
+
+
+def time_ago(moment: datetime.datetime | None) -> str:
+    """How long ago `moment` was, as a phrase of the active language: "3 days, 1 hour ago",
+    "3 дня, 1 час назад", "vor 3 Tagen, 1 Stunde"; under a minute: "just now"."""
+    if moment is None:
+        return EMPTY
+    if timezone.now() - moment < datetime.timedelta(minutes=1):
+        return pgettext("time ago", "just now")
+    duration = timesince(moment, time_strings=_AGO_STRINGS)  # type: ignore[arg-type]  # lazy, as Django's own
+    return pgettext("time ago", "%(duration)s ago") % {"duration": duration}

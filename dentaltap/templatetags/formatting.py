@@ -45,3 +45,8 @@ def local_year_month(value: datetime.date | datetime.datetime | str | None) -> s
 @register.filter
 def percent(rate: float | Decimal | None) -> str:
     return formatting.percent(rate)
+
+
+@register.filter
+def time_ago(moment: datetime.datetime | None) -> str:
+    return formatting.time_ago(moment)

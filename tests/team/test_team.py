@@ -395,3 +395,20 @@ def test_an_invitation_cannot_lift_a_suspension(team: dict) -> None:
         )
     team["assistant_membership"].refresh_from_db()
     assert team["assistant_membership"].status == MembershipStatus.SUSPENDED
+
+
+@pytest.mark.practice_rows_only
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("en", "3\xa0days, 1\xa0hour ago"), ("ru", "3\xa0дня, 1\xa0час назад"), ("de", "vor 3\xa0Tagen, 1\xa0Stunde")],  # noqa: RUF001 - Russian
+)
+def test_last_active_reads_as_a_sentence_in_each_language(
+    team: dict, client_for: Callable[..., Client], language: str, said: str
+) -> None:
+    """'3 days ago' is said as each language says it (German puts 'vor' first, with the dative),
+    not as a translated duration with a word glued after it."""
+    Membership.objects.filter(pk=team["dentist_membership"].pk).update(
+        last_active_at=timezone.now() - datetime.timedelta(days=3, hours=1)
+    )
+    page = client_for(team["owner"], team["practice"]).get("/team/", HTTP_ACCEPT_LANGUAGE=language)
+    assert said in page.content.decode()
