@@ -21,7 +21,7 @@ from tenants.urls_helpers import practice_url
 
 class SignupInputSerializer(SentLengthChecked, serializers.Serializer):  # type: ignore[type-arg]
     """What every signup takes. `referral_code` credits a referrer (a referral link's cookie in
-    the same browser wins: first touch)."""
+    the same browser wins: first touch); `partner_code` redeems a partner's code."""
 
     full_name = serializers.CharField(max_length=150)
     email = serializers.EmailField()
@@ -29,6 +29,14 @@ class SignupInputSerializer(SentLengthChecked, serializers.Serializer):  # type:
     practice_name = serializers.CharField(max_length=120)
     practice_slug = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     referral_code = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    partner_code = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A partner's code: its benefit at checkout; it attributes the signup to the partner "
+        "only when no referral link or invitation did (first touch wins).",
+    )
 
 
 class ReferralSignupInputSerializer(SignupInputSerializer):

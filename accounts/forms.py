@@ -31,6 +31,15 @@ class SignupForm(forms.Form):
         required=False,
         help_text=_("Letters, digits and hyphens. Leave empty to derive it from the name."),
     )
+    partner_code = forms.CharField(
+        label=_("Partner code (optional)"),
+        max_length=40,
+        required=False,
+        help_text=_(
+            "From a DentalTap partner, such as your dental supplier: it gives a longer trial or a discount "
+            "at checkout. If a colleague's referral link or invitation brought you, they stay your referrer."
+        ),
+    )
 
 
 class ReferralSignupForm(SignupForm):
@@ -61,7 +70,7 @@ class InvitationSignupForm(SignupForm):
         help_text=_("Everyone gets a free practice of their own, beside the one you are invited to."),
     )
 
-    field_order = ("email", "full_name", "password", "practice_name", "practice_slug")
+    field_order = ("email", "full_name", "password", "practice_name", "practice_slug", "partner_code")
 
 
 class EmailAuthenticationForm(AuthenticationForm):

@@ -16,9 +16,17 @@ from billing.limits import PlanLimitReached, practitioner_limit_check
 from dentaltap.errors import ApplicationError
 from invitations import services as invitation_services
 from invitations.models import Invitation
+from referrals import partners
 from referrals import selectors as referral_selectors
 from referrals import services as referral_services
-from referrals.models import AccessRequest, Referral, ReferralSource
+from referrals.models import (
+    AccessRequest,
+    PartnerCode,
+    PartnerRedemption,
+    PartnerRedemptionPlace,
+    Referral,
+    ReferralSource,
+)
 from tenants.models import JoinedVia, Membership, Practice, User, normalize_email
 from tenants.services import (
     errors_raise,
@@ -44,6 +52,7 @@ class SignupResult:
     access_practice: Practice | None = None  # the referrer's practice a referral link opened
     access_request: AccessRequest | None = None
     guest_membership: Membership | None = None
+    partner_redemption: PartnerRedemption | None = None
 
 
 def account_signup(
@@ -57,6 +66,7 @@ def account_signup(
     referral_code: str | None = None,
     referral_link_code: str | None = None,
     request_access: bool = True,
+    partner_code: str = "",
     signup_ip: str | None = None,
     user_agent: str = "",
 ) -> SignupResult:
@@ -71,6 +81,9 @@ def account_signup(
       was given) credits its referrer; an unknown code is ignored.
     - `referral_link_code` with `request_access`: the referral link signed up from offers access
       to the referrer's practice (referrals.services.referral_link_access_offer).
+    - `partner_code`: a partner's code, redeemed for the new practice (its benefit at checkout);
+      it attributes the practice to the partner only when no invitation or referral link did
+      (first touch wins). An unknown, expired or used-up code refuses the whole signup.
 
     Every field is checked before anything is written, so a form shows all its problems at once
     (the rules live in tenants.services.user_errors / practice_errors). The signup IP and user
@@ -87,6 +100,7 @@ def account_signup(
             referral_code=referral_code,
             referral_link_code=referral_link_code,
             request_access=request_access,
+            partner_code=partner_code,
             meta=RequestMeta.from_values(ip_address=signup_ip, user_agent=user_agent),
         )
     except PlanLimitReached:
@@ -108,6 +122,7 @@ def _account_signup(
     referral_code: str | None,
     referral_link_code: str | None,
     request_access: bool,
+    partner_code: str,
     meta: RequestMeta,
 ) -> SignupResult:
     invitation = None
@@ -123,10 +138,14 @@ def _account_signup(
         practitioner_limit_check(practice=invitation.practice, role=invitation.role)
 
     slug = practice_slug.strip() or slugify_practice_name(practice_name)
+    # The code is locked here, before anything is built: a racing signup with the same
+    # single-use code waits, then finds it used up.
+    code, code_errors = _partner_code_lock(partner_code)
     errors_raise(
         {
             **user_errors(email=email or "", password=password, full_name=full_name),
             **practice_errors(name=practice_name, slug=slug),
+            **code_errors,
         }
     )
     user = user_create(email=email or "", password=password, full_name=full_name)
@@ -155,7 +174,8 @@ def _account_signup(
             )
         invitation_services.invitation_mark_accepted(invitation=invitation, user=user)
         logger.info("invitation %s accepted by new user %s (own practice %s)", invitation.pk, user.pk, practice.slug)
-        return SignupResult(user, practice, invitation, invited_membership, referral)
+        redemption = _partner_code_redeem(code, practice=practice, user=user, meta=meta)
+        return SignupResult(user, practice, invitation, invited_membership, referral, partner_redemption=redemption)
 
     attributed = referral_selectors.referral_code_find(referral_code or "")
     referral = None
@@ -168,6 +188,7 @@ def _account_signup(
             referral_code=attributed,
             signup_ip=meta.ip_address,
         )
+    redemption = _partner_code_redeem(code, practice=practice, user=user, meta=meta)
     offer = referral_services.AccessOffer()
     if referral_link_code and request_access:
         offer = referral_services.referral_link_access_offer(
@@ -180,4 +201,24 @@ def _account_signup(
         access_practice=offer.access_practice,
         access_request=offer.access_request,
         guest_membership=offer.guest_membership,
+        partner_redemption=redemption,
+    )
+
+
+def _partner_code_lock(raw: str) -> tuple[PartnerCode | None, dict[str, list[str]]]:
+    if not (raw or "").strip():
+        return None, {}
+    try:
+        return partners.partner_code_lock_usable(raw=raw), {}
+    except ApplicationError as error:
+        return None, {key: [str(message) for message in messages] for key, messages in (error.fields or {}).items()}
+
+
+def _partner_code_redeem(
+    code: PartnerCode | None, *, practice: Practice, user: User, meta: RequestMeta
+) -> PartnerRedemption | None:
+    if code is None:
+        return None
+    return partners.partner_code_redeem(
+        code=code, practice=practice, user=user, place=PartnerRedemptionPlace.SIGNUP, signup_ip=meta.ip_address
     )

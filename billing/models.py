@@ -65,6 +65,10 @@ class PracticeAccount(models.Model):
     # Stripe's `created` of the last subscription event applied: an older one arriving late is
     # ignored, so out-of-order events cannot roll the plan back.
     subscription_event_created = models.BigIntegerField(default=0)
+    # What a partner code gave the practice for its first checkout (set once, before any payment,
+    # by referrals.partners): free trial days and a Stripe coupon id. Billing only applies them.
+    checkout_trial_days = models.PositiveSmallIntegerField(default=0)
+    checkout_coupon_id = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

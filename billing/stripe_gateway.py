@@ -92,21 +92,33 @@ def customer_balance_find(*, customer_id: str, metadata: dict[str, str]) -> str 
 
 
 def checkout_session_create(
-    *, practice_id: int, customer_id: str, price_id: str, success_url: str, cancel_url: str, idempotency_key: str
+    *,
+    practice_id: int,
+    customer_id: str,
+    price_id: str,
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+    trial_days: int = 0,
+    coupon_id: str = "",
 ) -> str:
-    session = _call(
-        client().v1.checkout.sessions.create,
-        params={
-            "mode": "subscription",
-            "customer": customer_id,
-            "client_reference_id": str(practice_id),
-            "line_items": [{"price": price_id, "quantity": 1}],
-            "success_url": success_url,
-            "cancel_url": cancel_url,
-            "subscription_data": {"metadata": {"practice_id": str(practice_id)}},
-        },
-        options={"idempotency_key": idempotency_key},
-    )
+    """A subscription Checkout Session; a partner code's benefit rides along: free trial days
+    (`subscription_data.trial_period_days`) and a coupon (`discounts`)."""
+    subscription_data: dict[str, Any] = {"metadata": {"practice_id": str(practice_id)}}
+    if trial_days > 0:
+        subscription_data["trial_period_days"] = trial_days
+    params: dict[str, Any] = {
+        "mode": "subscription",
+        "customer": customer_id,
+        "client_reference_id": str(practice_id),
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "subscription_data": subscription_data,
+    }
+    if coupon_id:
+        params["discounts"] = [{"coupon": coupon_id}]
+    session = _call(client().v1.checkout.sessions.create, params=params, options={"idempotency_key": idempotency_key})
     return str(session.url)
 
 

@@ -1,7 +1,7 @@
 """The staff cohort figures: practices by signup week or month, the share that reached each
 milestone by day 1 / 7 / 30, and the median and 75th percentile of the time to first value
-(activation), split by how the practice came: referral link, invitation, organic. (Partner codes
-come with issue 9; their channel will be one more value of `channel`.)
+(activation), split by how the practice came: referral link, invitation, partner code, staff
+attribution, organic (the source of the referral that brought the practice, else organic).
 
 Two set-based queries in PostgreSQL (GROUPING SETS give the per-channel rows and the cohort's
 all-channels row at once, percentiles included), whatever the number of practices."""
@@ -30,6 +30,8 @@ CHANNEL_LABELS: dict[str, Promise] = {
     ALL_CHANNELS: _("All channels"),
     ReferralSource.LINK: _("Referral link"),
     ReferralSource.INVITATION: _("Invitation"),
+    ReferralSource.PARTNER: _("Partner code"),
+    ReferralSource.MANUAL: _("Staff attribution"),
     ORGANIC: _("Organic"),
 }
 FIRST_VALUE_KEY = MilestoneKey.ACTIVATED
@@ -164,7 +166,14 @@ def cohorts_build(*, period_range: DateRange) -> list[CohortRow]:
             row = row_for(cohort, channel)
             row.first_value_median_hours = None if median is None else float(median) / 3600
             row.first_value_p75_hours = None if p75 is None else float(p75) / 3600
-    order = {ALL_CHANNELS: 0, ReferralSource.LINK: 1, ReferralSource.INVITATION: 2, ORGANIC: 3}
+    order = {
+        ALL_CHANNELS: 0,
+        ReferralSource.LINK: 1,
+        ReferralSource.INVITATION: 2,
+        ReferralSource.PARTNER: 3,
+        ReferralSource.MANUAL: 4,
+        ORGANIC: 5,
+    }
     return sorted(rows.values(), key=lambda row: (row.cohort, order.get(row.channel, 9), row.channel))
 
 

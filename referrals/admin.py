@@ -34,7 +34,9 @@ class ReferralAdmin(admin.ModelAdmin):
     search_fields = ("referrer__email", "referred_user__email", "referred_practice__name", "referral_code__code")
     list_select_related = ("referrer", "referred_user", "referred_practice")
     date_hierarchy = "created_at"
-    raw_id_fields = ("referrer", "referred_user", "referred_practice", "invitation", "referral_code", "reviewed_by")
+    raw_id_fields = (
+        "referrer", "referred_user", "referred_practice", "invitation", "referral_code", "partner_code", "reviewed_by",
+    )  # fmt: skip
     readonly_fields = (
         "created_at", "signup_ip", "reviewed_by", "reviewed_at", "risk_level", "risk_score", "risk_signals_list",
     )  # fmt: skip
@@ -155,3 +157,6 @@ class ReferralAnalyticsAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         return HttpResponseRedirect("/staff/referrals/")
+
+
+from referrals import admin_partners  # noqa: E402, F401 - registers the partner pages

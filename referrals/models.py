@@ -54,6 +54,8 @@ class ReferralVisit(models.Model):
 class ReferralSource(models.TextChoices):
     INVITATION = "invitation", _("Invitation")
     LINK = "link", _("Referral link")
+    PARTNER = "partner", _("Partner code")
+    MANUAL = "manual", _("Staff attribution")
 
 
 class ReferralStatus(models.TextChoices):
@@ -102,6 +104,10 @@ class Referral(models.Model):
     )
     referral_code = models.ForeignKey(
         ReferralCode, on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
+    )
+    # A partner code that attributed the practice (source "partner"): its partner's program pays.
+    partner_code = models.ForeignKey(
+        "referrals.PartnerCode", on_delete=models.PROTECT, null=True, blank=True, related_name="referrals"
     )
     status = models.CharField(
         _("status"), max_length=20, choices=ReferralStatus.choices, default=ReferralStatus.SIGNED_UP
@@ -153,6 +159,10 @@ class Referral(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(risk_level__in=RiskLevel.values), name="referral_risk_level_known"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(source="partner") | models.Q(partner_code__isnull=False),
+                name="referral_partner_source_has_code",
             ),
         ]
         indexes: ClassVar = [
@@ -333,3 +343,40 @@ class ReferralAnalytics(Referral):
         proxy = True
         verbose_name = _("referral analytics")
         verbose_name_plural = _("referral analytics")
+
+
+# Partners, their codes and the staff attribution log live in their own module (by subject).
+from referrals.models_partners import (  # noqa: E402
+    AttributionChange,
+    Partner,
+    PartnerCode,
+    PartnerCodeBatch,
+    PartnerCodeKind,
+    PartnerRedemption,
+    PartnerRedemptionPlace,
+)
+
+__all__ = [
+    "AccessRequest",
+    "AccessRequestStatus",
+    "AttributionChange",
+    "Eligibility",
+    "EligibilityReason",
+    "Partner",
+    "PartnerCode",
+    "PartnerCodeBatch",
+    "PartnerCodeKind",
+    "PartnerRedemption",
+    "PartnerRedemptionPlace",
+    "PracticeReferralSettings",
+    "Referral",
+    "ReferralAnalytics",
+    "ReferralCode",
+    "ReferralMessageTemplate",
+    "ReferralSource",
+    "ReferralStatus",
+    "ReferralVisit",
+    "ReferrerAddress",
+    "RiskLevel",
+    "ShareChannel",
+]

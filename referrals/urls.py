@@ -1,8 +1,9 @@
-"""Practice host: access requests from referral links, and the practice's link setting."""
+"""Practice host: access requests from referral links, the practice's link setting, and a partner
+code entered on the Billing page."""
 
 from django.urls import path
 
-from referrals import apis, views
+from referrals import apis, partner_views, views
 
 urlpatterns = [
     path("access-requests/", views.access_request_list, name="access-request-list"),
@@ -19,5 +20,7 @@ urlpatterns = [
         apis.AccessRequestDeclineApi.as_view(),
         name="api-access-request-decline",
     ),
+    path("billing/partner-code/", partner_views.partner_code_redeem, name="partner-code-redeem"),
+    path("api/billing/partner-code/", partner_views.PartnerCodeApi.as_view(), name="api-partner-code"),
     path("api/referral-settings/", apis.ReferralSettingsApi.as_view(), name="api-referral-settings"),
 ]

@@ -17,6 +17,7 @@ from dentaltap.formatting import money
 from rewards import programs, services
 from rewards.models import (
     CatalogueItem,
+    PartnerProgram,
     PointsEntry,
     ProgramOverride,
     Redemption,
@@ -214,3 +215,10 @@ class RewardAdmin(MoneyColumns, admin.ModelAdmin):
     @admin.action(description=_("Retry a failed credit"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
         self._review(request, queryset, "retry")
+
+
+@admin.register(PartnerProgram)
+class PartnerProgramAdmin(admin.ModelAdmin):
+    """Which program a partner's code-attributed practices earn under (else the default)."""
+
+    list_display = ("partner", "program", "created_at")

@@ -25,6 +25,7 @@ from referrals import same_card
 from referrals.models import Eligibility, Referral
 from rewards.models import (
     CapPeriod,
+    PartnerProgram,
     ProgramOverride,
     ReferralProgram,
     Reward,
@@ -73,10 +74,17 @@ def program_default_ensure() -> None:
         pass
 
 
-def program_for(*, referrer_id: int, at: datetime.datetime | None = None) -> ReferralProgram | None:
-    """The program a referrer's referrals earn under at a moment: their override while it runs,
-    else the default program running then."""
+def program_for(
+    *, referrer_id: int, partner_id: int | None = None, at: datetime.datetime | None = None
+) -> ReferralProgram | None:
+    """The program a referral earns under at a moment: for a practice a partner code brought,
+    the partner's program while it runs; else the referrer's override while it runs; else the
+    default program running then."""
     at = at or timezone.now()
+    if partner_id is not None:
+        link = PartnerProgram.objects.select_related("program").filter(partner_id=partner_id).first()
+        if link is not None and link.program.runs_at(at):
+            return link.program
     override = ProgramOverride.objects.select_related("program").filter(referrer_id=referrer_id).first()
     if override is not None and override.program.runs_at(at):
         return override.program
@@ -208,7 +216,8 @@ def rewards_for_event(  # noqa: PLR0912 - one branch per refusal, in order
 
     if referral.eligibility == Eligibility.INELIGIBLE:
         return [f"referral not eligible ({referral.eligibility_reason})"]
-    program = program_for(referrer_id=referral.referrer_id)
+    partner_id = referral.partner_code.batch.partner_id if referral.partner_code_id else None  # type: ignore[union-attr]
+    program = program_for(referrer_id=referral.referrer_id, partner_id=partner_id)
     if program is None:
         return ["no program runs now"]
     program = ReferralProgram.objects.select_for_update().get(pk=program.pk)  # caps and budget, one at a time

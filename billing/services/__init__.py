@@ -11,6 +11,7 @@ import them from here). Referral rewards are one layer up, in `rewards`.
 
 from billing.services.accounts import (
     PAID_SUBSCRIPTION_STATUSES,
+    account_checkout_benefit_set,
     account_for,
     billing_portal_start,
     checkout_start,
@@ -41,6 +42,7 @@ __all__ = [
     "REFUND_VOID_PERCENT",
     "UnknownCustomer",
     "WebhookRejected",
+    "account_checkout_benefit_set",
     "account_for",
     "billing_portal_start",
     "checkout_start",

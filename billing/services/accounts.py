@@ -95,6 +95,15 @@ def has_live_subscription(account: PracticeAccount) -> bool:
     )
 
 
+def account_checkout_benefit_set(*, practice: Practice, trial_days: int, coupon_id: str) -> None:
+    """What a partner code gave the practice for its first checkout: free trial days and a Stripe
+    coupon. Billing does not know partners; it applies what it is given at checkout."""
+    account = account_for(practice)
+    PracticeAccount.objects.filter(pk=account.pk).update(
+        checkout_trial_days=max(0, trial_days), checkout_coupon_id=(coupon_id or "").strip()
+    )
+
+
 def checkout_start(*, practice: Practice, plan_code: str, success_url: str, cancel_url: str) -> str:
     """A Stripe Checkout URL for upgrading the practice to a paid plan."""
     plan = Plan.objects.filter(code=plan_code, is_active=True, is_freemium=False).first()
@@ -115,6 +124,8 @@ def checkout_start(*, practice: Practice, plan_code: str, success_url: str, canc
         price_id=plan.stripe_price_id,
         success_url=success_url,
         cancel_url=cancel_url,
+        trial_days=account.checkout_trial_days,
+        coupon_id=account.checkout_coupon_id,
         # One key per click: the SDK's own retries of this call reuse it.
         idempotency_key=f"dentaltap-checkout-{practice.pk}-{plan.code}-{uuid.uuid4()}",
     )

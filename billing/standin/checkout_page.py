@@ -20,7 +20,7 @@ class CheckoutPageMixin(HandlerBase):
             self._send(404, "<h1>No such checkout session</h1>", "text/html")
             return
         price = (session["line_items"] or [{}])[0].get("price", "")
-        amount = self.state.price_amounts.get(price, 4900)
+        amount = amount_due(session, self.state.price_amounts.get(price, 4900))
         if method == "GET":
             # A different test card for each checkout, so two practices paying in the demo do not
             # share one by accident; type another practice's number to see the same-card rule.
@@ -47,9 +47,12 @@ class CheckoutPageMixin(HandlerBase):
         now = int(time.time())
         subscription_id, invoice_id = self.state.new_id("sub"), self.state.new_id("in")
         charge_id, intent_id = self.state.new_id("ch"), self.state.new_id("pi")
+        trial_days = (session.get("subscription_data") or {}).get("trial_period_days") or 0
         session.update(status="complete", payment_status="paid", subscription=subscription_id, invoice=invoice_id)
         subscription = {
-            "id": subscription_id, "object": "subscription", "customer": session["customer"], "status": "active",
+            "id": subscription_id, "object": "subscription", "customer": session["customer"],
+            "status": "trialing" if trial_days else "active",
+            "trial_end": now + trial_days * 86400 if trial_days else None,
             "metadata": {"practice_id": session["client_reference_id"]}, "livemode": False, "created": now,
             "items": {"object": "list", "data": [
                 {"price": {"id": price, "object": "price"}, "current_period_end": now + 30 * 86400},
@@ -78,11 +81,33 @@ class CheckoutPageMixin(HandlerBase):
             "created": now, "payment_method": self.state.new_id("pm"),
             "payment_method_details": {"type": "card", "card": card_details(card_number)},
         }  # fmt: skip
-        for event_type, obj in (
+        if session.get("discounts"):
+            invoice["discounts"] = [discount["coupon"]["id"] for discount in session["discounts"]]
+        events: list[tuple[str, dict[str, Any]]] = [
             ("checkout.session.completed", session),
             ("customer.subscription.created", subscription),
-            ("charge.succeeded", charge),
-            ("invoice.paid", invoice),
-            ("invoice_payment.paid", invoice_payment),
-        ):
+        ]
+        if amount > 0:  # a trial's first invoice is for nothing: no charge behind it
+            events += [
+                ("charge.succeeded", charge),
+                ("invoice.paid", invoice),
+                ("invoice_payment.paid", invoice_payment),
+            ]
+        else:
+            events.append(("invoice.paid", invoice))
+        for event_type, obj in events:
             self.server.send_event(event_type, obj)
+
+
+def amount_due(session: dict[str, Any], price_amount: int) -> int:
+    """The first invoice: nothing during a trial, else the price less the session's coupon."""
+    if (session.get("subscription_data") or {}).get("trial_period_days"):
+        return 0
+    amount = price_amount
+    for discount in session.get("discounts") or []:
+        coupon = discount["coupon"]
+        if coupon.get("percent_off"):
+            amount -= round(amount * float(coupon["percent_off"]) / 100)
+        elif coupon.get("amount_off"):
+            amount -= int(coupon["amount_off"])
+    return max(0, amount)

@@ -114,6 +114,8 @@ class Handler(ResourcesMixin, CheckoutPageMixin):
             ("GET", r"/v1/customers/(?P<customer>[\w]+)", self._customer_retrieve),
             ("POST", r"/v1/customers/(?P<customer>[\w]+)/balance_transactions", self._balance_create),
             ("GET", r"/v1/customers/(?P<customer>[\w]+)/balance_transactions", self._balance_list),
+            ("POST", r"/v1/coupons", self._coupon_create),
+            ("GET", r"/v1/coupons/(?P<coupon>[\w-]+)", self._coupon_retrieve),
             ("POST", r"/v1/checkout/sessions", self._checkout_create),
             ("POST", r"/v1/billing_portal/sessions", self._portal_create),
         ]

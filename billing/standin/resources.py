@@ -1,5 +1,6 @@
 """Stripe's resources as the stand-in keeps them: customers, customer balance transactions,
-Checkout Sessions and Billing Portal sessions."""
+coupons, Checkout Sessions (with `discounts` and a subscription trial) and Billing Portal
+sessions."""
 
 from __future__ import annotations
 
@@ -66,7 +67,60 @@ class ResourcesMixin(HandlerBase):
             "url": f"/v1/customers/{customer}/balance_transactions",
         }
 
+    def _coupon_create(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Coupons as Stripe takes them: an id (or one is made), `percent_off` or `amount_off`
+        (with a currency), a duration."""
+        percent, amount = params.get("percent_off"), params.get("amount_off")
+        if (percent is None) == (amount is None):
+            return _invalid("percent_off", "Provide exactly one of percent_off or amount_off.")
+        try:
+            percent_value = float(percent) if percent is not None else None
+            amount_value = int(amount) if amount is not None else None
+        except ValueError:
+            return _invalid("percent_off" if percent is not None else "amount_off", "Invalid number.")
+        if percent_value is not None and not 0 < percent_value <= 100:
+            return _invalid("percent_off", "percent_off must be between 0 and 100.")
+        if amount_value is not None and amount_value <= 0:
+            return _invalid("amount_off", "amount_off must be positive.")
+        coupon_id = params.get("id") or self.state.new_id("coupon")
+        if coupon_id in self.state.coupons:
+            return _invalid("id", "Coupon already exists.")
+        coupon = {
+            "id": coupon_id, "object": "coupon", "percent_off": percent_value, "amount_off": amount_value,
+            "currency": params.get("currency") if amount_value else None, "duration": params.get("duration", "once"),
+            "name": params.get("name"), "valid": True, "livemode": False, "created": int(time.time()),
+            "metadata": params.get("metadata", {}),
+        }  # fmt: skip
+        self.state.coupons[coupon_id] = coupon
+        return 200, coupon
+
+    def _coupon_retrieve(self, params: dict[str, Any], coupon: str) -> tuple[int, dict[str, Any]]:
+        if coupon not in self.state.coupons:
+            return 404, {
+                "error": {"type": "invalid_request_error", "code": "resource_missing", "param": "coupon",
+                          "message": f"No such coupon: '{coupon}'"}
+            }  # fmt: skip
+        return 200, self.state.coupons[coupon]
+
+    def _checkout_discounts(self, params: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+        """`discounts=[{"coupon": id}]`: at most one, of a coupon that exists (as at Stripe)."""
+        discounts = params.get("discounts") or []
+        if not isinstance(discounts, list) or len(discounts) > 1:
+            return [], "You may only specify one discount."
+        for discount in discounts:
+            coupon = discount.get("coupon", "") if isinstance(discount, dict) else ""
+            if coupon not in self.state.coupons:
+                return [], f"No such coupon: '{coupon}'"
+        return [{"coupon": self.state.coupons[d["coupon"]]} for d in discounts], ""
+
     def _checkout_create(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        discounts, problem = self._checkout_discounts(params)
+        if problem:
+            return _invalid("discounts", problem)
+        subscription_data = params.get("subscription_data") or {}
+        trial = subscription_data.get("trial_period_days")
+        if trial is not None and (not str(trial).isdigit() or not 1 <= int(trial) <= 730):
+            return _invalid("subscription_data[trial_period_days]", "trial_period_days must be 1 to 730.")
         session_id = self.state.new_id("cs_test")
         session = {
             "id": session_id, "object": "checkout.session", "mode": params.get("mode"),
@@ -74,7 +128,8 @@ class ResourcesMixin(HandlerBase):
             "line_items": params.get("line_items", []), "success_url": params.get("success_url"),
             "cancel_url": params.get("cancel_url"), "status": "open", "payment_status": "unpaid",
             "url": f"{self.state.base_url}/checkout/{session_id}", "livemode": False, "created": int(time.time()),
-            "metadata": params.get("metadata", {}),
+            "metadata": params.get("metadata", {}), "discounts": discounts,
+            "subscription_data": {"trial_period_days": int(trial) if trial is not None else None},
         }  # fmt: skip
         self.state.sessions[session_id] = session
         return 200, session
@@ -85,3 +140,7 @@ class ResourcesMixin(HandlerBase):
             "return_url": params.get("return_url"), "url": params.get("return_url") or self.state.base_url,
             "livemode": False, "created": int(time.time()),
         }  # fmt: skip
+
+
+def _invalid(param: str, message: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"error": {"type": "invalid_request_error", "param": param, "message": message}}

@@ -22,6 +22,7 @@ class StandinState:
         self.customers: dict[str, dict[str, Any]] = {}
         self.balance_transactions: dict[str, list[dict[str, Any]]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.coupons: dict[str, dict[str, Any]] = {}
         self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
         self.requests: list[dict[str, Any]] = []
         self.fail_next = 0

@@ -254,6 +254,8 @@ RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
     "invitation_create": {"user": (30, 3600), "ip": (60, 3600)},
     "invitation_accept": {"ip": (30, 3600), "user": (30, 3600)},
     "signup": {"ip": (20, 3600), "email": (5, 3600)},
+    # Partner codes typed on the Billing page: enough for typos, far too few to guess one.
+    "partner_code": {"ip": (30, 3600), "user": (10, 3600), "practice": (10, 3600)},
     # At most a few reset emails an hour to one mailbox, whoever asks, and a few dozen requests
     # from one address (a clinic shares one).
     "password_reset": {"ip": (30, 3600), "email": (3, 3600)},

@@ -11,6 +11,7 @@ from rewards.models.points import CatalogueItem, PointsEntry, PointsKind, Redemp
 from rewards.models.programs import (
     PAYMENT_TRIGGERS,
     CapPeriod,
+    PartnerProgram,
     ProgramOverride,
     ReferralProgram,
     RewardRecipient,
@@ -28,6 +29,7 @@ __all__ = [
     "PAYMENT_TRIGGERS",
     "CapPeriod",
     "CatalogueItem",
+    "PartnerProgram",
     "PointsEntry",
     "PointsKind",
     "ProgramOverride",

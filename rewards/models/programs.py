@@ -118,6 +118,26 @@ class ProgramOverride(models.Model):
         return f"{self.referrer} → {self.program}"
 
 
+class PartnerProgram(models.Model):
+    """A partner whose code-attributed practices earn under this program (their account is the
+    referrer); the partner's account's own referral links keep the referrer's program."""
+
+    partner = models.OneToOneField(
+        "referrals.Partner", on_delete=models.CASCADE, related_name="program_link", verbose_name=_("partner")
+    )
+    program = models.ForeignKey(
+        ReferralProgram, on_delete=models.PROTECT, related_name="partner_links", verbose_name=_("program")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("partner program")
+        verbose_name_plural = _("partner programs")
+
+    def __str__(self) -> str:
+        return f"{self.partner} → {self.program}"
+
+
 class RuleTrigger(models.TextChoices):
     SIGNUP = "signup", _("Signup")
     ACTIVATION = "activation", _("Activation")
