@@ -59,7 +59,7 @@ class PartnerCodeOutputSerializer(serializers.Serializer):  # type: ignore[type-
 class PartnerCodeApi(APIView):
     """Redeem a partner code for the practice before its first payment."""
 
-    required_permissions = (Permission.MANAGE_BILLING,)
+    required_permissions = {"write": Permission.MANAGE_BILLING}
 
     @extend_schema(request=PartnerCodeInputSerializer, responses={201: PartnerCodeOutputSerializer})
     def post(self, request: Request) -> Response:
