@@ -83,7 +83,7 @@ def attribution_assign(
         text = _("A practice's owner cannot be their own referrer.")
         raise ApplicationError(text, code="self_referral", fields={"referrer": [text]})
     existing = (
-        Referral.objects.select_for_update()
+        Referral.objects.select_for_update(of=("self",))
         .select_related("referrer", "partner_code__batch__partner")
         .filter(referred_user=owner)
         .first()
