@@ -276,7 +276,7 @@ if PUBLIC_SCHEME == "https":
 
 # --------------------------------------------------------------------------- Stripe and billing
 
-# Without a real key the app talks to the local Stripe stand-in (billing/standin.py), which the
+# Without a real key the app talks to the local Stripe stand-in (billing/standin/), which the
 # dev stack starts; tests start their own. Production sets STRIPE_SECRET_KEY and no API base
 # (`manage.py check --deploy` refuses the stand-in's key and a local API base).
 STRIPE_STANDIN_SECRET_KEY = "sk_test_dentaltap_standin"  # noqa: S105 - the local stand-in's
