@@ -13,7 +13,9 @@ from tests.factories import UserFactory
 
 
 def a_partner(name: str = "Molar Supplies") -> Partner:
-    return Partner.objects.create(name=name, account=UserFactory(email=f"{name.split()[0].lower()}@partner.example"))
+    return Partner.objects.create(
+        name=name, account=UserFactory(email=f"{name.split(maxsplit=1)[0].lower()}@partner.example")
+    )
 
 
 def a_batch(partner: Partner, *, shared_code: str = "", **fields: Any) -> PartnerCodeBatch:

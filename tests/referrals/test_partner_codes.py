@@ -15,15 +15,27 @@ from accounts.services import account_signup
 from billing.models import Payment, PracticeAccount
 from dentaltap.errors import ApplicationError
 from referrals import partners
+from referrals import services as referral_services
 from referrals.models import PartnerCode, PartnerCodeKind, PartnerRedemption, Referral, ReferralSource
 from tenants.models import JoinedVia, Practice, Role, User
-from tests.accounts.test_signup_doors import DOORS, NEWCOMER, _client, _refusal, world  # noqa: F401 - a fixture
+from tests.accounts.test_signup_doors import DOORS, NEWCOMER, _client, _refusal
 from tests.concurrency import run_together
 from tests.factories import UserFactory
-from tests.growth_support import PASSWORD, Pair, signup_data
+from tests.growth_support import PASSWORD, Pair, invite, signup_data, token_for
 from tests.partner_support import a_batch, a_partner
 
 pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only("alpha")]
+
+
+@pytest.fixture
+def world(practice_a: Pair) -> dict[str, str]:
+    """As the doors' test has it: alpha's owner has a referral code and invited the newcomer."""
+    owner, alpha = practice_a
+    batch = invite(alpha, owner, NEWCOMER)
+    return {
+        "code": referral_services.referral_code_get_or_create(user=owner).code,
+        "token": token_for(batch.created[0]),
+    }
 
 
 @pytest.fixture
@@ -193,7 +205,7 @@ def test_after_the_first_payment_a_code_is_refused(owner_practice: Pair, shared:
 def test_a_member_without_billing_rights_and_another_practices_owner_are_refused(
     owner_practice: Pair, shared: PartnerCode, client_for: Any, make_practice: Any
 ) -> None:
-    from tenants.team.services import membership_create  # noqa: PLC0415
+    from tenants.team.services import membership_create
 
     _owner, practice = owner_practice
     assistant = UserFactory()

@@ -36,7 +36,7 @@ Pair = tuple[User, Practice]
 
 def _partnered(make_practice: Callable[..., Pair], **batch: Any) -> dict[str, Any]:
     """A supplier (a partner whose account has its own practice) and a practice its code brought."""
-    from referrals.models import Partner  # noqa: PLC0415
+    from referrals.models import Partner
 
     supplier, supplier_practice = make_practice("supplier")
     partner = Partner.objects.create(name="Molar Supplies", account=supplier)
