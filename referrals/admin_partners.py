@@ -54,8 +54,11 @@ class PartnerCodeBatchForm(forms.ModelForm):  # type: ignore[type-arg]
         data = super().clean() or {}
         if data.get("kind") == PartnerCodeKind.SINGLE_USE and data.get("max_redemptions") not in (None, 1):
             self.add_error("max_redemptions", _("Single-use codes are used once each: leave this empty."))
-        if data.get("kind") == PartnerCodeKind.SINGLE_USE and self.cleaned_data.get("shared_code"):
+        shared_code = partners.code_normalize(self.cleaned_data.get("shared_code", ""))
+        if data.get("kind") == PartnerCodeKind.SINGLE_USE and shared_code:
             self.add_error("shared_code", _("Single-use codes are generated: leave this empty."))
+        elif shared_code and (problem := partners.shared_code_problem(shared_code)):
+            self.add_error("shared_code", problem)
         return data
 
 

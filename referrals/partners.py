@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -74,19 +75,23 @@ def partner_batch_create(*, batch: PartnerCodeBatch, shared_code: str = "", by: 
     if batch.kind == PartnerCodeKind.SHARED:
         wanted = code_normalize(shared_code)
         if wanted:
-            if not re.fullmatch(r"[A-Z0-9]{6,32}", wanted):
-                raise ApplicationError(
-                    _("A code is 6 to 32 letters and digits."), code="bad_code", fields={"shared_code": []}
-                )
-            if PartnerCode.objects.filter(code=wanted).exists():
-                raise ApplicationError(
-                    _("This code is taken: choose another."), code="code_taken", fields={"shared_code": []}
-                )
+            problem = shared_code_problem(wanted)
+            if problem:
+                raise ApplicationError(problem, code="bad_shared_code", fields={"shared_code": [problem]})
         _codes_insert(batch, [wanted or code_generate()], max_redemptions=batch.max_redemptions)
     else:
         _codes_insert(batch, [code_generate() for _ in range(batch.size)], max_redemptions=1)
     logger.info("partner batch %s: %s %s code(s) for partner %s", batch.pk, batch.size, batch.kind, batch.partner_id)
     return batch
+
+
+def shared_code_problem(code: str) -> str:
+    """Why a chosen shared code (normalized) cannot be used, or "" when it can."""
+    if not re.fullmatch(r"[A-Z0-9]{6,32}", code):
+        return _("A code is 6 to 32 letters and digits.")
+    if PartnerCode.objects.filter(code=code).exists():
+        return _("This code is taken: choose another.")
+    return ""
 
 
 def _codes_insert(batch: PartnerCodeBatch, codes: list[str], *, max_redemptions: int | None) -> None:
@@ -178,8 +183,8 @@ def partner_code_redeem(
         not Referral.objects.filter(referred_practice=practice).exists()
         and not Referral.objects.filter(referred_user=owner).exists()
     )
-    PartnerCode.objects.filter(pk=code.pk).update(redemptions=code.redemptions + 1)  # under the row lock
-    code.redemptions += 1
+    PartnerCode.objects.filter(pk=code.pk).update(redemptions=F("redemptions") + 1)  # under the row lock
+    code.refresh_from_db(fields=["redemptions"])
     try:
         with transaction.atomic():
             redemption = PartnerRedemption.objects.create(
