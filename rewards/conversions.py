@@ -7,6 +7,8 @@ inside the event's transaction and under billing's payments lock:
   `first_paid_amount_cents` of the practice's first standing payment (not refunded or disputed),
   or both empty when none stands any more. Recomputed from the payments each time, so the order
   in which events arrive does not matter; a change drops the referral's cached cohort counts;
+- a referral newly converted (or whose conversion moved to another payment) is handed up
+  (`rewards.handoffs.referral_converted`: outbound webhooks);
 - the channel-share figure cached for the payment's month is dropped once the change commits
   (rewards/analytics.py), so the next page view counts that month again.
 """
@@ -20,7 +22,7 @@ from django.db import transaction
 
 from billing.models import Payment
 from referrals.models import Referral
-from rewards import analytics
+from rewards import analytics, handoffs
 
 
 def referral_conversion_refresh(*, practice_id: int) -> None:
@@ -42,6 +44,9 @@ def referral_conversion_refresh(*, practice_id: int) -> None:
     )
     for _pk, created_at in changed:
         transaction.on_commit(functools.partial(analytics.cohort_forget, created_at=created_at))
+    if converted_at is not None:
+        for pk, _created_at in changed:
+            handoffs.referral_converted.send(handoffs.ReferralConverted(referral_id=pk))
 
 
 def payment_changed(*, practice_id: int, paid_at: datetime.datetime) -> None:

@@ -18,6 +18,7 @@ from billing import stripe_gateway
 from billing.models import LedgerEntry, LedgerKind
 from billing.services import ledger_entry_record, payment_refunded_cents, stripe_customer_ensure
 from referrals import same_card
+from rewards import handoffs
 from rewards.models import PointsEntry, PointsKind, Reward, RewardStatus
 from rewards.services import (
     FINAL_REWARD_STATUSES,
@@ -102,6 +103,7 @@ def reward_credit(*, reward_pk: int) -> str:  # noqa: PLR0911 - one exit per out
             update_fields=["status", "credited_at", "stripe_balance_transaction_id", "last_error", "updated_at"]
         )
         reward_log(reward, RewardStatus.CREDITED, f"Stripe {transaction_id}", from_status=previous)
+        handoffs.reward_earned.send(handoffs.RewardEarned(reward_id=reward.pk))
         if reward.payment_reversed:
             clawback_after_commit(reward.pk)
         elif reward.basis_points and reward.qualifying_payment and payment_refunded_cents(reward.qualifying_payment):
@@ -125,6 +127,7 @@ def _points_credit(reward: Reward) -> str:
     reward.status, reward.credited_at = RewardStatus.CREDITED, timezone.now()
     reward.save(update_fields=["status", "credited_at", "updated_at"])
     reward_log(reward, RewardStatus.CREDITED, f"{reward.points} points", from_status=previous)
+    handoffs.reward_earned.send(handoffs.RewardEarned(reward_id=reward.pk))
     return RewardStatus.CREDITED
 
 
@@ -222,6 +225,7 @@ def _clawback(reward_pk: int) -> str:
             reward.status = RewardStatus.CLAWED_BACK
             reward.save(update_fields=["status", "updated_at"])
             reward_log(reward, RewardStatus.CLAWED_BACK, "nothing left to take back", from_status=RewardStatus.CREDITED)
+            handoffs.reward_reversed.send(handoffs.RewardReversed(reward_id=reward.pk, amount_cents=0))
             return RewardStatus.CLAWED_BACK
     customer_id = stripe_customer_ensure(practice=reward.beneficiary_practice)
     metadata = {"reward_id": str(reward.pk), "referral_id": str(reward.referral_id), "kind": "clawback"}
@@ -253,6 +257,7 @@ def _clawback(reward_pk: int) -> str:
         reward_log(
             reward, RewardStatus.CLAWED_BACK, reward.reason or "payment reversed", from_status=RewardStatus.CREDITED
         )
+        handoffs.reward_reversed.send(handoffs.RewardReversed(reward_id=reward.pk, amount_cents=owed))
     return RewardStatus.CLAWED_BACK
 
 
@@ -271,4 +276,5 @@ def _points_clawback(reward: Reward) -> str:
     reward.status = RewardStatus.CLAWED_BACK
     reward.save(update_fields=["status", "updated_at"])
     reward_log(reward, RewardStatus.CLAWED_BACK, reward.reason or "payment reversed", from_status=RewardStatus.CREDITED)
+    handoffs.reward_reversed.send(handoffs.RewardReversed(reward_id=reward.pk, amount_cents=0))
     return RewardStatus.CLAWED_BACK

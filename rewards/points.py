@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dentaltap.errors import ApplicationError, ConflictError
+from rewards import handoffs
 from rewards.models import CatalogueItem, PointsEntry, PointsKind, Redemption
 from tenants.models import User
 
@@ -87,6 +88,7 @@ def redemption_create(*, user: User, item_id: int, idempotency_key: str) -> Rede
             if item.stock is not None:
                 item.stock -= 1
                 item.save(update_fields=["stock"])
+            handoffs.points_redeemed.send(handoffs.PointsRedeemed(redemption_id=redemption.pk))
             return redemption
     except IntegrityError:  # the same key committed by a concurrent call
         return _same_or_refuse(Redemption.objects.get(user=user, idempotency_key=key), item_id)

@@ -63,7 +63,8 @@ SHARED_APPS = [
     "rewards",
     "provisioning",
     "lifecycle",  # onboarding emails, cohorts, backfill: reads across apps, below only the doors
-    "accounts",  # the doors (signup, login): the top of the layer order, no models
+    "accounts",  # the doors (signup, login), no models
+    "integrations",  # outbound webhooks: the top of the layer order, hears referrals and rewards
     "axes",  # failed-login tracking (dentaltap/login_protection.py); after auth, as Axes asks
     "csp",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below): its system checks
     "dentaltap",  # the shared kit: its system checks (dentaltap/checks.py)
@@ -296,6 +297,27 @@ STRIPE_EVENTS_RELAY_AFTER_SECONDS = env_int("DENTALTAP_STRIPE_RELAY_AFTER_SECOND
 # harmless anyway: the credit is idempotent).
 REWARD_CREDITING_STALE_SECONDS = env_int("DENTALTAP_REWARD_CREDITING_STALE_SECONDS", 600)
 
+# --------------------------------------------------------------------------- outbound webhooks
+
+# integrations/ (docs/staff.md, "Webhooks for integrations"). Off (production): endpoints must be
+# https:// and resolve to public addresses only (the SSRF guard). On (development, tests): http://
+# to localhost and private addresses are allowed too.
+WEBHOOKS_ALLOW_LOCAL = env_bool("DENTALTAP_WEBHOOKS_ALLOW_LOCAL", False)
+# Connect and read timeout of one request; the whole answer is read for at most twice this.
+WEBHOOK_TIMEOUT_SECONDS = env_int("DENTALTAP_WEBHOOK_TIMEOUT_SECONDS", 5)
+# Attempts per delivery, then "failed" (staff may resend); the back-off doubles from the base,
+# capped, with jitter: 30 s, 1 min, 2 min, ... about 4 hours in all with 10 attempts.
+WEBHOOK_MAX_ATTEMPTS = env_int("DENTALTAP_WEBHOOK_MAX_ATTEMPTS", 10)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("DENTALTAP_WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("DENTALTAP_WEBHOOK_RETRY_MAX_SECONDS", 3 * 3600)
+# A retry due within this is queued with a countdown; a longer wait is left to the relay (beat),
+# which also queues again any pending delivery overdue by WEBHOOK_RELAY_AFTER_SECONDS.
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env_int("DENTALTAP_WEBHOOK_COUNTDOWN_MAX_SECONDS", 600)
+WEBHOOK_RELAY_AFTER_SECONDS = env_int("DENTALTAP_WEBHOOK_RELAY_AFTER_SECONDS", 60)
+# After a rotation the previous signing secret signs too for this long (staff choose, up to the max).
+WEBHOOK_SECRET_GRACE_HOURS = env_int("DENTALTAP_WEBHOOK_SECRET_GRACE_HOURS", 24)
+WEBHOOK_SECRET_GRACE_MAX_HOURS = 7 * 24
+
 # --------------------------------------------------------------------------- content security policy
 
 # Content-Security-Policy on every answer (django-csp 4): only our own scripts, styles, images,
@@ -496,6 +518,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "provisioning-spare-schemas-refill": {
         "task": "provisioning.tasks.spare_schemas_refill",
         "schedule": _every("DENTALTAP_BEAT_SPARE_SCHEMAS_SECONDS", 60),
+    },
+    "integrations-webhook-deliveries-relay": {
+        "task": "integrations.tasks.webhook_deliveries_relay",
+        "schedule": _every("DENTALTAP_BEAT_WEBHOOKS_SECONDS", 60),
     },
 }
 

@@ -46,5 +46,8 @@ EMAIL_FILE_PATH = env_str("DENTALTAP_MAIL_DIR", str(DATA_DIR / "test-mail"))
 # Webhook signing secrets for the suite (tests/stripe_helpers.py signs with these); two of them
 # because a rotation accepts the previous one too.
 STRIPE_WEBHOOK_SECRETS = ["whsec_test_current", "whsec_test_previous"]
+# The webhook tests' receivers listen on 127.0.0.1 over http (the SSRF guard's tests turn this off).
+WEBHOOKS_ALLOW_LOCAL = True
+
 # Stripe is the local stand-in; tests that call it start one and point STRIPE_API_BASE at it.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:9/unreachable-unless-a-test-starts-the-stand-in")

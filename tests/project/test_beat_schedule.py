@@ -19,7 +19,8 @@ from dentaltap.celery import app
 from dentaltap.settings import base as production_settings
 
 PROJECT_APPS = (
-    "billing.", "invitations.", "lifecycle.", "onboarding.", "practice.", "provisioning.", "referrals.", "tenants.",
+    "billing.", "integrations.", "invitations.", "lifecycle.", "onboarding.", "practice.", "provisioning.",
+    "referrals.", "tenants.",
 )  # fmt: skip
 
 

@@ -1,0 +1,151 @@
+"""Events into the outbox, and what each payload holds (docs/staff.md lists it for integrators).
+
+`event_emit` runs in the transaction of the change it tells of: the event row and one delivery
+per enabled endpoint that subscribed to its type commit with the change or not at all; the
+deliveries are queued after the commit (a queueing lost with Redis is picked up by beat). With
+no endpoint subscribed nothing is written. One event per (type, key), by database rule.
+
+Payloads hold ids, amounts in integer cents with their currency, points, statuses and times;
+practice names (a business, shown to integrations so a CRM can name the account). Never
+patients, emails, people's names, tokens, IP addresses, fraud signals or staff notes."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Payment
+from integrations.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent, event_id_new
+from referrals.models import Referral
+from rewards.models import Redemption, Reward
+from rewards.points import points_balance
+from tenants.selectors import home_practice
+
+
+def event_emit(*, event_type: str, key: str, data: dict[str, Any]) -> WebhookEvent | None:
+    """Write the event and its deliveries (None: nobody subscribed, or it was written before)."""
+    endpoint_ids = list(
+        WebhookEndpoint.objects.filter(is_enabled=True, event_types__contains=[event_type]).values_list("pk", flat=True)
+    )
+    if not endpoint_ids:
+        return None
+    now = timezone.now()
+    event_id = event_id_new()
+    envelope = {"id": event_id, "type": event_type, "created": int(now.timestamp()), "data": data}
+    body = json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
+    event, created = WebhookEvent.objects.get_or_create(
+        type=event_type, key=key, defaults={"event_id": event_id, "body": body, "created_at": now}
+    )
+    if not created:
+        return None
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(event=event, endpoint_id=pk, next_attempt_at=now) for pk in endpoint_ids]
+    )
+    transaction.on_commit(functools.partial(deliveries_queue, [d.pk for d in deliveries]), robust=True)
+    return event
+
+
+def deliveries_queue(delivery_ids: list[int], countdown: float = 0) -> None:
+    """Queue the deliveries (after commit). Stops at the first failure to publish: Redis is away,
+    and beat queues what is still pending once it is back."""
+    from integrations.tasks import webhook_deliver  # noqa: PLC0415 - integrations.tasks imports this app
+
+    for pk in delivery_ids:
+        if countdown:
+            webhook_deliver.apply_async((pk,), countdown=countdown)
+        else:
+            webhook_deliver.delay(pk)
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def _referral(referral: Referral) -> dict[str, Any]:
+    referrer_practice = home_practice(user=referral.referrer)
+    practice = referral.referred_practice
+    return {
+        "referral": {
+            "id": referral.pk,
+            "source": referral.source,
+            "created_at": referral.created_at,
+            "converted_at": referral.converted_at,
+        },
+        "referrer": {
+            "user_id": referral.referrer_id,
+            "practice_id": referrer_practice.pk if referrer_practice else None,
+        },
+        "referred_practice": {"id": practice.pk, "name": practice.name} if practice is not None else None,
+    }
+
+
+def referral_created(*, referral_id: int) -> WebhookEvent | None:
+    referral = Referral.objects.select_related("referrer", "referred_practice").get(pk=referral_id)
+    return event_emit(event_type=EventType.REFERRAL_CREATED, key=f"referral:{referral.pk}", data=_referral(referral))
+
+
+def referral_converted(*, referral_id: int) -> WebhookEvent | None:
+    """Once per referral: its first conversion (a later move to another payment is not re-sent)."""
+    referral = Referral.objects.select_related("referrer", "referred_practice").get(pk=referral_id)
+    first = (
+        Payment.objects.filter(practice=referral.referred_practice, is_reversed=False)
+        .order_by("paid_at", "pk")
+        .values("pk", "amount_cents", "currency")
+        .first()
+    )
+    data = _referral(referral)
+    data["first_payment"] = (
+        {"id": first["pk"], "amount_cents": first["amount_cents"], "currency": first["currency"]} if first else None
+    )
+    return event_emit(event_type=EventType.REFERRAL_CONVERTED, key=f"referral:{referral.pk}", data=data)
+
+
+def _reward(reward: Reward) -> dict[str, Any]:
+    return {
+        "id": reward.pk,
+        "referral_id": reward.referral_id,
+        "program_id": reward.program_id,
+        "rule_id": reward.rule_id,
+        "recipient": reward.recipient,
+        "recipient_user_id": reward.recipient_user_id,
+        "beneficiary_practice_id": reward.beneficiary_practice_id,
+        "qualifying_payment_id": reward.qualifying_payment_id,
+        "amount_cents": reward.amount_cents,
+        "points": reward.points,
+        "currency": reward.currency,
+        "status": reward.status,
+        "credited_at": reward.credited_at,
+    }
+
+
+def reward_earned(*, reward_id: int) -> WebhookEvent | None:
+    reward = Reward.objects.get(pk=reward_id)
+    return event_emit(event_type=EventType.REWARD_EARNED, key=f"reward:{reward.pk}", data={"reward": _reward(reward)})
+
+
+def reward_reversed(*, reward_id: int, amount_cents: int) -> WebhookEvent | None:
+    reward = Reward.objects.get(pk=reward_id)
+    data = {
+        "reward": _reward(reward),
+        "reversal": {"amount_cents": amount_cents, "points": reward.points, "reversed_at": timezone.now()},
+    }
+    return event_emit(event_type=EventType.REWARD_REVERSED, key=f"reward:{reward.pk}", data=data)
+
+
+def points_redeemed(*, redemption_id: int) -> WebhookEvent | None:
+    redemption = Redemption.objects.select_related("item", "user").get(pk=redemption_id)
+    data = {
+        "redemption": {
+            "id": redemption.pk,
+            "user_id": redemption.user_id,
+            "points": redemption.points,
+            "created_at": redemption.created_at,
+            "item": {"id": redemption.item_id, "name": redemption.item.name},
+        },
+        "points_balance": points_balance(user=redemption.user),
+    }
+    return event_emit(event_type=EventType.POINTS_REDEEMED, key=f"redemption:{redemption.pk}", data=data)
