@@ -28,6 +28,7 @@ from tests.browser_support import (  # noqa: F401 - browser and page: fixtures f
 )
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.stripe_helpers import stripe_standin  # noqa: F401 - a fixture for every test module
+from tests.webhooks_support import webhook_receiver  # noqa: F401 - a fixture for every test module
 
 BASE = "dentaltap.localhost"
 # Links the app builds carry the public port; in tests it is the live server's (dentaltap/settings/test.py).
