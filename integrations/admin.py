@@ -55,9 +55,7 @@ def _secret_page(request: HttpRequest, admin_view: admin.ModelAdmin, endpoint: W
         "secret": secret,
         "change_url": reverse("admin:integrations_webhookendpoint_change", args=[endpoint.pk]),
     }
-    response = TemplateResponse(request, "integrations/admin/secret.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return TemplateResponse(request, "integrations/admin/secret.html", context)  # admin views: never cached
 
 
 @admin.register(WebhookEndpoint)

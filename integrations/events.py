@@ -11,7 +11,6 @@ patients, emails, people's names, tokens, IP addresses, fraud signals or staff n
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -46,7 +45,9 @@ def event_emit(*, event_type: str, key: str, data: dict[str, Any]) -> WebhookEve
     deliveries = WebhookDelivery.objects.bulk_create(
         [WebhookDelivery(event=event, endpoint_id=pk, next_attempt_at=now) for pk in endpoint_ids]
     )
-    transaction.on_commit(functools.partial(deliveries_queue, [d.pk for d in deliveries]), robust=True)
+    ids = [d.pk for d in deliveries]
+    # A lambda, not functools.partial: Django's robust on_commit logs a failure by __qualname__.
+    transaction.on_commit(lambda: deliveries_queue(ids), robust=True)
     return event
 
 
