@@ -56,7 +56,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
     now = timezone.now()
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))  # never the endpoint row
             .select_related("event", "endpoint")
             .filter(pk=delivery_id)
             .first()

@@ -86,8 +86,11 @@ def _checked_address(host: str, port: int) -> str:
 
 
 def _scheme_problem(url: str) -> str | None:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname or "", parts.port
+    except ValueError:  # a port out of range, a malformed IPv6 address
+        return _("Enter a full https:// address.")
     if parts.scheme not in ("http", "https") or not host:
         return _("Enter a full https:// address.")
     if parts.username or parts.password:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from rewards import crediting
 from tests.webhooks_support import Receiver, endpoint_for, points_reward_credited, signatures, verify
 
 pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
+STAFF_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "staff.md"
 
 
 def _due_now(delivery_row: WebhookDelivery) -> None:
@@ -61,6 +64,29 @@ def test_a_credited_reward_reaches_the_endpoint_signed_as_documented(
     # A delivered delivery is not sent again by a second task.
     assert _attempt(row) == DeliveryStatus.DELIVERED
     assert len(webhook_receiver.requests) == 1
+
+
+def test_the_snippet_in_the_staff_guide_verifies_real_requests_old_and_new_secret(
+    make_practice: Callable[..., Any], webhook_receiver: Receiver
+) -> None:
+    """The Python an integrator copies from docs/staff.md, run as written."""
+    section = STAFF_GUIDE.read_text()[STAFF_GUIDE.read_text().index("## Webhooks for integrations") :]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)  # type: ignore[union-attr]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - the documented snippet itself
+    signature_ok = namespace["dentaltap_signature_ok"]
+    endpoint = endpoint_for(webhook_receiver)
+    old = endpoint.secret
+    new = delivery.endpoint_secret_rotate(endpoint_id=endpoint.pk, grace_hours=1)
+    points_reward_credited(make_practice)
+    _attempt(WebhookDelivery.objects.get())
+    [request] = webhook_receiver.requests
+    header = request.headers["DentalTap-Signature"]
+    assert signature_ok(request.body, header, new) and signature_ok(request.body, header, old)
+    assert not signature_ok(request.body + b" ", header, new)  # a body changed on the way
+    assert not signature_ok(request.body, header, signing.secret_generate())
+    stale = re.sub(r"t=\d+", lambda m: f"t={int(m.group(0)[2:]) - 3600}", header)
+    assert not signature_ok(request.body, stale, new)  # an old timestamp (and so a bad signature)
 
 
 def test_a_500_is_retried_after_a_jittered_back_off_then_delivered(
@@ -250,6 +276,8 @@ def test_an_attempt_in_flight_is_not_sent_twice(make_practice: Callable[..., Any
         ("https://[::ffff:127.0.0.1]/hooks", "private or local"),
         ("https://user:pass@93.184.216.34/hooks", "user name or password"),
         ("ftp://93.184.216.34/hooks", "full https://"),
+        ("https://93.184.216.34:99999/hooks", "full https://"),
+        ("https://[::1/hooks", "full https://"),
     ],
 )
 def test_production_settings_refuse_local_addresses_and_plain_http(url: str, problem: str, settings: Any) -> None:
