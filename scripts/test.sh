@@ -48,4 +48,27 @@ if ! command -v xgettext >/dev/null 2>&1 || ! command -v msgmerge >/dev/null 2>&
         exit 1
     fi
 fi
+# The connection pooling tests (tests/project/test_pgbouncer_*.py) run through Debian's pgbouncer
+# (DENTALTAP_PGBOUNCER names another binary): installed when missing, as for Chromium; when that is
+# impossible the command fails, unless DENTALTAP_SKIP_PGBOUNCER_TESTS=1 leaves those tests out, saying so.
+PGBOUNCER="${DENTALTAP_PGBOUNCER:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}"
+export DENTALTAP_PGBOUNCER="$PGBOUNCER"
+if [ "${DENTALTAP_SKIP_PGBOUNCER_TESTS:-0}" = "1" ]; then
+    echo "[setup] DENTALTAP_SKIP_PGBOUNCER_TESTS=1: the tests through PgBouncer are left out of this run"
+elif [ ! -x "$PGBOUNCER" ]; then
+    apt_log="${TMPDIR:-/tmp}/dentaltap-apt-pgbouncer.log"
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "[setup] installing Debian's pgbouncer for the connection pooling tests"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer) >"$apt_log" 2>&1 \
+            || echo "[setup] apt-get could not install pgbouncer (see $apt_log)" >&2
+        # The package enables a system service; the tests start their own.
+        (systemctl disable --now pgbouncer || service pgbouncer stop) >/dev/null 2>&1 || true
+    fi
+    if [ ! -x "$PGBOUNCER" ]; then
+        echo "[setup] error: the connection pooling tests need PgBouncer at $PGBOUNCER, and installing it needs" >&2
+        echo "[setup] root and apt-get. Install Debian's pgbouncer, set DENTALTAP_PGBOUNCER to a pgbouncer binary, or" >&2
+        echo "[setup] set DENTALTAP_SKIP_PGBOUNCER_TESTS=1 to run the suite without them." >&2
+        exit 1
+    fi
+fi
 exec .venv/bin/python -m dentaltap.devstack test "$@"

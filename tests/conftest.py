@@ -27,6 +27,11 @@ from tests.browser_support import (  # noqa: F401 - browser and page: fixtures f
     page,
 )
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.pgbouncer_support import (
+    SKIP_PGBOUNCER_TESTS_VARIABLE,
+    pgbouncer_missing_message,
+    pgbouncer_tests_opted_out,
+)
 from tests.stripe_helpers import stripe_standin  # noqa: F401 - a fixture for every test module
 from tests.webhooks_support import webhook_receiver  # noqa: F401 - a fixture for every test module
 
@@ -35,6 +40,7 @@ BASE = "dentaltap.localhost"
 PORT = os.environ["DENTALTAP_TEST_PORT"]
 
 _browser_tests_left_out = pytest.StashKey[int]()
+_pgbouncer_tests_left_out = pytest.StashKey[int]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,28 +55,39 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """DENTALTAP_SKIP_BROWSER_TESTS=1 leaves the browser tests out, visibly (header, summary)."""
-    if not browser_tests_opted_out():
-        return
-    left_out = [item for item in items if item.get_closest_marker("browser")]
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("browser")]
-    config.stash[_browser_tests_left_out] = len(left_out)
+    """DENTALTAP_SKIP_BROWSER_TESTS=1 leaves the browser tests out, visibly (header, summary);
+    DENTALTAP_SKIP_PGBOUNCER_TESTS=1 the same for the tests through PgBouncer."""
+    for opted_out, marker, key in (
+        (browser_tests_opted_out(), "browser", _browser_tests_left_out),
+        (pgbouncer_tests_opted_out(), "pgbouncer", _pgbouncer_tests_left_out),
+    ):
+        if not opted_out:
+            continue
+        left_out = [item for item in items if item.get_closest_marker(marker)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not item.get_closest_marker(marker)]
+        config.stash[key] = len(left_out)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     if browser_tests_opted_out():
-        return f"browser tests: left out ({SKIP_BROWSER_TESTS_VARIABLE}=1)"
-    return f"browser tests: {chromium_missing_message() or 'Chromium found'}"
+        browser = f"browser tests: left out ({SKIP_BROWSER_TESTS_VARIABLE}=1)"
+    else:
+        browser = f"browser tests: {chromium_missing_message() or 'Chromium found'}"
+    if pgbouncer_tests_opted_out():
+        return [browser, f"pgbouncer tests: left out ({SKIP_PGBOUNCER_TESTS_VARIABLE}=1)"]
+    return [browser, f"pgbouncer tests: {pgbouncer_missing_message() or 'pgbouncer found'}"]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    left_out = config.stash.get(_browser_tests_left_out, 0)
-    if left_out:
-        terminalreporter.write_line(
-            f"{left_out} browser tests were left out of this run ({SKIP_BROWSER_TESTS_VARIABLE}=1).", yellow=True
-        )
+    for key, what, variable in (
+        (_browser_tests_left_out, "browser", SKIP_BROWSER_TESTS_VARIABLE),
+        (_pgbouncer_tests_left_out, "pgbouncer", SKIP_PGBOUNCER_TESTS_VARIABLE),
+    ):
+        left_out = config.stash.get(key, 0)
+        if left_out:
+            terminalreporter.write_line(f"{left_out} {what} tests were left out of this run ({variable}=1).", yellow=True)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -78,6 +95,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """A browser test without Chromium fails with the reason, before its fixtures start anything:
     a missing browser is a broken environment, not a reason to skip."""
     if item.get_closest_marker("browser") and (message := chromium_missing_message()):
+        pytest.fail(message, pytrace=False)
+    if item.get_closest_marker("pgbouncer") and (message := pgbouncer_missing_message()):
         pytest.fail(message, pytrace=False)
 
 

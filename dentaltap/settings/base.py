@@ -17,7 +17,7 @@ import dj_database_url
 from csp import constants as csp_constants
 from django.utils.translation import gettext_lazy as _
 
-from dentaltap import config
+from dentaltap import config, database
 from dentaltap.env import env_bool, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -145,13 +145,16 @@ WSGI_APPLICATION = "dentaltap.wsgi.application"
 # --------------------------------------------------------------------------- database, Redis, cache
 
 
+# django-tenants' backend, able to run behind PgBouncer in transaction mode (dentaltap/database/,
+# docs/operations.md): DENTALTAP_PGBOUNCER_POOL_MODE=session|transaction when DATABASE_URL names one.
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
-        engine="django_tenants.postgresql_backend",
+        engine=database.ENGINE,
         conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 300),
         conn_health_checks=True,
     )
+    | database.pooled_database_settings(env_str("DENTALTAP_PGBOUNCER_POOL_MODE"))
 }
 if env_str("DENTALTAP_DATABASE_NAME"):
     # A worker process started by the test suite joins the suite's test database.

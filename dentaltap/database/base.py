@@ -1,0 +1,111 @@
+"""django-tenants' PostgreSQL backend, safe behind PgBouncer in transaction mode.
+
+django-tenants picks a practice by `SET search_path` on the connection. Behind PgBouncer in
+session mode that is fine: a client keeps its server connection. In transaction mode each
+transaction (and each statement in autocommit) may run on another server connection, so a
+`SET` issued on one is not there for the next statement, and it is left behind for whichever
+client gets that server connection next: another practice's request would read this one's
+tables. PgBouncer 1.20 can track `search_path` (`track_extra_parameters`); Debian 12 ships 1.18.
+
+So with `PGBOUNCER_POOL_MODE = "transaction"` in the connection's settings every statement
+carries its own search path: `SET LOCAL search_path = "<schema>", "public"; <statement>` goes
+to the server as one message (psycopg2 binds parameters client-side and sends one simple
+query), which PostgreSQL runs as one transaction (or inside the open one), on one server
+connection. `SET LOCAL` ends with the transaction: nothing is left on the server connection
+for the next client. Without the setting the backend is django-tenants' own, unchanged.
+
+Transaction mode also needs `DISABLE_SERVER_SIDE_CURSORS` (a named cursor lives across
+statements; `dentaltap.database.pooled_database_settings` sets it) and no session state: session advisory locks,
+`LISTEN`, prepared statements and `COPY` through `copy_expert` go over a direct connection
+(docs/operations.md). The few statements PostgreSQL refuses inside a transaction block
+(`CREATE/DROP DATABASE`, `VACUUM`, `... CONCURRENTLY`) are sent without the prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg2.extensions
+import psycopg2.sql
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
+from django_tenants.postgresql_backend import base as tenants_base
+from django_tenants.utils import quote_schema_name
+
+from dentaltap.database import TRANSACTION_MODE
+
+SEARCH_PATH_PREFIX = "SET LOCAL search_path = "
+# Statements PostgreSQL will not run inside a transaction block: no search path (they need none).
+_NO_TRANSACTION_BLOCK = re.compile(r"^\s*(?:(?:CREATE|DROP)\s+DATABASE|VACUUM)\b|\bCONCURRENTLY\b", re.IGNORECASE)
+
+
+class SearchPathCursor(psycopg2.extensions.cursor):
+    """A psycopg2 cursor that sends its connection's search path with every statement."""
+
+    wrapper: DatabaseWrapper
+
+    def _with_search_path(self, query: Any) -> Any:
+        prefix = self.wrapper.search_path_statement()
+        if isinstance(query, bytes):
+            query_text = query.decode()
+        elif isinstance(query, str):
+            query_text = query
+        else:  # a psycopg2.sql.Composable
+            return psycopg2.sql.Composed([psycopg2.sql.SQL(prefix), query])
+        if _NO_TRANSACTION_BLOCK.search(query_text):
+            return query
+        return prefix + query_text
+
+    def execute(self, query: Any, vars: Any = None) -> None:  # noqa: A002 - psycopg2's name
+        super().execute(self._with_search_path(query), vars)
+
+    def executemany(self, query: Any, vars_list: Any) -> None:
+        super().executemany(self._with_search_path(query), vars_list)
+
+
+class DatabaseOperations(PostgresOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        """The statement as the code wrote it: query logs and CaptureQueriesContext do not show
+        the search path prefix (the statement's schema is `connection.schema_name`)."""
+        query = super().last_executed_query(cursor, sql, params)
+        if query and query.startswith(SEARCH_PATH_PREFIX):
+            return query.split("; ", 1)[1]
+        return query
+
+
+class DatabaseWrapper(tenants_base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
+    @property
+    def transaction_pooled(self) -> bool:
+        return self.settings_dict.get("PGBOUNCER_POOL_MODE") == TRANSACTION_MODE
+
+    def search_path_statement(self) -> str:
+        """`SET LOCAL search_path = ...; ` for the schema selected now (set_tenant/set_schema)."""
+        schemas = self._get_cursor_search_paths()  # validated schema names
+        return SEARCH_PATH_PREFIX + ", ".join(quote_schema_name(schema) for schema in schemas) + "; "
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        if not self.transaction_pooled:
+            return super().create_cursor(name)
+        if name:
+            raise ImproperlyConfigured(
+                "A server-side cursor cannot live behind PgBouncer in transaction mode: "
+                "set DISABLE_SERVER_SIDE_CURSORS (dentaltap.database.pooled_database_settings)."
+            )
+        assert self.connection is not None  # noqa: S101 - Django connects before it creates a cursor
+        cursor = self.connection.cursor(cursor_factory=SearchPathCursor)
+        cursor.wrapper = self
+        cursor.tzinfo_factory = self.tzinfo_factory if settings.USE_TZ else None
+        return cursor
+
+    def _handle_search_path(self, cursor: Any = None) -> None:
+        if not self.transaction_pooled:
+            super()._handle_search_path(cursor)
+            return
+        # No session-level SET: each statement carries its own (SearchPathCursor).
+        if not self.schema_name:
+            raise ImproperlyConfigured("Database schema not set. Did you forget to call set_schema() or set_tenant()?")
+        self.search_path_set_schemas = self._get_cursor_search_paths()
