@@ -18,7 +18,8 @@ Transaction mode also needs `DISABLE_SERVER_SIDE_CURSORS` (a named cursor lives 
 statements; `dentaltap.database.pooled_database_settings` sets it) and no session state: session advisory locks,
 `LISTEN`, prepared statements and `COPY` through `copy_expert` go over a direct connection
 (docs/operations.md). The few statements PostgreSQL refuses inside a transaction block
-(`CREATE/DROP DATABASE`, `VACUUM`, `... CONCURRENTLY`) are sent without the prefix.
+(`CREATE/DROP DATABASE`, `VACUUM`, `... CONCURRENTLY`) and the savepoint statements are sent
+without the prefix.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ from django_tenants.utils import quote_schema_name
 from dentaltap.database import TRANSACTION_MODE
 
 SEARCH_PATH_PREFIX = "SET LOCAL search_path = "
-# Statements PostgreSQL will not run inside a transaction block: no search path (they need none).
-_NO_TRANSACTION_BLOCK = re.compile(r"^\s*(?:(?:CREATE|DROP)\s+DATABASE|VACUUM)\b|\bCONCURRENTLY\b", re.IGNORECASE)
+# Sent as they are, without a search path (they need none): what PostgreSQL will not run inside a
+# transaction block, and the savepoint statements (`ROLLBACK TO SAVEPOINT` must be the first
+# statement after an error: a `SET LOCAL` before it would be refused in the aborted transaction).
+_AS_THEY_ARE = re.compile(
+    r"^\s*(?:(?:CREATE|DROP)\s+DATABASE|VACUUM|SAVEPOINT|RELEASE|ROLLBACK)\b|\bCONCURRENTLY\b", re.IGNORECASE
+)
 
 
 class SearchPathCursor(psycopg2.extensions.cursor):
@@ -54,7 +59,7 @@ class SearchPathCursor(psycopg2.extensions.cursor):
             query_text = query
         else:  # a psycopg2.sql.Composable
             return psycopg2.sql.Composed([psycopg2.sql.SQL(prefix), query])
-        if _NO_TRANSACTION_BLOCK.search(query_text):
+        if _AS_THEY_ARE.search(query_text):
             return query
         return prefix + query_text
 
