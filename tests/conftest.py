@@ -87,7 +87,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     ):
         left_out = config.stash.get(key, 0)
         if left_out:
-            terminalreporter.write_line(f"{left_out} {what} tests were left out of this run ({variable}=1).", yellow=True)
+            message = f"{left_out} {what} tests were left out of this run ({variable}=1)."
+            terminalreporter.write_line(message, yellow=True)
 
 
 @pytest.hookimpl(tryfirst=True)

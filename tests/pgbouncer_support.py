@@ -102,7 +102,8 @@ class PgBouncer:
         if os.geteuid() == 0:
             # pgbouncer refuses to run as root; it runs as the embedded server's user (who may
             # enter its socket folder), or nobody when PostgreSQL is elsewhere.
-            owner = Path(upstream_host).stat().st_uid if upstream_host.startswith("/") else pwd.getpwnam("nobody").pw_uid
+            on_socket = upstream_host.startswith("/")
+            owner = Path(upstream_host).stat().st_uid if on_socket else pwd.getpwnam("nobody").pw_uid
             name = pwd.getpwuid(owner).pw_name
             shutil.chown(self.folder, user=name)
             for path in self.folder.iterdir():

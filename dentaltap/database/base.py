@@ -63,7 +63,7 @@ class SearchPathCursor(psycopg2.extensions.cursor):
             return query
         return prefix + query_text
 
-    def execute(self, query: Any, vars: Any = None) -> None:  # noqa: A002 - psycopg2's name
+    def execute(self, query: Any, vars: Any = None) -> None:
         super().execute(self._with_search_path(query), vars)
 
     def executemany(self, query: Any, vars_list: Any) -> None:
@@ -71,7 +71,7 @@ class SearchPathCursor(psycopg2.extensions.cursor):
 
 
 class DatabaseOperations(PostgresOperations):
-    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str:
         """The statement as the code wrote it: query logs and CaptureQueriesContext do not show
         the search path prefix (the statement's schema is `connection.schema_name`)."""
         query = super().last_executed_query(cursor, sql, params)
