@@ -9,3 +9,6 @@ class DentalTapConfig(AppConfig):
 
     def ready(self) -> None:
         from dentaltap import checks  # noqa: F401,PLC0415 - registers the deploy checks
+        from dentaltap.logs import task_signals_connect  # noqa: PLC0415
+
+        task_signals_connect()  # a task's id and name on its log lines

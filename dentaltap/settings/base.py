@@ -17,7 +17,7 @@ import dj_database_url
 from csp import constants as csp_constants
 from django.utils.translation import gettext_lazy as _
 
-from dentaltap import config, database
+from dentaltap import config, database, logs
 from dentaltap.env import env_bool, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -92,6 +92,8 @@ TENANT_HOST_CACHE_SECONDS = env_int("DENTALTAP_TENANT_HOST_CACHE_SECONDS", 30)
 
 MIDDLEWARE = [
     "dentaltap.middleware.HealthCheckMiddleware",
+    # The request id (X-Request-ID) and one log line per request (dentaltap/logs.py).
+    "dentaltap.logs.RequestContextMiddleware",
     # Stripe's webhook answers here, past routing, sessions and auth it does not use, with the
     # same answer headers (issue 14).
     "billing.middleware.StripeWebhookMiddleware",
@@ -530,14 +532,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 
 # --------------------------------------------------------------------------- logging
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "WARNING")},
-    "loggers": {app: {"level": "INFO"} for app in ("dentaltap", "tenants", "invitations", "referrals", "provisioning")},
-}
+# dentaltap/logs.py: DENTALTAP_LOG_FORMAT=json for one JSON object a line (request id, practice,
+# user id, task id and name; tokens and email addresses redacted), plain text otherwise. The
+# request id of a proxy in front (X-Request-ID) is taken when proxies are trusted.
+LOG_FORMAT = env_str("DENTALTAP_LOG_FORMAT", "plain")
+LOG_TRUST_REQUEST_ID = env_bool("DENTALTAP_LOG_TRUST_REQUEST_ID", TRUSTED_PROXY_COUNT > 0)
+LOGGING = logs.logging_settings(
+    log_format=LOG_FORMAT,
+    level=env_str("DJANGO_LOG_LEVEL", "WARNING"),
+    info_loggers=["dentaltap", "tenants", "invitations", "referrals", "provisioning"],
+)
+# A worker logs through the same handler (Celery would replace the root logger's with its own).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 # ---- onboarding to first value (issue 12) -----------------------------------------------------
 
