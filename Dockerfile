@@ -37,6 +37,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=dentaltap.settings.production \
+    DENTALTAP_LOG_FORMAT=json \
     DENTALTAP_DATA_DIR=/var/lib/dentaltap
 
 # Non-root user. Its home is in the image (gunicorn's control socket goes to ~/.gunicorn);
