@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from billing import stripe_gateway
 from billing.models import LedgerEntry, LedgerKind
 from billing.services import ledger_entry_record, payment_refunded_cents, stripe_customer_ensure
+from dentaltap.locks import advisory_lock_across
 from referrals import same_card
 from rewards import handoffs
 from rewards.models import PointsEntry, PointsKind, Reward, RewardStatus
@@ -178,15 +179,12 @@ def reward_adjust(*, reward_pk: int) -> str:
 
 @contextmanager
 def _taking_back(reward_pk: int) -> Iterator[None]:
-    """Adjustments and the clawback of one reward run one at a time: a session lock held across
-    the Stripe call (never a transaction), so each starts from the ledger the previous left."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"rewards:take-back:{reward_pk}"])
-    try:
+    """Adjustments and the clawback of one reward run one at a time: a lock held across the
+    Stripe call (never one transaction), so each starts from the ledger the previous left. It
+    lives on a connection of its own (`advisory_lock_across`), which also holds behind PgBouncer
+    in transaction mode, where a session lock on this connection would not."""
+    with advisory_lock_across(f"rewards:take-back:{reward_pk}"):
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"rewards:take-back:{reward_pk}"])
 
 
 def reward_credit_failed(*, reward_pk: int, error: str) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
 
-from dentaltap.locks import advisory_lock, advisory_lock_try, row_lock, rows_lock
+from dentaltap.locks import advisory_lock, advisory_lock_across, advisory_lock_try, row_lock, rows_lock
 from tenants.models import User
 from tests.factories import UserFactory
 
@@ -142,3 +142,28 @@ def test_rows_lock_locks_every_row_in_key_order() -> None:
         thread, outcome = _in_thread(lambda: _lock_row_nowait(others.pk))  # not in the set: free
         thread.join(timeout=30)
         assert outcome == [others]
+
+
+def _try_elsewhere(name: str) -> bool:
+    """Whether another connection could take the lock right now (released again at once)."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [name])
+            taken = bool(cursor.fetchone()[0])
+            if taken:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [name])
+            return taken
+    finally:
+        other.close()
+
+
+def test_a_lock_across_work_outside_a_transaction_holds_until_the_block_ends() -> None:
+    assert not connection.in_atomic_block
+    with advisory_lock_across("stripe-call"):
+        assert not connection.in_atomic_block  # this connection stays in autocommit
+        assert _try_elsewhere("stripe-call") is False
+    assert _try_elsewhere("stripe-call") is True
+    with pytest.raises(RuntimeError), advisory_lock_across("stripe-call"):
+        raise RuntimeError("Stripe failed")
+    assert _try_elsewhere("stripe-call") is True  # released by the error too

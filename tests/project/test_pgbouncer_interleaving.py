@@ -22,6 +22,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from dentaltap.database import pooled_database_settings
+from dentaltap.locks import advisory_lock_across
 from tenants.models import Practice, User
 from tests.factories import PatientFactory
 from tests.pgbouncer_support import PGBOUNCER_MARKS, PgBouncer, pgbouncer_version, running_pgbouncer
@@ -159,3 +160,25 @@ def test_interleaved_requests_of_two_practices_each_see_only_their_own_rows(
     assert not failures, failures
     assert len(seen) == len(clients) * 30
     assert all(names == expected[slug] for slug, _, names in seen), [row for row in seen if row[2] != expected[row[0]]]
+
+
+def test_a_lock_across_a_stripe_call_holds_through_a_transaction_pool(practice_a: Pair) -> None:
+    """The take-back lock (rewards/crediting.py) behind a transaction pool: a session lock's
+    unlock there may reach another server connection; advisory_lock_across holds and ends."""
+
+    def try_lock(wrapper: Any) -> bool:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", ["rewards:take-back:1"])
+            return bool(cursor.fetchone()[0])
+
+    with running_pgbouncer(mode="transaction", pool_size=2):
+        other = wrapper_with("transaction")
+        try:
+            with advisory_lock_across("rewards:take-back:1"):
+                assert try_lock(other) is False
+                connection.set_tenant(practice_a[1])
+                assert patient_names(connection) == []  # the work meanwhile, on the other server connection
+            assert try_lock(other) is True
+        finally:
+            other.close()
+            connection.set_schema_to_public()
