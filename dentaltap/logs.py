@@ -77,19 +77,40 @@ def _query_removed(path: str) -> str:
 
 
 class RedactionFilter(logging.Filter):
-    """Rewrites every record's message (its arguments merged in first) and its exception text."""
+    """Puts the record's message (its arguments merged in) and its traceback, redacted, on the
+    record as `redacted_message` and `redacted_exception`, which the formatters here write (a
+    stock formatter can use `%(redacted_message)s`). The record's own fields are left as they
+    are: other handlers of the same record (a test's capture, an error reporter) see it unchanged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string is logged as it is, redacted
-            message = str(record.msg)
-        record.msg, record.args = redact(message), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+        record.redacted_message = redact(_message(record))
+        record.redacted_exception = redact(_exception_text(record)) if record.exc_info or record.exc_text else None
         return True
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # noqa: BLE001 - a broken format string is logged as it is
+        return str(record.msg)
+
+
+def _exception_text(record: logging.LogRecord) -> str:
+    if record.exc_text:
+        return record.exc_text
+    return logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+
+
+def redacted_message(record: logging.LogRecord) -> str:
+    value = getattr(record, "redacted_message", None)
+    return value if isinstance(value, str) else redact(_message(record))
+
+
+def redacted_exception(record: logging.LogRecord) -> str | None:
+    if not (record.exc_info or record.exc_text):
+        return None
+    value = getattr(record, "redacted_exception", None)
+    return value if isinstance(value, str) else redact(_exception_text(record))
 
 
 # --------------------------------------------------------------------------- context
@@ -220,26 +241,29 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.datetime.fromtimestamp(record.created, tz=datetime.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redacted_message(record),
         }
         for name in (*CONTEXT_FIELDS, "http_method", "http_status"):
             value = getattr(record, name, None)
             if value is not None:
                 entry[name] = value
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(self.formatException(record.exc_info))
-        if record.exc_text:
-            entry["exception"] = record.exc_text
+        exception = redacted_exception(record)
+        if exception:
+            entry["exception"] = exception
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class PlainFormatter(logging.Formatter):
-    """Development: the time, level, logger and message, then the context that is known."""
+    """Development: the time, level, logger and message (redacted), then the context that is
+    known, then the traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = f"{self.formatTime(record)} {record.levelname} {record.name} {redacted_message(record)}"
         context = " ".join(f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS if getattr(record, name, None))
-        return f"{line} [{context}]" if context else line
+        if context:
+            line = f"{line} [{context}]"
+        exception = redacted_exception(record)
+        return f"{line}\n{exception}" if exception else line
 
 
 def logging_settings(*, log_format: str, level: str, info_loggers: list[str]) -> dict[str, Any]:
@@ -247,9 +271,7 @@ def logging_settings(*, log_format: str, level: str, info_loggers: list[str]) ->
     if log_format not in ("json", "plain"):
         raise ValueError(f"DENTALTAP_LOG_FORMAT must be json or plain, not {log_format!r}")
     formatter: dict[str, Any] = (
-        {"()": "dentaltap.logs.JsonFormatter"}
-        if log_format == "json"
-        else {"()": "dentaltap.logs.PlainFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        {"()": "dentaltap.logs.JsonFormatter"} if log_format == "json" else {"()": "dentaltap.logs.PlainFormatter"}
     )
     return {
         "version": 1,

@@ -29,8 +29,10 @@ from tests.browser_support import (  # noqa: F401 - browser and page: fixtures f
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.pgbouncer_support import (
     SKIP_PGBOUNCER_TESTS_VARIABLE,
+    WHOLE_RUN_MODE_VARIABLE,
     pgbouncer_missing_message,
     pgbouncer_tests_opted_out,
+    running_pgbouncer,
 )
 from tests.stripe_helpers import stripe_standin  # noqa: F401 - a fixture for every test module
 from tests.webhooks_support import webhook_receiver  # noqa: F401 - a fixture for every test module
@@ -111,6 +113,19 @@ def _restore_migration_data() -> None:
     from rewards.programs import program_default_ensure
 
     program_default_ensure()  # what billing 0002 + rewards 0004 leave: the house default program
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _whole_run_through_pgbouncer(request: pytest.FixtureRequest) -> Iterator[None]:
+    """DENTALTAP_TEST_PGBOUNCER_MODE=session|transaction: every test of the run talks to the
+    database through PgBouncer in that mode (the test database is created directly first)."""
+    mode = os.environ.get(WHOLE_RUN_MODE_VARIABLE)
+    if not mode:
+        yield
+        return
+    request.getfixturevalue("django_db_setup")
+    with running_pgbouncer(mode=mode, pool_size=20):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,8 @@ from dentaltap.database import pooled_database_settings
 
 PGBOUNCER = os.environ.get("DENTALTAP_PGBOUNCER", shutil.which("pgbouncer") or "/usr/sbin/pgbouncer")
 SKIP_PGBOUNCER_TESTS_VARIABLE = "DENTALTAP_SKIP_PGBOUNCER_TESTS"
+# Set to session or transaction, the whole run goes through PgBouncer (tests/conftest.py).
+WHOLE_RUN_MODE_VARIABLE = "DENTALTAP_TEST_PGBOUNCER_MODE"
 # pytestmark for modules that run through PgBouncer.
 PGBOUNCER_MARKS = [pytest.mark.pgbouncer]
 

@@ -144,6 +144,14 @@ def test_an_exception_traceback_is_redacted_too(json_logs: Lines) -> None:
     assert "ValueError: duplicate key (email)=([email])" in line["exception"]
 
 
+def test_other_handlers_of_a_record_see_it_unchanged(json_logs: Lines, caplog: pytest.LogCaptureFixture) -> None:
+    """Redaction is for what our handler writes: a test's capture (or an error reporter) of the
+    same record still has the message as the code wrote it."""
+    logging.getLogger("dentaltap.tests").warning("login paused for %s", "owner-alpha@example.com")
+    assert json_logs.all()[-1]["message"] == "login paused for [email]"
+    assert caplog.records[-1].getMessage() == "login paused for owner-alpha@example.com"
+
+
 @pytest.mark.practice_rows_only
 def test_a_task_writes_json_lines_with_its_id_name_and_practice(
     practice_a: Pair, celery_worker: object, json_logs: Lines
