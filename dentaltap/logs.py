@@ -9,8 +9,9 @@ addresses: never in a log line). Nothing here logs a request body, a form or a t
 so patient data reaches a log only if code writes it into a message, which it must not.
 
 `RequestContextMiddleware` (first in MIDDLEWARE) accepts the `X-Request-ID` of a trusted proxy
-(`LOG_TRUST_REQUEST_ID`) when it looks like an id, makes one otherwise, answers with it, and logs
-one line per request on `dentaltap.requests`: method, path (redacted), status, duration.
+(`LOG_TRUST_REQUEST_ID`) when it looks like an id, makes one otherwise, answers with it, and
+(`LOG_REQUESTS`: on with JSON) logs one line per request on `dentaltap.requests`: method, path
+(redacted), status, duration.
 
 This module is read by the settings (`logging_settings`): it imports nothing from Django's
 database layer at import time.
@@ -206,6 +207,7 @@ class RequestContextMiddleware:
 
         self.get_response = get_response
         self.trusted = bool(getattr(settings, "LOG_TRUST_REQUEST_ID", False))
+        self.lines = bool(getattr(settings, "LOG_REQUESTS", True))
 
     def __call__(self, request: Any) -> Any:
         request_id = request_id_accepted(request.headers.get(REQUEST_ID_HEADER), trusted=self.trusted)
@@ -215,6 +217,8 @@ class RequestContextMiddleware:
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
+            if not self.lines:
+                return response
             request_logger.info(
                 "%s %s %s %.1fms",
                 request.method,

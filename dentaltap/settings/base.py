@@ -537,6 +537,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # request id of a proxy in front (X-Request-ID) is taken when proxies are trusted.
 LOG_FORMAT = env_str("DENTALTAP_LOG_FORMAT", "plain")
 LOG_TRUST_REQUEST_ID = env_bool("DENTALTAP_LOG_TRUST_REQUEST_ID", TRUSTED_PROXY_COUNT > 0)
+# One line per request (method, path without its query, status, duration): with JSON, or asked for.
+LOG_REQUESTS = env_bool("DENTALTAP_LOG_REQUESTS", LOG_FORMAT == "json")
 LOGGING = logs.logging_settings(
     log_format=LOG_FORMAT,
     level=env_str("DJANGO_LOG_LEVEL", "WARNING"),

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from celery import shared_task
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.test import Client
 
 from dentaltap.logs import REQUEST_ID_HEADER, logging_settings, redact
@@ -58,13 +58,15 @@ def _configure(log_format: str) -> io.StringIO:
 
 
 @pytest.fixture
-def json_logs() -> Iterator[Lines]:
-    """The console handler as DENTALTAP_LOG_FORMAT=json configures it, writing into a buffer."""
+def json_logs(settings: Any) -> Iterator[Lines]:
+    """The console handler as DENTALTAP_LOG_FORMAT=json configures it (request lines on),
+    writing into a buffer."""
+    settings.LOG_REQUESTS = True
     stream = _configure("json")
     try:
         yield Lines(stream)
     finally:
-        logging.config.dictConfig(settings.LOGGING)
+        logging.config.dictConfig(django_settings.LOGGING)
 
 
 def request_line(lines: Lines, request_id: str) -> dict[str, Any]:
@@ -168,12 +170,14 @@ def test_a_task_writes_json_lines_with_its_id_name_and_practice(
     assert "request_id" not in line and "user_id" not in line
 
 
-def test_plain_text_in_development_carries_the_known_context(public_tenant: Practice, db: None) -> None:
+def test_plain_text_in_development_carries_the_known_context(public_tenant: Practice, db: None, settings: Any) -> None:
+    assert settings.LOG_REQUESTS is False  # not by default in plain text: DENTALTAP_LOG_REQUESTS=1
+    settings.LOG_REQUESTS = True
     stream = _configure("plain")
     try:
         response = Client(HTTP_HOST=BASE).get("/")
     finally:
-        logging.config.dictConfig(settings.LOGGING)
+        logging.config.dictConfig(django_settings.LOGGING)
     (line,) = [line for line in stream.getvalue().splitlines() if "dentaltap.requests" in line]
     assert " INFO dentaltap.requests GET / 200 " in line
     assert line.endswith(f"[request_id={response[REQUEST_ID_HEADER]}]")
