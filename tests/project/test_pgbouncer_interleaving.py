@@ -25,7 +25,7 @@ from dentaltap.database import pooled_database_settings
 from dentaltap.locks import advisory_lock_across
 from tenants.models import Practice, User
 from tests.factories import PatientFactory
-from tests.pgbouncer_support import PGBOUNCER_MARKS, PgBouncer, pgbouncer_version, running_pgbouncer
+from tests.pgbouncer_support import PGBOUNCER_MARKS, PgBouncer, running_pgbouncer
 
 pytestmark = [pytest.mark.django_db(transaction=True), *PGBOUNCER_MARKS]
 
@@ -64,12 +64,6 @@ def server_search_path(bouncer: PgBouncer) -> str:
             return str(cursor.fetchone()[0])
     finally:
         raw.close()
-
-
-def test_the_installed_pgbouncer_cannot_track_search_path_so_the_backend_sends_it() -> None:
-    """If this fails, PgBouncer >= 1.20 is installed: `track_extra_parameters = search_path`
-    becomes an option (docs/operations.md); the per-statement search path stays correct."""
-    assert pgbouncer_version() < (1, 20)
 
 
 def test_the_stock_backend_reads_another_practices_rows_through_a_transaction_pool(
