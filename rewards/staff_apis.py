@@ -26,7 +26,8 @@ class AnalyticsQuerySerializer(serializers.Serializer):
 
 
 class StaffReferralAnalyticsApi(StaffApi):
-    """Channel share per month, the funnel per signup cohort, economics and top referrers.
+    """Channel share per month, the funnel per signup cohort, economics, top referrers, and the
+    breakdown by program and by rule.
     A reversed, unparseable or over-5-year range is a 400 naming the problem."""
 
     class OutputSerializer(serializers.Serializer):
@@ -40,6 +41,16 @@ class StaffReferralAnalyticsApi(StaffApi):
         cohorts = serializers.ListField(child=serializers.DictField())
         economics = serializers.DictField()
         top_referrers = serializers.ListField(child=serializers.DictField())
+        by_program = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Per program (the one that applied to the referrer at signup; 'none': no program): "
+            "signups, paid, rewards, reward_cost_cents (ledger, net of clawbacks), points, revenue_cents, roi.",
+        )
+        by_rule = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Per rule: rewards, rewarded_referrals, reward_cost_cents, points, revenue_cents of the "
+            "practices it rewarded, roi (signups and paid are null: a rule owns no signups).",
+        )
 
     @extend_schema(parameters=[AnalyticsQuerySerializer], responses=OutputSerializer)
     def get(self, request: Request) -> Response:

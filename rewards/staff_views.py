@@ -80,6 +80,7 @@ def staff_referral_analytics(request: HttpRequest) -> HttpResponse:
         "channel_share": analytics.periods_with_data(figures.channel_share, analytics.FIGURE_KEYS["channel_share"]),
         "cohorts": analytics.periods_with_data(figures.cohorts, analytics.FIGURE_KEYS["cohorts"]),
         "economics": figures.economics,
+        "breakdowns": [(key, title, figures.breakdowns.get(key, [])) for key, title in analytics.BREAKDOWNS.items()],
         "queue": analytics.review_queue(),
         "query": query,
     }
