@@ -110,6 +110,8 @@ class BillingSummaryApi(APIView):
         )
         hold_until = serializers.DateTimeField()
         credited_at = serializers.DateTimeField(allow_null=True)
+        value_label = serializers.CharField(help_text='What it is worth in words, e.g. "$50.00" or "300 points".')
+        received = serializers.BooleanField(help_text="Received for being referred (the two-sided half).")
 
     class OutputSerializer(serializers.Serializer):
         plan = serializers.CharField()

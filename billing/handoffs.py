@@ -81,6 +81,8 @@ class RewardLine:
     reason: str
     hold_until: datetime.datetime
     credited_at: datetime.datetime | None
+    value_label: str = ""  # what it is worth in words ("$50.00", "300 points"); empty: the amount
+    received: bool = False  # the practice received it for being referred (the two-sided half)
 
 
 RewardLinesReader = Callable[["Practice", int], list[RewardLine]]

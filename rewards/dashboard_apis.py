@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from dentaltap import formatting
 from referrals import services
-from rewards import dashboard
+from rewards import dashboard, dashboard_programs
 from tenants.models import User
 from tenants.urls_helpers import public_url
 
@@ -52,8 +52,68 @@ class ReferralRowSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
+class TierStepSerializer(serializers.Serializer):
+    threshold = serializers.IntegerField()
+    words = serializers.CharField()
+    reached = serializers.BooleanField()
+
+
+class TierProgressSerializer(serializers.Serializer):
+    paid = serializers.IntegerField(help_text="Paid referrals whose payment stands, as the tier rules count them.")
+    next_threshold = serializers.IntegerField(allow_null=True, help_text="Null: the top tier is reached.")
+    percent = serializers.IntegerField()
+    words = serializers.CharField()
+    maximum_reached = serializers.BooleanField()
+    steps = TierStepSerializer(many=True)
+
+
+class ProgramPanelSerializer(serializers.Serializer):
+    program_id = serializers.IntegerField()
+    name = serializers.CharField()
+    currency = serializers.CharField()
+    is_current = serializers.BooleanField(help_text="The program the user's referrals earn under now.")
+    rules = serializers.ListField(child=serializers.CharField(), help_text="What it pays and when, in words.")
+    pending_count = serializers.IntegerField()
+    pending_cents = serializers.IntegerField()
+    pending_points = serializers.IntegerField()
+    earned_count = serializers.IntegerField()
+    earned_cents = serializers.IntegerField()
+    earned_points = serializers.IntegerField()
+    tiers = TierProgressSerializer(allow_null=True)
+    maximums = serializers.ListField(child=serializers.CharField(), help_text="Caps the user has reached.")
+
+
+class CatalogueItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    cost_points = serializers.IntegerField()
+    stock = serializers.IntegerField(allow_null=True, help_text="Null: unlimited.")
+    available_until = serializers.DateTimeField(allow_null=True)
+
+
+class PointsPanelSerializer(serializers.Serializer):
+    balance = serializers.IntegerField(help_text="May be below zero: a reward reversed after its points were spent.")
+    below_zero = serializers.BooleanField()
+    words = serializers.CharField()
+    affordable = CatalogueItemSerializer(many=True)
+    next_item = CatalogueItemSerializer(allow_null=True)
+
+
+class ReceivedRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    value = serializers.CharField()
+    status = serializers.CharField()
+    status_label = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    referrer_name = serializers.CharField()
+
+
 class ReferralDashboardApi(APIView):
-    """The user's referral link, QR code address, figures and weekly series."""
+    """The user's referral link, QR code address, figures, weekly series, and per program what
+    they earn (rules in words, pending, earned, tier progress); their points; what they
+    received for being referred."""
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -65,6 +125,9 @@ class ReferralDashboardApi(APIView):
         funnel = FunnelSerializer()
         earned_display = serializers.CharField(help_text="The total earned as the pages show it, e.g. $50.00.")
         weekly = WeekSerializer(many=True)
+        programs = ProgramPanelSerializer(many=True)
+        points = PointsPanelSerializer()
+        received = ReceivedRowSerializer(many=True, help_text="What the user received for being referred.")
 
     @extend_schema(responses=OutputSerializer)
     def get(self, request: Request) -> Response:
@@ -78,6 +141,9 @@ class ReferralDashboardApi(APIView):
             "funnel": asdict(funnel),
             "earned_display": formatting.money(funnel.earned_cents, funnel.currency),
             "weekly": dashboard.referrer_weekly(user=user),
+            "programs": [asdict(panel) for panel in dashboard_programs.program_panels(user=user)],
+            "points": dashboard_programs.points_panel(user=user),
+            "received": [asdict(row) for row in dashboard_programs.received_rows(user=user)],
         }
         return Response(self.OutputSerializer(body).data)
 

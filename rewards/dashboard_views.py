@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from dentaltap.ratelimit import client_ip
 from invitations.models import Invitation
 from referrals import selectors, services
-from rewards import dashboard
+from rewards import dashboard, dashboard_programs
 from tenants.access import Permission, active_membership_filter, membership_has_permission
 from tenants.models import Membership, User
 from tenants.urls_helpers import practice_url
@@ -50,6 +50,9 @@ def referral_dashboard(request: HttpRequest) -> HttpResponse:
         "invite_pages": invite_pages(user=user),
         "invitations_sent": Invitation.objects.filter(invited_by=user, sent_at__isnull=False).count(),
         "access_requests": selectors.access_requests_of_user(user=user),
+        "programs": dashboard_programs.program_panels(user=user),
+        "points": dashboard_programs.points_panel(user=user),
+        "received": dashboard_programs.received_rows(user=user),
     }
     return render(request, "rewards/dashboard.html", context)
 

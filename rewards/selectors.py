@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from billing.handoffs import RewardLine
 from dentaltap import formatting
-from rewards.models import CapPeriod, Reward, RewardStatus
+from rewards.models import CapPeriod, Reward, RewardRecipient, RewardStatus
 from tenants.models import Practice
 
 
@@ -21,7 +21,7 @@ def rewards_for_practice(*, practice: Practice) -> QuerySet[Reward]:
     customer-facing reason needs (reward_reason_for_customer)."""
     return (
         Reward.objects.filter(beneficiary_practice=practice)
-        .select_related("referral__referred_user", "qualifying_payment", "program", "rule")
+        .select_related("referral__referred_user", "referrer", "qualifying_payment", "program", "rule")
         .order_by("-created_at")
     )
 
@@ -79,13 +79,19 @@ class RewardRow:
     reason: str
 
 
+def _reward_for(reward: Reward) -> str:
+    """Whom a reward is for: the referred colleague, or, for the referred practice's own half of
+    a two-sided reward, the referrer whose link it joined through."""
+    if reward.recipient == RewardRecipient.REFERRED:
+        return _("Welcome reward: you joined through %(name)s's link") % {
+            "name": reward.referrer.full_name or _("a colleague")
+        }
+    return reward.referral.referred_user.get_full_name()
+
+
 def reward_rows_for_practice(*, practice: Practice, limit: int = 50) -> list[RewardRow]:
     return [
-        RewardRow(
-            reward=reward,
-            referred_name=reward.referral.referred_user.get_full_name(),
-            reason=reward_reason_for_customer(reward),
-        )
+        RewardRow(reward=reward, referred_name=_reward_for(reward), reason=reward_reason_for_customer(reward))
         for reward in rewards_for_practice(practice=practice)[:limit]
     ]
 
@@ -104,6 +110,8 @@ def reward_lines_for_practice(practice: Practice, limit: int) -> list[RewardLine
             reason=row.reason,
             hold_until=row.reward.hold_until,
             credited_at=row.reward.credited_at,
+            value_label=row.reward.value_label,
+            received=row.reward.recipient == RewardRecipient.REFERRED,
         )
         for row in reward_rows_for_practice(practice=practice, limit=limit)
     ]

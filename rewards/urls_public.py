@@ -1,14 +1,21 @@
-"""Base domain: the referrer's "My referrals" dashboard (link, messages, funnel, rewards) and the
-staff analytics of the referral channel, with their APIs. Paths and names are the ones they had
-under referrals."""
+"""Base domain: the referrer's "My referrals" dashboard (link, messages, funnel, rewards, programs),
+the reward catalogue and redemptions, and the staff analytics of the referral channel, with
+their APIs. Paths and names are the ones they had under referrals."""
 
 from django.urls import path
 
-from rewards import dashboard_apis, dashboard_views, staff_apis, staff_views
+from rewards import dashboard_apis, dashboard_views, redemption_apis, redemption_views, staff_apis, staff_views
 
 urlpatterns = [
     path("referrals/", dashboard_views.referral_dashboard, name="my-referrals"),
     path("referrals/qr.svg", dashboard_views.referral_qr_code, name="referral-qr-code"),
+    path("referrals/rewards/", redemption_views.reward_catalogue, name="reward-catalogue"),
+    path("api/referrals/rewards/", redemption_apis.RewardCatalogueApi.as_view(), name="api-reward-catalogue"),
+    path(
+        "api/referrals/rewards/redemptions/",
+        redemption_apis.RedemptionCreateApi.as_view(),
+        name="api-reward-redemption-create",
+    ),
     path("api/referrals/dashboard/", dashboard_apis.ReferralDashboardApi.as_view(), name="api-referral-dashboard"),
     path(
         "api/referrals/dashboard/messages/", dashboard_apis.ReferralMessagesApi.as_view(), name="api-referral-messages"

@@ -1,0 +1,273 @@
+"""*My referrals*, per program: what the user earns and when (the rules in plain words, the
+admin's preview words), pending and earned, tier progress ("2 of 3 paid referrals to the next
+bonus", the top tier shown as reached), a cap reached shown as the maximum; their points and
+what they can redeem; and, for a dentist who was referred, what they received (the two-sided
+half).
+
+Keyed on the user, never on a practice, like the rest of the dashboard. Every figure is a small
+grouped query on the user's own rows (`reward_referrer_idx`, the points ledger's user index,
+the rewards' recipient index), whatever the number of referrals."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from rewards import points, programs
+from rewards.dashboard import PENDING_REWARD_STATUSES
+from rewards.models import (
+    CapPeriod,
+    CatalogueItem,
+    ReferralProgram,
+    Reward,
+    RewardRecipient,
+    RewardRule,
+    RewardStatus,
+    RuleCondition,
+)
+from rewards.selectors import reward_reason_for_customer
+from tenants.models import User
+
+
+@dataclass(frozen=True)
+class TierStep:
+    threshold: int
+    words: str
+    reached: bool
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    """Progress along a program's milestone tiers, counted as the rules count them (the
+    referrer's paid referrals whose payment stands)."""
+
+    paid: int
+    next_threshold: int | None
+    percent: int
+    words: str
+    maximum_reached: bool
+    steps: list[TierStep]
+
+
+@dataclass(frozen=True)
+class ProgramPanel:
+    program_id: int
+    name: str
+    currency: str
+    is_current: bool
+    rules: list[str]
+    pending_count: int
+    pending_cents: int
+    pending_points: int
+    earned_count: int
+    earned_cents: int
+    earned_points: int
+    tiers: TierProgress | None
+    maximums: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PointsPanel:
+    balance: int
+    below_zero: bool
+    words: str
+    affordable: list[CatalogueItem]
+    next_item: CatalogueItem | None
+
+
+@dataclass(frozen=True)
+class ReceivedRow:
+    """A reward the user received as the referred side of a two-sided program."""
+
+    id: int
+    created_at: datetime.datetime
+    value: str
+    status: str
+    status_label: str
+    reason: str
+    referrer_name: str
+
+
+def tier_progress(*, rules: list[RewardRule], paid: int) -> TierProgress | None:
+    """Where `paid` stands among the thresholds of the program's tier rules; None: no tiers."""
+    tiers = sorted(
+        (rule for rule in rules if rule.is_active and rule.condition != RuleCondition.NONE and rule.threshold),
+        key=lambda rule: (rule.threshold or 0, rule.pk),
+    )
+    if not tiers:
+        return None
+    steps = [
+        TierStep(
+            threshold=rule.threshold or 0,
+            words=programs.rule_pays_in_words(rule, currency=rule.program.currency),
+            reached=paid >= (rule.threshold or 0),
+        )
+        for rule in tiers
+    ]
+    upcoming = [step.threshold for step in steps if step.threshold > paid]
+    if not upcoming:
+        top = steps[-1].threshold
+        words = ngettext(
+            "Top tier reached: %(paid)d paid referral (the highest tier is %(top)d).",
+            "Top tier reached: %(paid)d paid referrals (the highest tier is %(top)d).",
+            paid,
+        ) % {"paid": paid, "top": top}
+        return TierProgress(paid=paid, next_threshold=None, percent=100, words=words, maximum_reached=True, steps=steps)
+    target = upcoming[0]
+    words = ngettext(
+        "%(paid)d of %(next)d paid referral to the next bonus.",
+        "%(paid)d of %(next)d paid referrals to the next bonus.",
+        target,
+    ) % {"paid": paid, "next": target}
+    return TierProgress(
+        paid=paid,
+        next_threshold=target,
+        percent=min(100, paid * 100 // target),
+        words=words,
+        maximum_reached=False,
+        steps=steps,
+    )
+
+
+def _maximums(*, user: User, rules: list[RewardRule]) -> list[str]:
+    """The rules whose cap on rewards per referrer this user has reached (Dropbox's 32 GB)."""
+    reached = []
+    for rule in rules:
+        if not rule.is_active or rule.cap_count is None:
+            continue
+        counted = Reward.objects.filter(rule=rule, referrer=user, recipient=RewardRecipient.REFERRER).exclude(
+            status__in=programs.NOT_COUNTED
+        )
+        days = programs.CAP_PERIOD_DAYS.get(rule.cap_period)
+        if days is not None:
+            counted = counted.filter(created_at__gte=timezone.now() - datetime.timedelta(days=days))
+        if counted.count() < rule.cap_count:
+            continue
+        if rule.cap_period == CapPeriod.LIFETIME:
+            words = ngettext(
+                "Maximum reached: %(rule)s pays at most %(cap)d reward per referrer.",
+                "Maximum reached: %(rule)s pays at most %(cap)d rewards per referrer.",
+                rule.cap_count,
+            ) % {"rule": rule.name, "cap": rule.cap_count}
+        else:
+            words = ngettext(
+                "Maximum reached: %(rule)s pays at most %(cap)d reward per referrer a %(period)s.",
+                "Maximum reached: %(rule)s pays at most %(cap)d rewards per referrer a %(period)s.",
+                rule.cap_count,
+            ) % {"rule": rule.name, "cap": rule.cap_count, "period": str(CapPeriod(rule.cap_period).label).lower()}
+        reached.append(words)
+    return reached
+
+
+def program_panels(*, user: User) -> list[ProgramPanel]:
+    """The program the user earns under now, then every other program that rewarded them."""
+    current = programs.program_for(referrer_id=user.pk)
+    figures = {
+        row["program_id"]: row
+        for row in Reward.objects.filter(referrer=user, recipient=RewardRecipient.REFERRER)
+        .values("program_id")
+        .annotate(
+            pending_count=Count("pk", filter=Q(status__in=PENDING_REWARD_STATUSES)),
+            pending_cents=Sum("amount_cents", filter=Q(status__in=PENDING_REWARD_STATUSES), default=0),
+            pending_points=Sum("points", filter=Q(status__in=PENDING_REWARD_STATUSES), default=0),
+            earned_count=Count("pk", filter=Q(status=RewardStatus.CREDITED)),
+            earned_cents=Sum("amount_cents", filter=Q(status=RewardStatus.CREDITED), default=0),
+            earned_points=Sum("points", filter=Q(status=RewardStatus.CREDITED), default=0),
+        )
+        .order_by()
+    }
+    ids = ([current.pk] if current is not None else []) + sorted(set(figures) - {current.pk if current else None})
+    if not ids:
+        return []
+    loaded = {
+        program.pk: program
+        for program in ReferralProgram.objects.filter(pk__in=ids).prefetch_related("rules", "rules__program")
+    }
+    paid = programs.paid_referrals_count(referrer_id=user.pk)
+    panels = []
+    for program_id in ids:
+        program = loaded[program_id]
+        rules = sorted(program.rules.all(), key=lambda rule: (rule.threshold or 0, rule.pk))
+        row: dict[str, int] = figures.get(program_id, {})  # type: ignore[assignment]
+        is_current = current is not None and program_id == current.pk
+        panels.append(
+            ProgramPanel(
+                program_id=program_id,
+                name=program.name,
+                currency=program.currency,
+                is_current=is_current,
+                rules=[programs.rule_pays_in_words(rule, currency=program.currency) for rule in rules if rule.is_active]
+                if is_current
+                else [],
+                pending_count=row.get("pending_count", 0),
+                pending_cents=row.get("pending_cents", 0),
+                pending_points=row.get("pending_points", 0),
+                earned_count=row.get("earned_count", 0),
+                earned_cents=row.get("earned_cents", 0),
+                earned_points=row.get("earned_points", 0),
+                tiers=tier_progress(rules=rules, paid=paid) if is_current else None,
+                maximums=_maximums(user=user, rules=rules) if is_current else [],
+            )
+        )
+    return panels
+
+
+def points_panel(*, user: User) -> PointsPanel:
+    """The user's points, what they can redeem now and what comes next. A balance below zero
+    (a points reward reversed after its points were spent) is said as such."""
+    balance = points.points_balance(user=user)
+    catalogue = points.catalogue_available()
+    affordable = [item for item in catalogue if item.cost_points <= balance]
+    dearer = [item for item in catalogue if item.cost_points > balance]
+    if balance < 0:
+        words = ngettext(
+            "Your balance is %(points)d point below zero: a referral's payment was refunded after its "
+            "points were spent. The next points you earn pay this back first.",
+            "Your balance is %(points)d points below zero: a referral's payment was refunded after its "
+            "points were spent. The next points you earn pay this back first.",
+            -balance,
+        ) % {"points": -balance}
+    elif affordable:
+        words = ngettext(
+            "You can redeem %(count)d reward now.", "You can redeem %(count)d rewards now.", len(affordable)
+        ) % {"count": len(affordable)}
+    elif dearer:
+        words = _("%(missing)d more points for %(item)s.") % {
+            "missing": dearer[0].cost_points - balance,
+            "item": dearer[0].name,
+        }
+    else:
+        words = _("Nothing to redeem in the catalogue at the moment.")
+    return PointsPanel(
+        balance=balance,
+        below_zero=balance < 0,
+        words=words,
+        affordable=affordable,
+        next_item=dearer[0] if dearer else None,
+    )
+
+
+def received_rows(*, user: User, limit: int = 20) -> list[ReceivedRow]:
+    """What the user received for being referred (the referred side of two-sided rules)."""
+    rewards = (
+        Reward.objects.filter(recipient_user=user, recipient=RewardRecipient.REFERRED)
+        .select_related("rule", "qualifying_payment", "referrer")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return [
+        ReceivedRow(
+            id=reward.pk,
+            created_at=reward.created_at,
+            value=reward.value_label,
+            status=reward.status,
+            status_label=str(reward.get_status_display()),
+            reason=reward_reason_for_customer(reward),
+            referrer_name=reward.referrer.full_name or _("a colleague"),
+        )
+        for reward in rewards
+    ]
