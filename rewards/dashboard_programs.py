@@ -237,8 +237,9 @@ def points_panel(*, user: User) -> PointsPanel:
             "You can redeem %(count)d reward now.", "You can redeem %(count)d rewards now.", len(affordable)
         ) % {"count": len(affordable)}
     elif dearer:
-        words = _("%(missing)d more points for %(item)s.") % {
-            "missing": dearer[0].cost_points - balance,
+        missing = dearer[0].cost_points - balance
+        words = ngettext("%(missing)d more point for %(item)s.", "%(missing)d more points for %(item)s.", missing) % {
+            "missing": missing,
             "item": dearer[0].name,
         }
     else:

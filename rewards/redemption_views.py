@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from dentaltap.errors import ApplicationError
@@ -80,7 +81,11 @@ def reward_catalogue(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    _("Redeemed: %(item)s for %(points)d points. Our team hands it out and lets you know.")
+                    ngettext(
+                        "Redeemed: %(item)s for %(points)d point. Our team hands it out and lets you know.",
+                        "Redeemed: %(item)s for %(points)d points. Our team hands it out and lets you know.",
+                        redemption.points,
+                    )
                     % {"item": redemption.item.name, "points": redemption.points},
                 )
                 return HttpResponseRedirect("/referrals/rewards/")
