@@ -92,16 +92,18 @@ TABLES = (
 STEPS: list[tuple[str, str]] = [
     (
         "users (referrers)",
-        """INSERT INTO tenants_user (password, email, full_name, is_superuser, is_active, is_staff, date_joined)
+        """INSERT INTO tenants_user (password, email, full_name, is_superuser, is_active, is_staff, date_joined,
+                                  language)
         SELECT '!', 'seed-' || %(tag)s || '-referrer-' || g || '@seed.example', 'Seed Referrer ' || g,
-               false, true, false, now() - interval '400 days'
+               false, true, false, now() - interval '400 days', ''
         FROM generate_series(1, %(referrers)s) AS g""",
     ),
     (
         "users (referred)",
-        """INSERT INTO tenants_user (password, email, full_name, is_superuser, is_active, is_staff, date_joined)
+        """INSERT INTO tenants_user (password, email, full_name, is_superuser, is_active, is_staff, date_joined,
+                                  language)
         SELECT '!', 'seed-' || %(tag)s || '-new-' || g || '@seed.example', 'Seed Newcomer ' || g,
-               false, true, false, now()
+               false, true, false, now(), ''
         FROM generate_series(1, %(referrals)s) AS g""",
     ),
     (
@@ -112,8 +114,8 @@ STEPS: list[tuple[str, str]] = [
     ),
     (
         "practices (bare rows, no schema)",
-        """INSERT INTO tenants_practice (schema_name, name, slug, created_at)
-        SELECT 'seed_' || %(tag)s || '_' || g, 'Seed practice ' || g, 'seed-' || %(tag)s || '-' || g, now()
+        """INSERT INTO tenants_practice (schema_name, name, slug, created_at, time_zone)
+        SELECT 'seed_' || %(tag)s || '_' || g, 'Seed practice ' || g, 'seed-' || %(tag)s || '-' || g, now(), 'UTC'
         FROM generate_series(1, %(paid)s + %(unreferred)s + 1) AS g""",
     ),
     (
