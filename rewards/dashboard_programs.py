@@ -201,7 +201,11 @@ def program_panels(*, user: User) -> list[ProgramPanel]:
                 name=program.name,
                 currency=program.currency,
                 is_current=is_current,
-                rules=[programs.rule_pays_in_words(rule, currency=program.currency) for rule in rules if rule.is_active]
+                rules=[  # the tiers' rules are the tier steps
+                    programs.rule_pays_in_words(rule, currency=program.currency)
+                    for rule in rules
+                    if rule.is_active and rule.condition == RuleCondition.NONE
+                ]
                 if is_current
                 else [],
                 pending_count=row.get("pending_count", 0),

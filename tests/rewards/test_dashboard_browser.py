@@ -1,10 +1,14 @@
 """The "Refer colleagues" page in a real browser (Playwright driving Debian's Chromium): the user
 copies their link with the Copy button (read back from the real clipboard: the context is
 granted clipboard-read/write, and *.localhost is a secure context), a newcomer signs up through
-it, and the page's live figures move without a reload."""
+it, and the page's live figures move without a reload. Then (issue 11) a referrer with tiers and
+points reads their program's panel and redeems points in the catalogue.
+
+Screenshots go to $DENTALTAP_ARTIFACTS when it is set."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -66,3 +70,66 @@ def test_copy_the_link_and_see_the_funnel_move_after_a_signup(referrer: Any, bro
     expect(row).to_contain_text("n***@example.com")
     expect(row).not_to_contain_text("nina.kraus@example.com")
     context.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    if artifacts := os.environ.get("DENTALTAP_ARTIFACTS"):
+        page.screenshot(path=os.path.join(artifacts, f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def earner(transactional_db: None) -> Any:
+    """A referrer with two paid referrals under tiers at 3 and 10, and 1,500 points."""
+    from django.db import connections
+
+    from rewards.models import CatalogueItem, RewardRule
+    from tests.billing_support import default_rule_set
+    from tests.points_support import give_points, qualify, referral_paid
+
+    def practice(slug: str, schema: bool = False) -> tuple[Any, Any]:
+        from tenants.models import Membership, Practice, Role
+
+        user = UserFactory(email=f"{slug}@example.com", full_name=f"Dr. {slug.title()}")
+        row = Practice.objects.create(schema_name=f"practice_{slug.replace('-', '_')}", slug=slug, name=slug)
+        Membership.objects.create(user=user, practice=row, role=Role.OWNER, joined_via="created_practice")
+        return user, row
+
+    referrer, _home = practice("tia-tier")
+    give_points(referrer, 1500, practice)
+    base = default_rule_set(structure="flat", amount_cents=5000, points=0)
+    RewardRule.objects.create(
+        program=base.program, name="Bonus at 3", amount_cents=10000, condition="nth_paid", threshold=3
+    )
+    RewardRule.objects.create(
+        program=base.program, name="Bonus at 10", amount_cents=25000, condition="nth_paid", threshold=10
+    )
+    qualify(referral_paid(practice, referrer, "second-paid"))
+    CatalogueItem.objects.create(name="One month of Pro", cost_points=1000, stock=5)
+    CatalogueItem.objects.create(name="$100 credit", cost_points=2000)
+    connections.close_all()
+    return referrer
+
+
+def test_the_program_panel_and_a_redemption_in_the_catalogue(earner: Any, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    log_in(page, earner.email, DEFAULT_PASSWORD)
+    page.goto(f"{base_url()}/referrals/")
+    panel = page.get_by_test_id("program")
+    expect(panel).to_contain_text("2 of 3 paid referrals to the next bonus.")
+    expect(panel.get_by_test_id("tier-bar")).to_have_attribute("value", "66")
+    expect(panel).to_contain_text("when a practice you referred pays its first invoice")
+    expect(page.locator('[data-figure="points-balance"]').first).to_have_text("1500 points")
+    _shot(page, "referrals-programs")
+
+    page.get_by_test_id("redeem-link").click()
+    page.wait_for_url(f"{base_url()}/referrals/rewards/")
+    row = page.locator("[data-testid=catalogue] tr", has_text="One month of Pro")
+    expect(page.locator("[data-testid=catalogue] tr", has_text="$100 credit").get_by_test_id("redeem")).to_be_disabled()
+    row.get_by_test_id("redeem").click()
+    expect(page.locator(".messages")).to_contain_text("Redeemed: One month of Pro for 1000 points.")
+    expect(page.locator('[data-figure="points-balance"]')).to_have_text("500 points")
+    expect(page.get_by_test_id("redemptions")).to_contain_text("One month of Pro")
+    _shot(page, "reward-catalogue")
