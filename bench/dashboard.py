@@ -14,8 +14,8 @@ through Django's test Client (middleware, session auth, templates, JSON):
 Besides wall time, each request's CPU is measured: this process's (Django: middleware, views,
 templates) plus the bench PostgreSQL's (the postmaster's children, live and exited), so two
 runs on a busy machine can be compared by the work they did rather than by how long they
-waited for a core (`--only-staff` times the staff page alone, for a before/after on the same
-seeded data).
+waited for a core (`--reuse --only /staff/referrals/` times one page alone, for a before/after on
+the same seeded data).
 
 Stop the bench servers afterwards:
     DENTALTAP_DATA_DIR=/tmp/dentaltap-dashboard-bench .venv/bin/python -m dentaltap.devstack stop
@@ -42,7 +42,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data-dir", default=os.environ.get("DENTALTAP_DATA_DIR", DEFAULT_DATA_DIR))
     parser.add_argument("--reuse", action="store_true", help="time the data already seeded (no reset)")
     parser.add_argument("--explain", action="store_true", help="print the plan of every staff analytics query")
-    parser.add_argument("--only-staff", action="store_true", help="time the staff page only (CPU before/after)")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="PATH",
+        help="time only these pages (repeatable; /staff/... as staff, the rest as the busiest referrer)",
+    )  # fmt: skip
     arguments = parser.parse_args(argv)
 
     for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG"):
@@ -114,13 +117,12 @@ def main(argv: list[str]) -> int:
         f"Busiest referrer {busiest.email}: {figures['visits']} visits, {figures['signups']} signups, "
         f"{figures['paid_conversions']} paid, earned {figures['earned_cents']} cents"
     )
-    if arguments.only_staff:
-        staff_page = measure(staff_client, "/staff/referrals/")
-        print(table(
-            "Staff page only", ["request", "runs", "median ms", "p95 ms", "CPU median ms"],
-            [("staff page /staff/referrals/ (12 months)", staff_page["samples"], staff_page["median_ms"],
-              staff_page["p95_ms"], staff_page["cpu_median_ms"])],
-        ))  # fmt: skip
+    if arguments.only:
+        rows = []
+        for path in arguments.only:
+            figures = measure(staff_client if path.startswith(("/staff/", "/api/staff/")) else user_client, path)
+            rows.append((path, figures["samples"], figures["median_ms"], figures["p95_ms"], figures["cpu_median_ms"]))
+        print(table("Pages", ["request", "runs", "median ms", "p95 ms", "CPU median ms"], rows))
         print(f"Load average at the end: {os.getloadavg()}")
         return 0
     results = {

@@ -141,7 +141,9 @@ class ReferralDashboardApi(APIView):
             "funnel": asdict(funnel),
             "earned_display": formatting.money(funnel.earned_cents, funnel.currency),
             "weekly": dashboard.referrer_weekly(user=user),
-            "programs": [asdict(panel) for panel in dashboard_programs.program_panels(user=user)],
+            "programs": [
+                asdict(panel) for panel in dashboard_programs.program_panels(user=user, paid=funnel.paid_conversions)
+            ],
             "points": dashboard_programs.points_panel(user=user),
             "received": [asdict(row) for row in dashboard_programs.received_rows(user=user)],
         }

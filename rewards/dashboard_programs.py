@@ -164,8 +164,10 @@ def _maximums(*, user: User, rules: list[RewardRule]) -> list[str]:
     return reached
 
 
-def program_panels(*, user: User) -> list[ProgramPanel]:
-    """The program the user earns under now, then every other program that rewarded them."""
+def program_panels(*, user: User, paid: int | None = None) -> list[ProgramPanel]:
+    """The program the user earns under now, then every other program that rewarded them.
+    `paid`: the user's paid referrals (the funnel's paid conversions: the same count the tier
+    rules make), when the caller has it."""
     current = programs.program_for(referrer_id=user.pk)
     figures = {
         row["program_id"]: row
@@ -188,7 +190,8 @@ def program_panels(*, user: User) -> list[ProgramPanel]:
         program.pk: program
         for program in ReferralProgram.objects.filter(pk__in=ids).prefetch_related("rules", "rules__program")
     }
-    paid = programs.paid_referrals_count(referrer_id=user.pk)
+    if paid is None:
+        paid = programs.paid_referrals_count(referrer_id=user.pk)
     panels = []
     for program_id in ids:
         program = loaded[program_id]

@@ -40,17 +40,18 @@ def referral_dashboard(request: HttpRequest) -> HttpResponse:
     services.referrer_address_record(user=user, ip_address=client_ip(request))
     link = dashboard.referral_link(code)
     page = Paginator(dashboard.referrer_referrals(user=user), REFERRALS_PER_PAGE).get_page(request.GET.get("page"))
+    funnel = dashboard.referrer_funnel(user=user, code=code)
     context = {
         "link": link,
         "messages_to_share": dashboard.share_messages(link=link),
-        "funnel": dashboard.referrer_funnel(user=user, code=code),
+        "funnel": funnel,
         "weekly": dashboard.referrer_weekly(user=user),
         "page": page,
         "rows": dashboard.referral_rows(page.object_list),
         "invite_pages": invite_pages(user=user),
         "invitations_sent": Invitation.objects.filter(invited_by=user, sent_at__isnull=False).count(),
         "access_requests": selectors.access_requests_of_user(user=user),
-        "programs": dashboard_programs.program_panels(user=user),
+        "programs": dashboard_programs.program_panels(user=user, paid=funnel.paid_conversions),
         "points": dashboard_programs.points_panel(user=user),
         "received": dashboard_programs.received_rows(user=user),
     }

@@ -50,49 +50,53 @@ NO_PROGRAM = "none"
 NOT_OWED = (RewardStatus.CANCELLED, RewardStatus.REJECTED)
 
 # The program that applied to a referrer at a moment (`programs.program_for`), in SQL: the
-# override's program while it runs, else the default program running then. `{row}` names the
-# row's referrer_id and created_at.
-_OVERRIDE_PROGRAM = """(SELECT p.id FROM rewards_programoverride o JOIN rewards_referralprogram p ON p.id = o.program_id
-    WHERE o.referrer_id = {row}.referrer_id AND p.is_active AND p.starts_at <= {row}.created_at
-      AND (p.ends_at IS NULL OR {row}.created_at < p.ends_at))"""
-_DEFAULT_PROGRAM = """(SELECT p.id FROM rewards_referralprogram p
-    WHERE p.is_default AND p.is_active AND p.starts_at <= {row}.created_at
-      AND (p.ends_at IS NULL OR {row}.created_at < p.ends_at)
-    ORDER BY p.starts_at DESC, p.id DESC LIMIT 1)"""
+# override's program while it runs, else the default program running then (default programs
+# never overlap: a database rule, so one row at most). Joins on the two tiny program tables, not
+# a subquery per row. `{row}` names the relation with the referrer_id and created_at.
+_PROGRAM_JOINS = """
+    LEFT JOIN rewards_programoverride o ON o.referrer_id = {row}.referrer_id
+    LEFT JOIN rewards_referralprogram op ON op.id = o.program_id AND op.is_active
+        AND op.starts_at <= {row}.created_at AND (op.ends_at IS NULL OR {row}.created_at < op.ends_at)
+    LEFT JOIN rewards_referralprogram dp ON dp.is_default AND dp.is_active
+        AND dp.starts_at <= {row}.created_at AND (dp.ends_at IS NULL OR {row}.created_at < dp.ends_at)"""
 
 _OVERRIDE_SIGNUPS_SQL = f"""
-SELECT COALESCE(o_program, d_program), d_program, count(*), count(converted_at)
-FROM (
-    SELECT r.converted_at, {_OVERRIDE_PROGRAM.format(row="r")} AS o_program,
-           {_DEFAULT_PROGRAM.format(row="r")} AS d_program
-    FROM referrals_referral r
-    WHERE r.referrer_id IN (SELECT referrer_id FROM rewards_programoverride)
-      AND r.created_at >= %(start)s AND r.created_at < %(end)s
-) AS attributed
+SELECT COALESCE(op.id, dp.id), dp.id, count(*), count(r.converted_at)
+FROM referrals_referral r {_PROGRAM_JOINS.format(row="r")}
+WHERE r.referrer_id IN (SELECT referrer_id FROM rewards_programoverride)
+  AND r.created_at >= %(start)s AND r.created_at < %(end)s
 GROUP BY 1, 2
 """  # noqa: S608 - only this module's constant SQL is formatted in; values are parameters
 
+# From each referred practice's first referral (its referrer and signup time: the program) to
+# its standing payments in the range: a LATERAL sum, so one index-only probe of
+# payment_standing_practice_idx per referred practice, as the economics always did (a plain
+# join lets the planner hash every payment of the range). Then grouped by program, and by the
+# rules that rewarded the practice.
 _REVENUE_SQL = f"""
-WITH referred AS (
-    SELECT DISTINCT ON (referred_practice_id) referred_practice_id AS practice_id, referrer_id, created_at
-    FROM referrals_referral WHERE referred_practice_id IS NOT NULL
-    ORDER BY referred_practice_id, created_at, id
-), revenue AS (
-    SELECT referred.practice_id, referred.referrer_id, referred.created_at, sum(p.amount_cents) AS cents
-    FROM referred JOIN billing_payment p ON p.practice_id = referred.practice_id
-    WHERE NOT p.is_reversed AND p.paid_at >= %(start)s AND p.paid_at < %(end)s
-    GROUP BY 1, 2, 3
+WITH revenue AS MATERIALIZED (
+    SELECT f.id AS referral_id, f.practice_id, f.referrer_id, f.created_at, paid.cents
+    FROM (
+        SELECT DISTINCT ON (referred_practice_id) id, referred_practice_id AS practice_id, referrer_id, created_at
+        FROM referrals_referral WHERE referred_practice_id IS NOT NULL
+        ORDER BY referred_practice_id, created_at, id
+    ) AS f
+    CROSS JOIN LATERAL (
+        SELECT sum(p.amount_cents) AS cents FROM billing_payment p
+        WHERE p.practice_id = f.practice_id AND NOT p.is_reversed AND p.paid_at >= %(start)s AND p.paid_at < %(end)s
+    ) AS paid
+    WHERE paid.cents IS NOT NULL
 )
-SELECT 'program', COALESCE({_OVERRIDE_PROGRAM.format(row="revenue")}, {_DEFAULT_PROGRAM.format(row="revenue")}),
-       sum(cents), count(*)
-FROM revenue GROUP BY 2
+SELECT 'program', COALESCE(op.id, dp.id), sum(revenue.cents), count(*)
+FROM revenue {_PROGRAM_JOINS.format(row="revenue")}
+GROUP BY 2
 UNION ALL
-SELECT 'rule', rewarded.rule_id, sum(revenue.cents), count(*)
-FROM revenue JOIN (
-    SELECT DISTINCT w.rule_id, ref.referred_practice_id AS practice_id
-    FROM rewards_reward w JOIN referrals_referral ref ON ref.id = w.referral_id
+SELECT 'rule', rewarded.rule_id, sum(rewarded.cents), count(*)
+FROM (
+    SELECT DISTINCT w.rule_id, revenue.practice_id, revenue.cents
+    FROM revenue JOIN rewards_reward w ON w.referral_id = revenue.referral_id
     WHERE w.status NOT IN ('cancelled', 'rejected')
-) AS rewarded ON rewarded.practice_id = revenue.practice_id
+) AS rewarded
 GROUP BY 2
 """  # noqa: S608 - only this module's constant SQL is formatted in; values are parameters
 
