@@ -2,8 +2,9 @@
 revenue of the referred practices and ROI, over the page's date range.
 
 **Which program a referral belongs to**: the one that applied to its referrer when it signed
-up, by the rule `rewards.programs.program_for` follows at every event (the referrer's override
-while its program runs, else the default program running then). A referral rewarded later
+up, by the rule `rewards.programs.program_for` follows at every event (for a practice a partner
+code brought, the partner's program while it runs; else the referrer's override while its
+program runs; else the default program running then). A referral rewarded later
 under another program (staff ended one program and started the next) counts its signup and
 revenue under the first and its cost under the one that paid; the page says so.
 
@@ -14,16 +15,17 @@ it rewarded: a practice rewarded by two rules counts in both, so the rules' reve
 up to their program's.
 
 **What the page pays for it**: the rewards, the ledger, the points and the referrals of
-override referrers are small sets (one grouped query each); signups per default program reuse
+override referrers and partner codes are small sets (one grouped query each); signups per default program reuse
 the range's cohort totals when the program ran through the whole range (else one index-only
 range count on `referral_cohort_idx`); the revenue goes from the referred practices to their
 standing payments once (`payment_standing_practice_idx`), grouped by program and by rule in the
 same statement, and its total is the economics' referred revenue (no second pass).
 
 **Breakdowns** are keyed (`BREAKDOWNS`: "program", "rule"); the page and the API show them in
-that order. A per-partner breakdown is one more key: the partner a referral is attributed to as
-the group, one more branch of the revenue statement (`_REVENUE_SQL`, grouped by the referral's
-partner) and of `_facts`, and its label here. Nothing else changes."""
+that order. A per-partner breakdown is one more key: the partner a referral is attributed to
+(`pb.partner_id` in `_PROGRAM_JOINS`: its partner code's batch) as the group, one more branch of
+the revenue statement (`_REVENUE_SQL`) and of the signups statement grouped by it, its rows in
+`breakdowns_build`, and its label here. Nothing else changes."""
 
 from __future__ import annotations
 
@@ -49,11 +51,17 @@ NO_PROGRAM = "none"
 # counted as rewards of a rule (they cost nothing).
 NOT_OWED = (RewardStatus.CANCELLED, RewardStatus.REJECTED)
 
-# The program that applied to a referrer at a moment (`programs.program_for`), in SQL: the
-# override's program while it runs, else the default program running then (default programs
-# never overlap: a database rule, so one row at most). Joins on the two tiny program tables, not
-# a subquery per row. `{row}` names the relation with the referrer_id and created_at.
+# The program that applied to a referral at a moment (`programs.program_for`), in SQL: for a
+# practice a partner code brought, the partner's program while it runs; else the referrer's
+# override's while it runs; else the default program running then (default programs never
+# overlap: a database rule, so one row at most). Joins on small tables, not a subquery per row.
+# `{row}` names the relation with the referrer_id, partner_code_id and created_at.
 _PROGRAM_JOINS = """
+    LEFT JOIN referrals_partnercode pc ON pc.id = {row}.partner_code_id
+    LEFT JOIN referrals_partnercodebatch pb ON pb.id = pc.batch_id
+    LEFT JOIN rewards_partnerprogram pl ON pl.partner_id = pb.partner_id
+    LEFT JOIN rewards_referralprogram pp ON pp.id = pl.program_id AND pp.is_active
+        AND pp.starts_at <= {row}.created_at AND (pp.ends_at IS NULL OR {row}.created_at < pp.ends_at)
     LEFT JOIN rewards_programoverride o ON o.referrer_id = {row}.referrer_id
     LEFT JOIN rewards_referralprogram op ON op.id = o.program_id AND op.is_active
         AND op.starts_at <= {row}.created_at AND (op.ends_at IS NULL OR {row}.created_at < op.ends_at)
@@ -61,9 +69,9 @@ _PROGRAM_JOINS = """
         AND dp.starts_at <= {row}.created_at AND (dp.ends_at IS NULL OR {row}.created_at < dp.ends_at)"""
 
 _OVERRIDE_SIGNUPS_SQL = f"""
-SELECT COALESCE(op.id, dp.id), dp.id, count(*), count(r.converted_at)
+SELECT COALESCE(pp.id, op.id, dp.id), dp.id, count(*), count(r.converted_at)
 FROM referrals_referral r {_PROGRAM_JOINS.format(row="r")}
-WHERE r.referrer_id IN (SELECT referrer_id FROM rewards_programoverride)
+WHERE (r.referrer_id IN (SELECT referrer_id FROM rewards_programoverride) OR r.partner_code_id IS NOT NULL)
   AND r.created_at >= %(start)s AND r.created_at < %(end)s
 GROUP BY 1, 2
 """  # noqa: S608 - only this module's constant SQL is formatted in; values are parameters
@@ -75,9 +83,10 @@ GROUP BY 1, 2
 # rules that rewarded the practice.
 _REVENUE_SQL = f"""
 WITH revenue AS MATERIALIZED (
-    SELECT f.id AS referral_id, f.practice_id, f.referrer_id, f.created_at, paid.cents
+    SELECT f.id AS referral_id, f.practice_id, f.referrer_id, f.partner_code_id, f.created_at, paid.cents
     FROM (
-        SELECT DISTINCT ON (referred_practice_id) id, referred_practice_id AS practice_id, referrer_id, created_at
+        SELECT DISTINCT ON (referred_practice_id)
+               id, referred_practice_id AS practice_id, referrer_id, partner_code_id, created_at
         FROM referrals_referral WHERE referred_practice_id IS NOT NULL
         ORDER BY referred_practice_id, created_at, id
     ) AS f
@@ -87,7 +96,7 @@ WITH revenue AS MATERIALIZED (
     ) AS paid
     WHERE paid.cents IS NOT NULL
 )
-SELECT 'program', COALESCE(op.id, dp.id), sum(revenue.cents), count(*)
+SELECT 'program', COALESCE(pp.id, op.id, dp.id), sum(revenue.cents), count(*)
 FROM revenue {_PROGRAM_JOINS.format(row="revenue")}
 GROUP BY 2
 UNION ALL

@@ -142,3 +142,27 @@ def test_only_staff_see_the_figures_by_program(two_programs: dict[str, Any], cli
     assert api.status_code == 403 and "by_program" not in api.json() and "error" in api.json()
     page = client_for(alice).get(f"/staff/referrals/?{RANGE}")
     assert page.status_code == 403 and "VIP" not in page.content.decode()
+
+
+def test_a_practice_a_partner_code_brought_counts_under_the_partners_program(
+    referral_world: dict[str, Any], staff: Any, client_for: ClientFor
+) -> None:
+    """program_for's first rule: a partner-coded practice earns under its partner's program, so
+    its signup and revenue are that program's, not the referrer's (Bob's) default."""
+    from rewards.models import PartnerProgram
+    from tests.partner_support import a_batch, a_partner
+
+    house = house_program_since_2025()
+    supplies = ReferralProgram.objects.create(
+        name="Supplier codes", starts_at=datetime.datetime(2025, 6, 1, tzinfo=datetime.UTC)
+    )
+    partner = a_partner()
+    PartnerProgram.objects.create(partner=partner, program=supplies)
+    code = a_batch(partner, shared_code="MOLAR2026").codes.get()
+    Referral.objects.filter(pk=referral_world["b1"].pk).update(source="partner", partner_code=code)
+    body = client_for(staff).get(f"/api/staff/referrals/analytics/?{RANGE}").json()
+    rows = {row["key"]: row for row in body["by_program"]}
+    supplier_row, house_row = rows[f"program:{supplies.pk}"], rows[f"program:{house.pk}"]
+    assert (supplier_row["signups"], supplier_row["paid"], supplier_row["revenue_cents"]) == (1, 1, 4900)
+    assert (house_row["signups"], house_row["paid"], house_row["revenue_cents"]) == (7, 2, 19700)
+    assert house_row["revenue_cents"] + supplier_row["revenue_cents"] == body["economics"]["referred_revenue_cents"]
