@@ -129,3 +129,28 @@ def billing_portal_session_create(*, customer_id: str, return_url: str, idempote
         options={"idempotency_key": idempotency_key},
     )
     return str(session.url)
+
+
+def customer_balance(*, customer_id: str) -> int:
+    """The customer's balance in cents as Stripe keeps it: positive is owed to us (it is added to
+    the next invoice), negative is credit. A deleted customer owes nothing."""
+    customer = _call(client().v1.customers.retrieve, customer_id).to_dict()
+    if customer.get("deleted"):
+        return 0
+    return int(customer.get("balance") or 0)
+
+
+def customer_delete(*, customer_id: str, idempotency_key: str) -> bool:
+    """Delete the customer (Stripe cancels its subscriptions with it). Safe to repeat: a customer
+    already gone counts as done. True when this call deleted it."""
+
+    def delete() -> bool:
+        try:
+            client().v1.customers.delete(customer_id, options={"idempotency_key": idempotency_key})
+        except stripe.InvalidRequestError as error:
+            if error.code == "resource_missing":
+                return False
+            raise
+        return True
+
+    return bool(_call(delete))

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("referrals.urls_public")),
     path("", include("rewards.urls_public")),
     path("", include("lifecycle.urls_public")),
+    path("", include("offboarding.urls_public")),
 ]
 
 handler404 = "dentaltap.errors.not_found"

@@ -22,6 +22,7 @@ from invitations.models import Invitation
 from onboarding.models import MilestoneKey, PracticeMilestone
 from onboarding.services import activation_rule
 from practice.models import Appointment, AppointmentStatus, Patient
+from provisioning.services import DELETED_SCHEMA_PREFIX
 from tenants.models import JoinedVia, Membership, Practice
 
 
@@ -167,7 +168,11 @@ def onboarding_backfill(*, progress: bool = True, stream: TextIO | None = None) 
     """Every practice: public facts first (set-based), then one pass through the schemas."""
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     counts = public_milestones_backfill()
-    practices = list(Practice.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).order_by("pk"))
+    practices = list(
+        Practice.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+        .exclude(schema_name__startswith=DELETED_SCHEMA_PREFIX)
+        .order_by("pk")
+    )
     bar = Progress(len(practices), "milestones", stream=stream) if progress else None
     from_schemas = failed = 0
     for practice in practices:

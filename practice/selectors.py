@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from onboarding.hooks import ActivationFacts
 from practice.models import Appointment, AppointmentStatus, Patient
+from provisioning.services import DELETED_SCHEMA_PREFIX
 from tenants.models import Practice
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,12 @@ def patient_count() -> int:
 def activation_facts(practice_id: int) -> ActivationFacts | None:
     """What the activation rule counts, read in the named practice's schema (onboarding asks
     through the provider practice registers at start-up). None for a practice that is gone."""
-    practice = Practice.objects.filter(pk=practice_id).exclude(schema_name="public").first()
+    practice = (
+        Practice.objects.filter(pk=practice_id)
+        .exclude(schema_name="public")
+        .exclude(schema_name__startswith=DELETED_SCHEMA_PREFIX)
+        .first()
+    )
     if practice is None:
         return None
     with tenant_context(practice):

@@ -43,6 +43,10 @@ from provisioning.recipe import (
 logger = logging.getLogger(__name__)
 
 SPARE_PREFIX = "dentaltap_spare_"
+# A deleted practice keeps its row as a tombstone (the ledger and rewards still name it), with its
+# schema dropped and its schema name set to this prefix and its id (offboarding.services): nothing
+# may migrate or enter such a schema. Practice schemas start with "practice_", so none collide.
+DELETED_SCHEMA_PREFIX = "deleted_"
 _REFILL_LOCK = "dentaltap-provisioning-refill"
 # A claim looks at no more than this many bad spares before it builds a schema itself: a pool
 # gone stale all at once (code deployed before migrate_practices ran) must not slow a signup down.
@@ -207,6 +211,7 @@ def schemas_to_migrate() -> list[str]:
     practices = (
         get_tenant_model()
         .objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+        .exclude(schema_name__startswith=DELETED_SCHEMA_PREFIX)
         .order_by("pk")
         .values_list("schema_name", flat=True)
     )

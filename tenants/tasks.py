@@ -12,6 +12,7 @@ from django.conf import settings
 from django_tenants.utils import schema_context, tenant_context
 
 from dentaltap.tasks import RetryingTask
+from provisioning.services import DELETED_SCHEMA_PREFIX
 from tenants import password_reset
 from tenants.models import Practice
 
@@ -21,7 +22,12 @@ Result = TypeVar("Result")
 def run_in_practice(practice_id: int, work: Callable[[Practice], Result]) -> Result | None:
     """Run `work` inside the practice's schema. A practice deleted since the task was queued is
     not an error worth retrying: the task ends with None."""
-    practice = Practice.objects.filter(pk=practice_id).exclude(schema_name="public").first()
+    practice = (
+        Practice.objects.filter(pk=practice_id)
+        .exclude(schema_name="public")
+        .exclude(schema_name__startswith=DELETED_SCHEMA_PREFIX)
+        .first()
+    )
     if practice is None:
         return None
     with tenant_context(practice):

@@ -5,8 +5,9 @@ There is no network to Stripe here. The official SDK talks HTTP to this server i
 idempotency keys. `localstripe` (PyPI) was considered: it has no Checkout Sessions, no customer
 balance transactions and ignores Idempotency-Key, which are exactly what the reward flow needs.
 
-Covered: customers (create, retrieve), customer balance transactions (create, list), Checkout
-Sessions (create) with a click-through checkout page, Billing Portal sessions (create). Writes
+Covered: customers (create, retrieve; delete in customers.py), customer balance transactions
+(create, list), Checkout Sessions (create) with a click-through checkout page, Billing Portal
+sessions (create). Writes
 honour `Idempotency-Key` as Stripe does: the same key returns the first response again.
 
 For development, the checkout page's "Pay" button plays Stripe's part after a payment: it sends

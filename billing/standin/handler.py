@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from billing.standin.checkout_page import CheckoutPageMixin
+from billing.standin.customers import customer_delete
 from billing.standin.resources import ResourcesMixin
 from billing.standin.wire import parse_form
 
@@ -20,6 +21,9 @@ class Handler(ResourcesMixin, CheckoutPageMixin):
 
     def do_POST(self) -> None:
         self._route("POST", self._body())
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE", "")
 
     def _test_hook(self, method: str, path: str, body: str) -> bool:
         """The stand-in's own controls for tests; True when `path` was one."""
@@ -112,6 +116,7 @@ class Handler(ResourcesMixin, CheckoutPageMixin):
         routes: list[tuple[str, str, Callable[..., tuple[int, dict[str, Any]]]]] = [
             ("POST", r"/v1/customers", self._customer_create),
             ("GET", r"/v1/customers/(?P<customer>[\w]+)", self._customer_retrieve),
+            ("DELETE", r"/v1/customers/(?P<customer>[\w]+)", lambda _, customer: customer_delete(self.state, customer)),
             ("POST", r"/v1/customers/(?P<customer>[\w]+)/balance_transactions", self._balance_create),
             ("GET", r"/v1/customers/(?P<customer>[\w]+)/balance_transactions", self._balance_list),
             ("POST", r"/v1/coupons", self._coupon_create),

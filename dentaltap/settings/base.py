@@ -64,7 +64,8 @@ SHARED_APPS = [
     "provisioning",
     "lifecycle",  # onboarding emails, cohorts, backfill: reads across apps, below only the doors
     "accounts",  # the doors (signup, login), no models
-    "integrations",  # outbound webhooks: the top of the layer order, hears referrals and rewards
+    "integrations",  # outbound webhooks: hears referrals and rewards
+    "offboarding",  # export, delete and restore one practice (staff): the top of the layer order
     "axes",  # failed-login tracking (dentaltap/login_protection.py); after auth, as Axes asks
     "csp",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below): its system checks
     "dentaltap",  # the shared kit: its system checks (dentaltap/checks.py)
@@ -565,4 +566,9 @@ CELERY_BEAT_SCHEDULE["lifecycle-send-due"] = {
     "task": "lifecycle.tasks.lifecycle_send_due",
     "schedule": float(env_int("DENTALTAP_BEAT_LIFECYCLE_SECONDS", 60)),
 }
-LOGGING["loggers"].update({"onboarding": {"level": "INFO"}, "lifecycle": {"level": "INFO"}})  # type: ignore[attr-defined]
+# A deleted practice's Stripe customer is deleted after the commit; beat retries what is owed.
+CELERY_BEAT_SCHEDULE["offboarding-customers-delete-owed"] = {
+    "task": "offboarding.tasks.practice_customers_delete_owed",
+    "schedule": float(env_int("DENTALTAP_BEAT_OFFBOARDING_SECONDS", 600)),
+}
+LOGGING["loggers"].update({app: {"level": "INFO"} for app in ("onboarding", "lifecycle", "offboarding")})  # type: ignore[attr-defined]
