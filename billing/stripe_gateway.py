@@ -133,8 +133,17 @@ def billing_portal_session_create(*, customer_id: str, return_url: str, idempote
 
 def customer_balance(*, customer_id: str) -> int:
     """The customer's balance in cents as Stripe keeps it: positive is owed to us (it is added to
-    the next invoice), negative is credit. A deleted customer owes nothing."""
-    customer = _call(client().v1.customers.retrieve, customer_id).to_dict()
+    the next invoice), negative is credit. A deleted or unknown customer owes nothing."""
+
+    def retrieve() -> dict[str, Any]:
+        try:
+            return dict(client().v1.customers.retrieve(customer_id).to_dict())
+        except stripe.InvalidRequestError as error:
+            if error.code == "resource_missing":
+                return {"deleted": True}
+            raise
+
+    customer = _call(retrieve)
     if customer.get("deleted"):
         return 0
     return int(customer.get("balance") or 0)

@@ -107,6 +107,7 @@ def practice_delete_refusals(*, practice: Practice, stripe_owed_cents: int = 0) 
 def practice_delete(*, practice: Practice, actor: Actor, reason: str) -> PracticeOperation:
     reason = reason_clean(reason)
     _deletable(practice)
+    _refuse(practice, practice_delete_refusals(practice=practice))  # before asking Stripe
     owed = stripe_balance_owed(practice)
     with transaction.atomic():
         locked = row_lock(Practice.objects, pk=practice.pk)  # waits for a running export
@@ -155,6 +156,14 @@ def practice_delete(*, practice: Practice, actor: Actor, reason: str) -> Practic
             transaction.on_commit(lambda: practice_customer_delete.delay(operation_id), robust=True)
         transaction.on_commit(tenant_host_cache.clear)
     return operation
+
+
+def _refuse(practice: Practice, refusals: list[str]) -> None:
+    if refusals:
+        raise PracticeNotDeletable(
+            _("%(practice)s cannot be deleted: %(reasons)s")
+            % {"practice": practice.slug, "reasons": " ".join(refusals)}
+        )
 
 
 def _shared_rows_remove(practice: Practice) -> dict[str, int]:
