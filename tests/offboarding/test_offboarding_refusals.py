@@ -154,3 +154,20 @@ def test_a_restore_takes_a_free_address_only(archive: io.BytesIO, make_practice:
         practice_restore(archive_file=archive, slug="taken", actor=COMMAND, reason="Restore test")
     assert "practice_slug" in taken.value.fields
     assert not schema_exists("practice_copy")
+
+
+def test_a_lost_stripe_step_is_found_by_beat_and_done_once(make_practice: Any, stripe_standin: Any) -> None:
+    from offboarding.services import practice_customers_owed
+    from offboarding.tasks import practice_customer_delete
+
+    owner, practice = make_practice("lost")
+    customer = stripe_gateway.customer_create(practice_id=practice.pk, name=practice.name, email=owner.email)
+    PracticeAccount.objects.filter(practice=practice).update(stripe_customer_id=customer)
+    operation = practice_delete(practice=practice, actor=COMMAND, reason="Asked to leave")  # its task never ran
+    assert practice_customers_owed() == []  # its own task still has time
+    PracticeOperation.objects.filter(pk=operation.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=6))
+    assert practice_customers_owed() == [operation.pk]
+    assert practice_customer_delete.apply(args=[operation.pk]).get() is True
+    assert practice_customer_delete.apply(args=[operation.pk]).get() is False
+    assert stripe_standin.state.customers[customer]["deleted"] is True
+    assert practice_customers_owed() == []

@@ -19,8 +19,8 @@ from dentaltap.celery import app
 from dentaltap.settings import base as production_settings
 
 PROJECT_APPS = (
-    "billing.", "integrations.", "invitations.", "lifecycle.", "onboarding.", "practice.", "provisioning.",
-    "referrals.", "tenants.",
+    "billing.", "integrations.", "invitations.", "lifecycle.", "offboarding.", "onboarding.", "practice.",
+    "provisioning.", "referrals.", "tenants.",
 )  # fmt: skip
 
 
