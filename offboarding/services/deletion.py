@@ -1,6 +1,6 @@
 """Delete one practice. Refused while it owes money or a reward of its referrals is still open;
 otherwise, in one transaction: its schema dropped, the public rows that only describe it removed
-(domain, memberships, access log, invitations, access requests, settings, cards, milestones,
+(domain, memberships, access log, invitations, access requests, settings, cards, scheduled
 lifecycle emails, the billing account), and the practice row kept as an anonymised **tombstone**
 because the ledger is append-only: ledger entries (and the rewards and payments they and the
 referral figures stand on) still name it, by a PROTECT foreign key, and are never edited.
@@ -32,7 +32,7 @@ from invitations.models import Invitation
 from lifecycle.models import LifecycleMessage
 from offboarding.models import OperationKind, PracticeOperation
 from offboarding.services.common import Actor, operation_log, reason_clean
-from onboarding.models import ChecklistPreference, PracticeMilestone
+from onboarding.models import ChecklistPreference
 from provisioning.services import DELETED_SCHEMA_PREFIX
 from referrals.models import AccessRequest, PracticeReferralSettings
 from rewards.models import Reward, RewardStatus
@@ -134,6 +134,8 @@ def practice_delete(*, practice: Practice, actor: Actor, reason: str) -> Practic
             "ledger_entries": locked.ledger_entries.count(),
             "payments": Payment.objects.filter(practice=locked).update(hosted_invoice_url=""),
             "rewards": Reward.objects.filter(beneficiary_practice=locked).count(),
+            # Facts about the signup, not about anyone: the cohort figures stay as they were.
+            "milestones": locked.milestones.count(),
         }
         Practice.objects.filter(pk=locked.pk).update(
             name=f"Deleted practice {locked.pk}",
@@ -176,7 +178,6 @@ def _shared_rows_remove(practice: Practice) -> dict[str, int]:
         "access_requests": AccessRequest.objects.filter(practice=practice),
         "referral_settings": PracticeReferralSettings.objects.filter(practice=practice),
         "payment_cards": PaymentCard.objects.filter(practice=practice),
-        "milestones": PracticeMilestone.objects.filter(practice=practice),
         "checklist": ChecklistPreference.objects.filter(practice=practice),
         "lifecycle_messages": LifecycleMessage.objects.filter(practice=practice),
         "billing_account": PracticeAccount.objects.filter(practice=practice),

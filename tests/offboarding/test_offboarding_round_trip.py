@@ -23,6 +23,7 @@ from practice.models import Patient
 from practice.services import patient_create
 from provisioning.services import schemas_to_migrate
 from tenants.models import Domain, Membership, Practice
+from tenants.tasks import run_in_practice
 from tests.conftest import BASE, host
 from tests.offboarding.offboarding_support import (
     COMMAND,
@@ -76,6 +77,8 @@ def test_export_delete_restore_gives_the_same_practice_back(make_practice: Any, 
     assert not Membership.objects.filter(practice_id=practice.pk).exists()
     assert not PracticeAccount.objects.filter(practice_id=practice.pk).exists()
     assert Payment.objects.filter(practice_id=practice.pk).count() == 1  # kept for the books
+    assert PracticeMilestone.objects.filter(practice_id=practice.pk, key="first_patient").exists()  # the cohorts
+    assert run_in_practice(practice.pk, lambda _: Patient.objects.count()) is None  # tasks never enter it
     assert Client(HTTP_HOST=host(practice)).get("/").status_code == 404  # the address is free
     # The Stripe step is owed until it runs (after commit, by its task); it runs once.
     assert deletion.stripe_customer_id == filled["customer"] and deletion.stripe_customer_done_at is None
