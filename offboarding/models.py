@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class OperationKind(models.TextChoices):
-    EXPORT = "export", _("Export")
-    DELETE = "delete", _("Deletion")
-    RESTORE = "restore", _("Restore")
+    EXPORT = "export", _("Practice exported")
+    DELETE = "delete", _("Practice deleted")
+    RESTORE = "restore", _("Practice restored")
 
 
 class PracticeOperation(models.Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,8 @@ from django.utils.translation import gettext as _
 from dentaltap.errors import ApplicationError
 from offboarding.models import OperationKind, PracticeOperation
 from tenants.models import Practice, User
+
+logger = logging.getLogger("offboarding")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def operation_log(
     reason: str,
     **fields: Any,
 ) -> PracticeOperation:
-    return PracticeOperation.objects.create(
+    operation = PracticeOperation.objects.create(
         kind=kind,
         practice=practice,
         practice_slug=practice_slug,
@@ -55,3 +58,13 @@ def operation_log(
         reason=reason,
         **fields,
     )
+    # Ids and the address only: never the reason's free text or anything from the practice's data.
+    logger.info(
+        "practice %s: %s (practice %s) by %s, operation %s",
+        kind,
+        practice_slug,
+        practice.pk if practice else None,
+        f"user {actor.user.pk}" if actor.user else actor.label,
+        operation.pk,
+    )
+    return operation
