@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.conf import settings
 from django.core import serializers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.crypto import salted_hmac
@@ -34,8 +35,15 @@ class ArchiveError(ApplicationError):
     code = "archive_invalid"
 
 
-def _signature(manifest: bytes) -> str:
-    return salted_hmac(_SIGNING_SALT, manifest, algorithm="sha256").hexdigest()
+def _signature(manifest: bytes, secret: str | None = None) -> str:
+    return salted_hmac(_SIGNING_SALT, manifest, secret=secret, algorithm="sha256").hexdigest()
+
+
+def _signature_valid(manifest: bytes, signature: str) -> bool:
+    """Signed with the secret key, or one it replaced (SECRET_KEY_FALLBACKS): an archive made
+    before a key rotation still restores."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return any(hmac.compare_digest(signature, _signature(manifest, secret)) for secret in secrets)
 
 
 def sha256_of(data: bytes) -> str:
@@ -110,7 +118,7 @@ def archive_open(source: IO[bytes]) -> Archive:
             raise ArchiveError(
                 _("The archive holds files its manifest does not list: %(names)s.") % {"names": ", ".join(unlisted)}
             )
-        if not hmac.compare_digest(archive.read(SIGNATURE).decode("ascii", "replace"), _signature(raw)):
+        if not _signature_valid(raw, archive.read(SIGNATURE).decode("ascii", "replace")):
             raise ArchiveError(
                 _("The archive's signature does not match: it was changed, or made by another installation.")
             )

@@ -171,3 +171,14 @@ def test_a_lost_stripe_step_is_found_by_beat_and_done_once(make_practice: Any, s
     assert practice_customer_delete.apply(args=[operation.pk]).get() is False
     assert stripe_standin.state.customers[customer]["deleted"] is True
     assert practice_customers_owed() == []
+
+
+def test_an_archive_signed_before_a_key_rotation_still_restores(archive: io.BytesIO, settings: Any) -> None:
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-after-rotation-" + "x" * 32
+    _restore(archive)
+    assert Practice.objects.filter(slug="copy").exists()
+    settings.SECRET_KEY_FALLBACKS = []
+    archive.seek(0)
+    with pytest.raises(ArchiveError, match="signature does not match"):
+        practice_restore(archive_file=archive, slug="copy-two", actor=COMMAND, reason="Restore test")
