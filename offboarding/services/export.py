@@ -8,19 +8,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from dataclasses import dataclass
 from typing import IO, Any
 
 from django.conf import settings
 from django.core import serializers
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import LedgerEntry, Payment, PaymentCard, PaymentReversal, PracticeAccount
-from dentaltap.errors import ApplicationError
+from dentaltap.errors import ApplicationError, ConflictError
 from invitations.models import Invitation
 from lifecycle.models import LifecycleMessage
 from offboarding.archive import ArchiveWriter, sha256_of
@@ -33,6 +34,7 @@ from rewards.models import Reward, RewardAction
 from tenants.models import AccessChange, Domain, Membership, Practice, User
 
 USERS_MEMBER = "shared/tenants.user.json"
+logger = logging.getLogger("offboarding")
 
 
 @dataclass(frozen=True)
@@ -111,16 +113,38 @@ def _exportable(practice: Practice) -> None:
         )
 
 
+def _serialization_failure(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "pgcode", None) == "40001"
+
+
 def practice_export(*, practice: Practice, actor: Actor, reason: str, out: IO[bytes]) -> ExportResult:
     """Write the practice's archive to `out` (seekable: a file opened w+b, a temporary file) and
-    log who exported it and why. Refused without a reason, for the public site and for tombstones."""
+    log who exported it and why. Refused without a reason, for the public site and for tombstones.
+
+    The snapshot starts with the row lock; a change to the practice row committed meanwhile (a
+    deletion, a time zone) is a serialization failure: tried once more, when the deletion is seen."""
     reason = reason_clean(reason)
     _exportable(practice)
     if connection.schema_name != settings.PUBLIC_SCHEMA_NAME:  # type: ignore[attr-defined]
         raise RuntimeError("practice_export runs in the public schema")
     opens_transaction = not connection.in_atomic_block
+    for attempt in range(3 if opens_transaction else 1):
+        try:
+            return _export_once(practice, actor, reason, out, repeatable_read=opens_transaction)
+        except OperationalError as error:
+            if not _serialization_failure(error):
+                raise
+            logger.info("practice export of %s: the practice changed at the start (attempt %s)", practice.pk, attempt)
+            out.seek(0)
+            out.truncate()
+    raise ConflictError(_("The practice kept changing while its export started; nothing was exported. Try again."))
+
+
+def _export_once(
+    practice: Practice, actor: Actor, reason: str, out: IO[bytes], *, repeatable_read: bool
+) -> ExportResult:
     with transaction.atomic():
-        if opens_transaction:
+        if repeatable_read:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         with connection.cursor() as cursor:  # a deletion (FOR UPDATE) waits for this export
