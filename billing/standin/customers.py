@@ -1,6 +1,6 @@
-"""The stand-in's customer deletion (`DELETE /v1/customers/<id>`; the handler routes to it). As Stripe does: the customer becomes a stub
-`{"id", "object": "customer", "deleted": true}` (a retrieve answers it), and deleting it again is
-a 404 `resource_missing`."""
+"""The stand-in's customer deletion (`DELETE /v1/customers/<id>`; the handler routes to it). As
+Stripe does: the customer becomes a stub `{"id", "object": "customer", "deleted": true}` (a
+retrieve answers it), and deleting it again is a 404 `resource_missing`."""
 
 from __future__ import annotations
 

@@ -34,11 +34,27 @@ from offboarding.models import OperationKind, PracticeOperation
 from offboarding.services.common import Actor, operation_log, reason_clean
 from onboarding.models import ChecklistPreference
 from provisioning.services import DELETED_SCHEMA_PREFIX
-from referrals.models import AccessRequest, PracticeReferralSettings
+from referrals.models import AccessRequest, AttributionChange, PartnerRedemption, PracticeReferralSettings
 from rewards.models import Reward, RewardStatus
 from tenants.models import AccessChange, Domain, Membership, Practice
 from tenants.routing import tenant_host_cache
 
+# Every table with a foreign key to the practice, by what a deletion does with its rows
+# (tests/offboarding/test_offboarding_coverage.py holds a new one to this list).
+REMOVED_ON_DELETE = frozenset(
+    {
+        "tenants.accesschange", "tenants.membership", "tenants.domain", "invitations.invitation",
+        "referrals.accessrequest", "referrals.practicereferralsettings", "billing.paymentcard",
+        "onboarding.checklistpreference", "lifecycle.lifecyclemessage", "billing.practiceaccount",
+    }
+)  # fmt: skip
+KEPT_ON_DELETE = frozenset(
+    {
+        "billing.ledgerentry", "billing.payment", "rewards.reward", "referrals.referral",
+        "onboarding.practicemilestone", "referrals.partnerredemption", "referrals.attributionchange",
+        "offboarding.practiceoperation",
+    }
+)  # fmt: skip
 OPEN_REWARD_STATUSES = (RewardStatus.PENDING, RewardStatus.ON_HOLD, RewardStatus.CREDITING)
 UNPAID_SUBSCRIPTION_STATUSES = ("past_due", "unpaid", "incomplete")
 
@@ -136,6 +152,9 @@ def practice_delete(*, practice: Practice, actor: Actor, reason: str) -> Practic
             "rewards": Reward.objects.filter(beneficiary_practice=locked).count(),
             # Facts about the signup, not about anyone: the cohort figures stay as they were.
             "milestones": locked.milestones.count(),
+            # Who brought it (a partner code used, staff's append-only attribution log).
+            "partner_redemption": PartnerRedemption.objects.filter(practice=locked).count(),
+            "attribution_changes": AttributionChange.objects.filter(practice=locked).count(),
         }
         Practice.objects.filter(pk=locked.pk).update(
             name=f"Deleted practice {locked.pk}",

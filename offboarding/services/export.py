@@ -29,7 +29,13 @@ from offboarding.models import OperationKind, PracticeOperation
 from offboarding.services.common import Actor, operation_log, reason_clean
 from onboarding.models import ChecklistPreference, PracticeMilestone
 from provisioning.services import DELETED_SCHEMA_PREFIX
-from referrals.models import AccessRequest, PracticeReferralSettings, Referral
+from referrals.models import (
+    AccessRequest,
+    AttributionChange,
+    PartnerRedemption,
+    PracticeReferralSettings,
+    Referral,
+)
 from rewards.models import Reward, RewardAction
 from tenants.models import AccessChange, Domain, Membership, Practice, User
 
@@ -67,6 +73,8 @@ def shared_querysets(practice: Practice) -> dict[str, QuerySet[Any]]:
         "referrals.referral": Referral.objects.filter(referred_practice=practice),
         "referrals.accessrequest": AccessRequest.objects.filter(practice=practice),
         "referrals.practicereferralsettings": PracticeReferralSettings.objects.filter(practice=practice),
+        "referrals.partnerredemption": PartnerRedemption.objects.filter(practice=practice),
+        "referrals.attributionchange": AttributionChange.objects.filter(practice=practice),
         "invitations.invitation": Invitation.objects.filter(practice=practice),
         "onboarding.practicemilestone": PracticeMilestone.objects.filter(practice=practice),
         "onboarding.checklistpreference": ChecklistPreference.objects.filter(practice=practice),

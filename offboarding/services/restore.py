@@ -30,7 +30,7 @@ from offboarding.services.common import Actor, operation_log, reason_clean
 from offboarding.services.deletion import is_tombstone
 from offboarding.services.export import USERS_MEMBER, tenant_tables
 from onboarding.models import ChecklistPreference, PracticeMilestone
-from referrals.models import PracticeReferralSettings, Referral
+from referrals.models import PartnerRedemption, PracticeReferralSettings, Referral
 from tenants.models import Membership, Practice, Role, User, normalize_email
 from tenants.services import practice_create
 
@@ -193,6 +193,7 @@ def _shared_restore(archive: Archive, practice: Practice, source_id: int) -> dic
         counts["referrals_moved"] = Referral.objects.filter(referred_practice=source, pk__in=referrals).update(
             referred_practice=practice
         )
+        counts["partner_redemption_moved"] = PartnerRedemption.objects.filter(practice=source).update(practice=practice)
     return counts
 
 
