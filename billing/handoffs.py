@@ -5,7 +5,8 @@ hand-offs, which `rewards` registers into in its `AppConfig.ready()`:
 
 - `payment_recorded`: a paid invoice became a `Payment` row (once per invoice);
 - `payment_reversed`: a payment no longer qualifies (disputed, or refunded by half or more);
-- `payment_refunded`: more of a payment was refunded (any amount: percentage rewards shrink);
+- `payment_refunded`: more of a payment was refunded or disputed (any amount: percentage rewards
+  shrink in proportion);
 - `cards_recorded`: a practice paid with cards billing had not seen for it before.
 
 They are sent inside the event-processing transaction (a savepoint per event), so what a
@@ -51,7 +52,7 @@ class PaymentReversed:
 class PaymentRefunded:
     payment_id: int
     practice_id: int
-    refunded_cents: int  # the running total refunded of this payment
+    refunded_cents: int  # the running total refunded or disputed of this payment
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class RewardRuleInline(admin.StackedInline):
     fields = (
         ("name", "is_active"),
         ("trigger", "recipient"),
-        ("structure", "amount_cents", "basis_points", "points"),
+        ("structure", "amount_cents", "basis_points", "points", "payout"),
         ("duration", "duration_months", "hold_days"),
         ("cap_period", "cap_count", "cap_amount_cents"),
         ("condition", "threshold", "tier_group"),
@@ -222,3 +222,6 @@ class PartnerProgramAdmin(admin.ModelAdmin):
     """Which program a partner's code-attributed practices earn under (else the default)."""
 
     list_display = ("partner", "program", "created_at")
+
+
+from rewards import admin_affiliates  # noqa: E402, F401 - registers the affiliate ledger's admin

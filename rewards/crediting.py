@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 
 from billing import stripe_gateway
 from billing.models import LedgerEntry, LedgerKind
-from billing.services import ledger_entry_record, payment_refunded_cents, stripe_customer_ensure
+from billing.services import ledger_entry_record, stripe_customer_ensure
 from dentaltap.locks import advisory_lock_across
 from referrals import same_card
-from rewards import handoffs
+from rewards import affiliates, handoffs
 from rewards.models import PointsEntry, PointsKind, Reward, RewardStatus
 from rewards.services import (
     FINAL_REWARD_STATUSES,
@@ -28,6 +28,8 @@ from rewards.services import (
     reward_hold_for_new_signal,
     reward_log,
     reward_reverse,
+    reward_voided,
+    reward_worth_cents,
 )
 
 
@@ -49,9 +51,11 @@ def reward_credit(*, reward_pk: int) -> str:  # noqa: PLR0911 - one exit per out
             return "not due"
         if reward.status == RewardStatus.PENDING and same_card.same_card_flag(referral=reward.referral):
             return reward_hold_for_new_signal(referral_id=reward.referral_id)  # the last look before Stripe
-        reversed_payment = reward.payment_reversed
+        reversed_payment = reward_voided(reward)
         if reward.is_points and not reversed_payment:
             return _points_credit(reward)
+        if reward.is_cash and not reversed_payment:
+            return affiliates.cash_credit(reward)  # the affiliate's ledger: no Stripe
         earlier_attempt = reward.attempts > 0
         if reversed_payment and not earlier_attempt:
             reward_reverse(reward=reward, reason=_("The qualifying payment was refunded or disputed."))
@@ -105,10 +109,10 @@ def reward_credit(*, reward_pk: int) -> str:  # noqa: PLR0911 - one exit per out
         )
         reward_log(reward, RewardStatus.CREDITED, f"Stripe {transaction_id}", from_status=previous)
         handoffs.reward_earned.send(handoffs.RewardEarned(reward_id=reward.pk))
-        if reward.payment_reversed:
+        if reward_voided(reward):
             clawback_after_commit(reward.pk)
-        elif reward.basis_points and reward.qualifying_payment and payment_refunded_cents(reward.qualifying_payment):
-            adjust_after_commit(reward.pk)  # refunded while the credit was in flight
+        elif reward_worth_cents(reward) < reward.amount_cents:
+            adjust_after_commit(reward.pk)  # refunded or disputed while the credit was in flight
     return RewardStatus.CREDITED
 
 
@@ -137,15 +141,18 @@ def _credited_net_cents(reward_pk: int) -> int:
 
 
 def reward_adjust(*, reward_pk: int) -> str:
-    """Lower a credited percentage reward to what the payment left after refunds: a positive
-    balance transaction and one adjustment entry keyed by the reward's new worth."""
+    """Lower a credited percentage reward to its share of what the payment still pays after
+    refunds and disputes: a positive balance transaction and one adjustment entry keyed by the
+    reward's new worth (a cash reward: one reversing entry in the affiliate's ledger). At zero
+    the reward is clawed back."""
     with _taking_back(reward_pk):
         reward = Reward.objects.select_related("qualifying_payment").get(pk=reward_pk)
         payment = reward.qualifying_payment
-        if reward.status != RewardStatus.CREDITED or not reward.basis_points or payment is None or payment.is_reversed:
-            return reward.status  # a reversed payment is clawed back whole
-        net_paid = max(payment.amount_cents - payment_refunded_cents(payment), 0)
-        target = min(reward.amount_cents, net_paid * reward.basis_points // 10_000)
+        if reward.status != RewardStatus.CREDITED or not reward.basis_points or payment is None:
+            return reward.status
+        target = reward_worth_cents(reward)
+        if reward.is_cash:
+            return affiliates.cash_adjust(reward_pk=reward_pk, target=target)
         credited = _credited_net_cents(reward_pk)
         if credited <= target:
             return "nothing to adjust"
@@ -174,6 +181,12 @@ def reward_adjust(*, reward_pk: int) -> str:
                 adjustment_key=f"to-{target}",
             )
             reward_log(reward, reward.status, f"refund: worth {target} cents now", from_status=reward.status)
+            if target <= 0 and reward.status == RewardStatus.CREDITED:
+                reward.status = RewardStatus.CLAWED_BACK
+                reward.save(update_fields=["status", "updated_at"])
+                reward_log(
+                    reward, RewardStatus.CLAWED_BACK, "refunded or disputed whole", from_status=RewardStatus.CREDITED
+                )
         return f"adjusted to {target}"
 
 
@@ -214,10 +227,12 @@ def reward_clawback(*, reward_pk: int) -> str:
 def _clawback(reward_pk: int) -> str:
     with transaction.atomic():
         reward = Reward.objects.select_for_update(of=("self",)).select_related("qualifying_payment").get(pk=reward_pk)
-        if reward.status != RewardStatus.CREDITED or not reward.payment_reversed:
+        if reward.status != RewardStatus.CREDITED or not reward_voided(reward):
             return reward.status
         if reward.is_points:
             return _points_clawback(reward)
+        if reward.is_cash:
+            return affiliates.cash_clawback(reward)
         owed = _credited_net_cents(reward_pk)  # what was credited, less any refund adjustments
         if owed <= 0:
             reward.status = RewardStatus.CLAWED_BACK

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from billing.models import Payment
-from billing.services import payment_refunded_cents, payment_void_reason
+from billing.services import payment_kept_cents, payment_void_reason
 from dentaltap.formatting import money
 from referrals import same_card
 from referrals.models import Eligibility, Referral
@@ -229,7 +229,7 @@ def rewards_for_event(  # noqa: PLR0912 - one branch per refusal, in order
     if payment is not None and same_card.same_card_flag(referral=referral):  # the card was reported before
         referral.refresh_from_db()
     void_reason = payment_void_reason(payment) if payment is not None else ""
-    net_paid = payment.amount_cents - payment_refunded_cents(payment) if payment is not None else 0
+    net_paid = payment_kept_cents(payment) if payment is not None else 0
     moment = payment.paid_at if payment is not None else timezone.now()
     notes = []
     for rule in rules:
@@ -257,7 +257,7 @@ def rewards_for_event(  # noqa: PLR0912 - one branch per refusal, in order
             if cap_reason and (allowed <= 0 or not rule.pays_money):
                 status, reason = RewardStatus.CANCELLED, cap_reason
                 amount = amount or rule.amount_for(net_paid)
-            if void_reason:
+            if void_reason and rule.structure != RuleStructure.PERCENT:  # a share shrinks, never voids
                 status, reason = RewardStatus.CANCELLED, void_reason
             try:
                 with transaction.atomic():
@@ -275,6 +275,7 @@ def rewards_for_event(  # noqa: PLR0912 - one branch per refusal, in order
                         points=rule.points if not rule.pays_money else 0,
                         basis_points=rule.basis_points if rule.structure == RuleStructure.PERCENT else 0,
                         currency=program.currency,
+                        payout=rule.payout,
                         status=status,
                         reason=reason or cap_reason,
                         hold_until=moment + datetime.timedelta(days=rule.hold_days),

@@ -33,12 +33,13 @@ def on_payment_reversed(event: PaymentReversed) -> None:
     the referral's conversion moves to the next standing payment, if any."""
     paid_at = Payment.objects.values_list("paid_at", flat=True).get(pk=event.payment_id)
     conversions.payment_changed(practice_id=event.practice_id, paid_at=paid_at)
-    for reward in Reward.objects.select_for_update().filter(qualifying_payment_id=event.payment_id):
+    # Percentage rewards shrink in proportion instead (payment_refunded, sent before this one).
+    for reward in Reward.objects.select_for_update().filter(qualifying_payment_id=event.payment_id, basis_points=0):
         services.reward_reverse(reward=reward, reason=event.reason)
 
 
 def on_payment_refunded(event: PaymentRefunded) -> None:
-    """Part of a payment was refunded: percentage rewards on it shrink in proportion."""
+    """Part of a payment was refunded or disputed: percentage rewards on it shrink in proportion."""
     services.reward_refunded(payment_id=event.payment_id)
 
 

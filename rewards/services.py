@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Payment
-from billing.services import payment_refunded_cents
+from billing.services import payment_kept_cents
 from dentaltap.errors import ApplicationError
 from referrals.models import Eligibility, Referral
 from rewards import programs
@@ -31,6 +31,24 @@ def program_current() -> ReferralProgram:
     if program is None:
         raise ApplicationError(_("No default referral program runs now."), code="no_program")
     return program
+
+
+def reward_worth_cents(reward: Reward) -> int:
+    """What a reward is worth now: a percentage reward is a share of what its payment still pays
+    (refunds and disputes lower it in proportion, never above what it was made for); any other
+    reward is its amount."""
+    payment = reward.qualifying_payment
+    if not reward.basis_points or payment is None:
+        return reward.amount_cents
+    return min(reward.amount_cents, payment_kept_cents(payment) * reward.basis_points // 10_000)
+
+
+def reward_voided(reward: Reward) -> bool:
+    """Nothing of the reward stands: a percentage reward whose payment was refunded or disputed
+    whole; any other reward whose payment was reversed (disputed, or half or more refunded)."""
+    if reward.basis_points and reward.qualifying_payment is not None:
+        return reward_worth_cents(reward) <= 0
+    return reward.payment_reversed
 
 
 def reward_log(
@@ -95,12 +113,15 @@ def referral_activated(*, referred_practice_id: int) -> str:
 
 
 def reward_refunded(*, payment_id: int) -> None:
-    """More of a payment was refunded: percentage rewards on it shrink in proportion. One not yet
-    sent to Stripe is lowered (cancelled at zero); a credited one gets a reversing adjustment."""
-    payment = Payment.objects.get(pk=payment_id)
-    net = payment.amount_cents - payment_refunded_cents(payment)
-    for reward in Reward.objects.select_for_update().filter(qualifying_payment_id=payment_id, basis_points__gt=0):
-        target = min(reward.amount_cents, max(net, 0) * reward.basis_points // 10_000)
+    """More of a payment was refunded or disputed: percentage rewards on it shrink in proportion
+    (the revenue share keeps its share of what the practice still pays). One not yet credited is
+    lowered (cancelled at zero); a credited one gets a reversing adjustment."""
+    for reward in (
+        Reward.objects.select_for_update(of=("self",))
+        .select_related("qualifying_payment")
+        .filter(qualifying_payment_id=payment_id, basis_points__gt=0)
+    ):
+        target = reward_worth_cents(reward)
         if reward.status in (RewardStatus.PENDING, RewardStatus.ON_HOLD) and reward.attempts == 0:
             if target >= reward.amount_cents:
                 continue
@@ -173,10 +194,11 @@ def rewards_release_due(*, limit: int = 500) -> int:
 
     for pk in due:
         reward_credit.delay(pk)
+    # Percentage rewards are not in it: they shrink in proportion (reward_adjust), not whole.
     owed = list(
-        Reward.objects.filter(status=RewardStatus.CREDITED, qualifying_payment__is_reversed=True).values_list(
-            "pk", flat=True
-        )[:limit]
+        Reward.objects.filter(
+            status=RewardStatus.CREDITED, qualifying_payment__is_reversed=True, basis_points=0
+        ).values_list("pk", flat=True)[:limit]
     )
     for pk in owed:  # clawbacks whose first queueing was lost or whose retries ran out
         reward_clawback.delay(pk)

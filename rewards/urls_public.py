@@ -4,7 +4,15 @@ their APIs. Paths and names are the ones they had under referrals."""
 
 from django.urls import path
 
-from rewards import dashboard_apis, dashboard_views, redemption_apis, redemption_views, staff_apis, staff_views
+from rewards import (
+    dashboard_apis,
+    dashboard_views,
+    redemption_apis,
+    redemption_views,
+    staff_apis,
+    staff_views,
+    statement_views,
+)
 
 urlpatterns = [
     path("referrals/", dashboard_views.referral_dashboard, name="my-referrals"),
@@ -31,6 +39,13 @@ urlpatterns = [
     path("staff/referrals/review/<int:referral_id>/", staff_views.staff_referral_review, name="staff-referral-review"),
     path("staff/referrals/export/referrals.csv", staff_views.staff_referral_export, name="staff-referral-export"),
     path("staff/referrals/export/rewards.csv", staff_views.staff_reward_export, name="staff-reward-export"),
+    # Staff only: the affiliates' monthly revenue-share statements (payouts: the admin's ledger).
+    path("staff/affiliates/", statement_views.staff_affiliate_statements, name="staff-affiliate-statements"),
+    path(
+        "staff/affiliates/statements.csv",
+        statement_views.staff_affiliate_statements_csv,
+        name="staff-affiliate-statements-csv",
+    ),
     path(
         "api/staff/referrals/analytics/",
         staff_apis.StaffReferralAnalyticsApi.as_view(),

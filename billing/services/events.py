@@ -16,7 +16,13 @@ from django.db.models import Q
 from billing import cards, handoffs
 from billing.models import Payment, PaymentReversal, Plan, PracticeAccount, StripeEvent
 from billing.services.accounts import PAID_SUBSCRIPTION_STATUSES, plan_freemium
-from billing.services.payments import payment_refunded_cents, payment_reversed, payment_void_reason, payments_lock
+from billing.services.payments import (
+    payment_kept_cents,
+    payment_refunded_cents,
+    payment_reversed,
+    payment_void_reason,
+    payments_lock,
+)
 from onboarding.models import MilestoneKey
 from onboarding.services import milestone_record
 from tenants.models import Practice
@@ -121,11 +127,24 @@ def _on_invoice_payment_paid(invoice_payment: dict[str, Any], event: StripeEvent
     payment.stripe_charge_id = payment.stripe_charge_id or _stripe_id(paid_by.get("charge"))
     payment.stripe_payment_intent_id = payment.stripe_payment_intent_id or _stripe_id(paid_by.get("payment_intent"))
     payment.save(update_fields=["stripe_charge_id", "stripe_payment_intent_id"])
+    if payment_kept_cents(payment) < payment.amount_cents:  # refunds or disputes that waited for the link
+        _shrunk(payment)
     reason = "" if payment.is_reversed else payment_void_reason(payment)
     if reason:
         payment_reversed(payment=payment, reason=reason)
         return "payment linked; it was already refunded or disputed"
     return "payment linked to its charge"
+
+
+def _shrunk(payment: Payment) -> None:
+    """More of the payment was refunded or disputed: percentage rewards shrink in proportion."""
+    handoffs.payment_refunded.send(
+        handoffs.PaymentRefunded(
+            payment_id=payment.pk,
+            practice_id=payment.practice_id,
+            refunded_cents=payment.amount_cents - payment_kept_cents(payment),
+        )
+    )
 
 
 def _on_reversal(kind: str, obj: dict[str, Any], event: StripeEvent) -> str:
@@ -165,14 +184,7 @@ def _on_reversal(kind: str, obj: dict[str, Any], event: StripeEvent) -> str:
         return f"{kind} of {amount} cents recorded; its payment is not known yet"
     voided = 0
     for payment in payments:
-        if is_refund:
-            handoffs.payment_refunded.send(
-                handoffs.PaymentRefunded(
-                    payment_id=payment.pk,
-                    practice_id=payment.practice_id,
-                    refunded_cents=payment_refunded_cents(payment),
-                )
-            )
+        _shrunk(payment)
         reason = "" if payment.is_reversed else payment_void_reason(payment)
         if reason:
             payment_reversed(payment=payment, reason=reason)

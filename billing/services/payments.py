@@ -41,6 +41,13 @@ def payment_refunded_cents(payment: Payment) -> int:
     )
 
 
+def payment_kept_cents(payment: Payment) -> int:
+    """What the practice still pays of the payment: its amount less refunds and disputed
+    amounts (what a percentage reward is a share of)."""
+    taken = sum(reversal.amount_cents for reversal in _reversals_for(payment))
+    return max(payment.amount_cents - taken, 0)
+
+
 def payment_void_reason(payment: Payment) -> str:
     """Why the payment no longer qualifies a referral, or "" while it still does. A dispute
     voids it whatever its amount; refunds void it once they add up to half of it or more

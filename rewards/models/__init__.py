@@ -5,13 +5,16 @@ The tables were created by `billing` and moved here with their rows (migrations 
 ids, and so the Stripe idempotency keys built from them, are unchanged.
 
 One module a subject: `programs` (programs, overrides, rules), `rewards` (rewards and their
-log), `points` (ledger, catalogue, redemptions); everything is importable from here."""
+log), `points` (ledger, catalogue, redemptions), `affiliates` (cash revenue share: the
+ledger of what each affiliate is owed, payouts included); everything is importable from here."""
 
+from rewards.models.affiliates import PAYOUT_KINDS, REWARD_KINDS, AffiliateEntry, AffiliateEntryKind
 from rewards.models.points import CatalogueItem, PointsEntry, PointsKind, Redemption
 from rewards.models.programs import (
     PAYMENT_TRIGGERS,
     CapPeriod,
     PartnerProgram,
+    PayoutMethod,
     ProgramOverride,
     ReferralProgram,
     RewardRecipient,
@@ -27,9 +30,14 @@ from rewards.models.rewards import Reward, RewardAction, RewardStatus
 
 __all__ = [
     "PAYMENT_TRIGGERS",
+    "PAYOUT_KINDS",
+    "REWARD_KINDS",
+    "AffiliateEntry",
+    "AffiliateEntryKind",
     "CapPeriod",
     "CatalogueItem",
     "PartnerProgram",
+    "PayoutMethod",
     "PointsEntry",
     "PointsKind",
     "ProgramOverride",

@@ -177,6 +177,11 @@ class CapPeriod(models.TextChoices):
     LIFETIME = "lifetime", _("Lifetime")
 
 
+class PayoutMethod(models.TextChoices):
+    CREDIT = "credit", _("Account credit (Stripe balance)")
+    CASH = "cash", _("Cash payout (affiliate, recorded by staff)")
+
+
 class RuleCondition(models.TextChoices):
     NONE = "none", _("Every qualifying referral")
     NTH_PAID = "nth_paid", _("The referrer's Nth paid referral")
@@ -208,6 +213,13 @@ class RewardRule(models.Model):
         help_text=_("1% is 100; 100% is 10,000."),
     )
     points = models.PositiveIntegerField(_("points"), default=0)
+    payout = models.CharField(
+        _("paid as"),
+        max_length=10,
+        choices=PayoutMethod.choices,
+        default=PayoutMethod.CREDIT,
+        help_text=_("Cash: an affiliate's revenue share, owed in their statement and paid out by staff."),
+    )
     duration = models.CharField(_("duration"), max_length=10, choices=RuleDuration.choices, default=RuleDuration.ONCE)
     duration_months = models.PositiveSmallIntegerField(_("months"), null=True, blank=True)
     hold_days = models.PositiveSmallIntegerField(_("hold period (days)"), default=14)
@@ -270,6 +282,13 @@ class RewardRule(models.Model):
                 name="rule_repeats_only_on_paid_invoices",
                 violation_error_message=_("duration: only a rule on every paid invoice repeats."),
             ),
+            models.CheckConstraint(
+                condition=Q(payout=PayoutMethod.CREDIT)
+                | (~Q(structure=RuleStructure.POINTS) & Q(recipient=RuleRecipient.REFERRER)),
+                name="rule_cash_pays_the_referrer_money",
+                violation_error_message=_("paid as: cash is paid to the referrer, and never as points."),
+            ),
+            models.CheckConstraint(condition=Q(payout__in=PayoutMethod.values), name="rule_payout_known"),
             models.CheckConstraint(condition=Q(trigger__in=RuleTrigger.values), name="rule_trigger_known"),
             models.CheckConstraint(condition=Q(recipient__in=RuleRecipient.values), name="rule_recipient_known"),
             models.CheckConstraint(condition=Q(structure__in=RuleStructure.values), name="rule_structure_known"),
@@ -305,6 +324,10 @@ class RewardRule(models.Model):
             errors["duration_months"] = _("Only for a duration in months: leave this empty.")
         if self.duration != RuleDuration.ONCE and self.trigger != RuleTrigger.PAID_INVOICE:
             errors["duration"] = _("Only a rule on every paid invoice repeats.")
+        if self.payout == PayoutMethod.CASH and self.structure == RuleStructure.POINTS:
+            errors["payout"] = _("Points cannot be paid out in cash.")
+        elif self.payout == PayoutMethod.CASH and self.recipient != RuleRecipient.REFERRER:
+            errors["payout"] = _("Cash is paid to the referrer (the affiliate) only.")
         if errors:
             raise ValidationError(errors)
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.models import Payment
 from dentaltap.formatting import money
 from referrals.models import Referral
-from rewards.models.programs import ReferralProgram, RewardRecipient, RewardRule
+from rewards.models.programs import PayoutMethod, ReferralProgram, RewardRecipient, RewardRule
 from tenants.models import Practice
 
 
@@ -57,6 +57,13 @@ class Reward(models.Model):
         default=0, help_text=_("A percentage reward's rate: refunds lower it in proportion.")
     )
     currency = models.CharField(max_length=3)
+    payout = models.CharField(
+        max_length=10,
+        choices=PayoutMethod.choices,
+        default=PayoutMethod.CREDIT,
+        db_default=PayoutMethod.CREDIT,
+        help_text=_("Credit: the beneficiary's Stripe balance. Cash: the referrer's affiliate ledger."),
+    )
     status = models.CharField(max_length=20, choices=RewardStatus.choices, default=RewardStatus.PENDING)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     hold_until = models.DateTimeField()
@@ -97,6 +104,10 @@ class Reward(models.Model):
             if self.is_points
             else money(self.amount_cents, self.currency)
         )
+
+    @property
+    def is_cash(self) -> bool:
+        return self.payout == PayoutMethod.CASH
 
     @property
     def payment_reversed(self) -> bool:
