@@ -20,9 +20,7 @@ from tests.stripe_helpers import charge_refunded, dispute_created
 
 
 def _entries(reward: Reward) -> list[tuple[str, int, str]]:
-    return list(
-        AffiliateEntry.objects.filter(reward=reward).order_by("pk").values_list("kind", "amount_cents", "key")
-    )
+    return list(AffiliateEntry.objects.filter(reward=reward).order_by("pk").values_list("kind", "amount_cents", "key"))
 
 
 def _this_month_statement(referrer: Any) -> statements.AffiliateStatement:
