@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from billing import services
+from billing.models import PracticeAccount
+from referrals.models import Referral
+from tenants.models import Practice, User
 from tests.system.support import Browser, Stack
+
+Pair = tuple[User, Practice]
 
 
 @pytest.fixture(scope="package")
@@ -56,3 +63,39 @@ def visitor() -> Browser:
 def unique() -> str:
     """A suffix for slugs, emails and Stripe ids: the web processes cache hosts across tests."""
     return uuid.uuid4().hex[:8]
+
+
+@dataclass
+class Referred:
+    referrer: User
+    referrer_practice: Practice
+    newcomer_practice: Practice
+    newcomer_customer: str
+    referral: Referral
+
+    def referrer_customer(self) -> str:
+        return (
+            PracticeAccount.objects.filter(practice=self.referrer_practice)
+            .values_list("stripe_customer_id", flat=True)
+            .first()
+        ) or ""
+
+
+@pytest.fixture
+def referred(make_practice: Callable[..., Pair], unique: str) -> Referred:
+    """A referrer and the practice they brought (eligible), which pays through Stripe as
+    customer `cus_new_<unique>`. Billing and referrals live in the public schema: the practices
+    need no schema of their own."""
+    referrer, referrer_practice = make_practice(f"referrer-{unique}", schema=False)
+    newcomer, newcomer_practice = make_practice(f"newcomer-{unique}", schema=False)
+    referral = Referral.objects.create(
+        referrer=referrer,
+        referred_user=newcomer,
+        referred_practice=newcomer_practice,
+        source="link",
+        eligibility="eligible",
+    )
+    customer = f"cus_new_{unique}"
+    services.account_for(newcomer_practice)
+    PracticeAccount.objects.filter(practice=newcomer_practice).update(stripe_customer_id=customer)
+    return Referred(referrer, referrer_practice, newcomer_practice, customer, referral)

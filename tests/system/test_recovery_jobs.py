@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,54 +18,19 @@ from billing import services
 from billing.models import LedgerEntry, Payment, PracticeAccount, StripeEvent
 from invitations.models import Invitation
 from practice.models import Patient
-from referrals.models import AccessRequest, Referral
+from referrals.models import AccessRequest
 from referrals.services import referral_code_get_or_create
 from rewards import services as reward_services
 from rewards.models import ReferralProgram, Reward, RewardStatus
 from tenants.models import Practice, User
 from tests.factories import DEFAULT_PASSWORD
 from tests.stripe_helpers import invoice_paid
+from tests.system.conftest import Referred
 from tests.system.support import STALE_CREDIT_SECONDS, Browser, Stack, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
 Pair = tuple[User, Practice]
-
-
-@dataclass
-class Referred:
-    referrer: User
-    referrer_practice: Practice
-    newcomer_practice: Practice
-    newcomer_customer: str
-    referral: Referral
-
-    def referrer_customer(self) -> str:
-        return (
-            PracticeAccount.objects.filter(practice=self.referrer_practice)
-            .values_list("stripe_customer_id", flat=True)
-            .first()
-        ) or ""
-
-
-@pytest.fixture
-def referred(make_practice: Callable[..., Pair], unique: str) -> Referred:
-    """A referrer and the practice they brought (eligible), which pays through Stripe as
-    customer `cus_new_<unique>`. Billing and referrals live in the public schema: the practices
-    need no schema of their own."""
-    referrer, referrer_practice = make_practice(f"referrer-{unique}", schema=False)
-    newcomer, newcomer_practice = make_practice(f"newcomer-{unique}", schema=False)
-    referral = Referral.objects.create(
-        referrer=referrer,
-        referred_user=newcomer,
-        referred_practice=newcomer_practice,
-        source="link",
-        eligibility="eligible",
-    )
-    customer = f"cus_new_{unique}"
-    services.account_for(newcomer_practice)
-    PracticeAccount.objects.filter(practice=newcomer_practice).update(stripe_customer_id=customer)
-    return Referred(referrer, referrer_practice, newcomer_practice, customer, referral)
 
 
 @pytest.fixture
