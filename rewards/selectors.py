@@ -12,15 +12,17 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from billing.handoffs import RewardLine
 from dentaltap import formatting
-from rewards.models import CapPeriod, Reward, RewardRecipient, RewardStatus
+from rewards.models import CapPeriod, PayoutMethod, Reward, RewardRecipient, RewardStatus
 from tenants.models import Practice
 
 
 def rewards_for_practice(*, practice: Practice) -> QuerySet[Reward]:
     """Rewards credited (or to be credited) to this practice, newest first, with what the
-    customer-facing reason needs (reward_reason_for_customer)."""
+    customer-facing reason needs (reward_reason_for_customer). Not an affiliate's cash rewards:
+    they never touch the practice's balance (rewards.statements)."""
     return (
         Reward.objects.filter(beneficiary_practice=practice)
+        .exclude(payout=PayoutMethod.CASH)
         .select_related("referral__referred_user", "referrer", "qualifying_payment", "program", "rule")
         .order_by("-created_at")
     )

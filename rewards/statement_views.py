@@ -7,6 +7,7 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -20,6 +21,7 @@ from rewards.staff_views import _csv_stream, staff_required
 from tenants.models import User
 
 MAX_MONTHS = 24
+PER_PAGE = 100  # affiliates per page of the summary (the CSV has them all)
 
 
 class StatementFilterForm(forms.Form):
@@ -67,9 +69,11 @@ def staff_affiliate_statements(request: HttpRequest) -> HttpResponse:
     if found is None:
         return render(request, "rewards/staff_statements.html", {"form": form, "statements": None}, status=400)
     query = urlencode({name: form.data.get(name) or "" for name in ("first_month", "months", "affiliate")})
+    page = Paginator(found, PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "form": form,
-        "statements": found,
+        "statements": page.object_list,
+        "page": page,
         "detailed": form.cleaned_data["affiliate"] is not None,
         "query": query,
     }

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing import services as billing_services
 from billing.models import LedgerEntry, LedgerKind
-from rewards import crediting, statements
+from rewards import crediting, selectors, statements
 from rewards import services as reward_services
 from rewards.models import AffiliateEntry, AffiliateEntryKind, Reward, RewardStatus
 from tests.billing_support import default_rule_set, post_event, process_all
@@ -51,6 +51,8 @@ def test_an_affiliate_earns_40_percent_of_every_invoice_for_its_months_in_cash_n
     assert set(Reward.objects.values_list("status", flat=True)) == {RewardStatus.CREDITED}
     assert not LedgerEntry.objects.exists()  # not a Stripe balance credit
     assert stripe_standin.writes("balance_transactions") == []
+    # Not on the referrer practice's Billing page: nothing was added to its credit balance.
+    assert selectors.reward_lines_for_practice(referred["referrer_practice"], 50) == []
     statement = _this_month_statement(referred["referrer"])
     assert (statement.opening_cents, statement.earned_cents, statement.closing_cents) == (0, 7920, 7920)
 
