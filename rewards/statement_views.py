@@ -1,5 +1,6 @@
-"""Staff pages of the affiliates' revenue share (base domain, `is_staff` only): the monthly
-statements and their CSV. Payouts are recorded in the admin (the affiliate ledger)."""
+"""Pages of the affiliates' revenue share (base domain): for staff (`is_staff` only) every
+affiliate's monthly statement and the CSV (payouts are recorded in the admin, the affiliate
+ledger); for an affiliate, their own statement (`/referrals/statement/`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
@@ -92,3 +94,14 @@ def staff_affiliate_statements_csv(request: HttpRequest) -> HttpResponseBase:
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="dentaltap-affiliate-statements-{stamp}.csv"'
     return response
+
+
+@login_required
+@require_GET
+def affiliate_statement(request: HttpRequest) -> HttpResponse:
+    """An affiliate's own statement, the last 12 months: only ever the logged-in user's."""
+    user: User = request.user  # type: ignore[assignment]
+    query = _default_query()
+    first_month = datetime.datetime.strptime(query["first_month"], "%Y-%m").date()
+    found = statements.affiliate_statements(first_month=first_month, months=query["months"], affiliate_id=user.pk)
+    return render(request, "rewards/affiliate_statement.html", {"statements": found})

@@ -24,6 +24,7 @@ urlpatterns = [
         redemption_apis.RedemptionCreateApi.as_view(),
         name="api-reward-redemption-create",
     ),
+    path("referrals/statement/", statement_views.affiliate_statement, name="affiliate-statement"),
     path("api/referrals/dashboard/", dashboard_apis.ReferralDashboardApi.as_view(), name="api-referral-dashboard"),
     path(
         "api/referrals/dashboard/messages/", dashboard_apis.ReferralMessagesApi.as_view(), name="api-referral-messages"

@@ -222,3 +222,20 @@ def test_statement_pages_and_csv_are_for_staff_only(
         refused = client.get(f"/staff/affiliates/?{bad}")
         assert refused.status_code == 400 and word in refused.content.decode()
         assert client.get(f"/staff/affiliates/statements.csv?{bad}").status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.practice_rows_only
+def test_an_affiliate_sees_their_own_statement_and_nobody_elses(
+    affiliate: User, client_for: ClientFor, referred: dict[str, Any]
+) -> None:
+    own = client_for(affiliate).get("/referrals/statement/")
+    assert own.status_code == 200 and 'data-cents="7880"' in own.content.decode()
+    assert own.content.decode().count("data-month=") == 12
+    other = client_for(referred["referral"].referred_user).get(f"/referrals/statement/?affiliate={affiliate.email}")
+    assert other.status_code == 200 and 'data-testid="no-data"' in other.content.decode()
+    assert "7880" not in other.content.decode()
+    User.objects.filter(pk=affiliate.pk).update(language="ru")  # their stored language wins
+    russian = client_for(affiliate).get("/referrals/statement/").content.decode()
+    assert "Ваша доля выручки" in russian and "Исходящий остаток" in russian
+    assert client_for().get("/referrals/statement/").status_code == 302  # log in first
