@@ -246,7 +246,7 @@ def rule_form(rule: RewardRule, **changes: Any) -> dict[str, Any]:
     fields = [
         "program", "name", "trigger", "recipient", "structure", "amount_cents", "basis_points", "points", "duration",
         "duration_months", "hold_days", "cap_period", "cap_count", "cap_amount_cents", "condition", "threshold",
-        "tier_group",
+        "tier_group", "payout",
     ]  # fmt: skip
     data = {name: getattr(rule, name + "_id" if name == "program" else name) for name in fields}
     data = {name: "" if value is None else value for name, value in data.items()}
