@@ -69,6 +69,7 @@ def cash_adjust(*, reward_pk: int, target: int) -> str:
             reward_log(
                 reward, RewardStatus.CLAWED_BACK, "refunded or disputed whole", from_status=RewardStatus.CREDITED
             )
+            handoffs.reward_reversed.send(handoffs.RewardReversed(reward_id=reward.pk, amount_cents=owed))
         return f"adjusted to {target}"
 
 

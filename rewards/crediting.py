@@ -187,6 +187,7 @@ def reward_adjust(*, reward_pk: int) -> str:
                 reward_log(
                     reward, RewardStatus.CLAWED_BACK, "refunded or disputed whole", from_status=RewardStatus.CREDITED
                 )
+                handoffs.reward_reversed.send(handoffs.RewardReversed(reward_id=reward.pk, amount_cents=credited))
         return f"adjusted to {target}"
 
 

@@ -3,7 +3,7 @@
 A rule that pays out in cash (`RewardRule.payout`) earns the referrer an entry here instead of
 a Stripe balance credit; refunds and disputes add reversing entries; staff record the payouts
 they made by bank transfer (there are no payout rails). An entry is never changed or deleted
-(a database trigger refuses it, migration 0007): a wrong payout is corrected by a reversing
+(a database trigger refuses it, migration 0008): a wrong payout is corrected by a reversing
 entry and a new payout. The balance owed is the sum of the entries."""
 
 from __future__ import annotations

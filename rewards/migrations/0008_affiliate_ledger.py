@@ -28,7 +28,7 @@ DROP FUNCTION IF EXISTS rewards_affiliate_entry_append_only();
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rewards', '0006_referral_conversions_fill'),
+        ('rewards', '0007_partner_program'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
