@@ -21,8 +21,10 @@ from django.utils.translation import ngettext
 from rewards import points, programs
 from rewards.dashboard import PENDING_REWARD_STATUSES
 from rewards.models import (
+    AffiliateEntry,
     CapPeriod,
     CatalogueItem,
+    PayoutMethod,
     ReferralProgram,
     Reward,
     RewardRecipient,
@@ -279,3 +281,12 @@ def received_rows(*, user: User, limit: int = 20) -> list[ReceivedRow]:
         )
         for reward in rewards
     ]
+
+
+def has_affiliate_statement(*, user: User) -> bool:
+    """Whether the user earns a revenue share paid in cash (a cash rule's reward, or an entry in
+    the affiliate ledger): then *My referrals* links their monthly statement."""
+    return (
+        AffiliateEntry.objects.filter(affiliate=user).exists()
+        or Reward.objects.filter(referrer=user, rule__payout=PayoutMethod.CASH).exists()
+    )

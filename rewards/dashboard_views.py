@@ -54,6 +54,7 @@ def referral_dashboard(request: HttpRequest) -> HttpResponse:
         "programs": dashboard_programs.program_panels(user=user, paid=funnel.paid_conversions),
         "points": dashboard_programs.points_panel(user=user),
         "received": dashboard_programs.received_rows(user=user),
+        "has_statement": dashboard_programs.has_affiliate_statement(user=user),
     }
     return render(request, "rewards/dashboard.html", context)
 

@@ -229,6 +229,12 @@ def test_statement_pages_and_csv_are_for_staff_only(
 def test_an_affiliate_sees_their_own_statement_and_nobody_elses(
     affiliate: User, client_for: ClientFor, referred: dict[str, Any]
 ) -> None:
+    dashboard = client_for(affiliate).get("/referrals/").content.decode()
+    assert 'data-testid="statement-link"' in dashboard  # My referrals links it
+    assert (
+        'data-testid="statement-link"'
+        not in client_for(referred["referral"].referred_user).get("/referrals/").content.decode()
+    )
     own = client_for(affiliate).get("/referrals/statement/")
     assert own.status_code == 200 and 'data-cents="7880"' in own.content.decode()
     assert own.content.decode().count("data-month=") == 12
