@@ -13,7 +13,7 @@ from billing.models import LedgerEntry, LedgerKind
 from referrals.models import Eligibility, Referral, ReferralSource, ReferralVisit
 from rewards.analytics.period_cache import _by_period
 from rewards.analytics.ranges import Cohort, DateRange, _period_key, _periods, _rate, _trunc, has_paid
-from rewards.models import Reward, RewardRecipient, RewardStatus
+from rewards.models import AffiliateEntry, AffiliateEntryKind, Reward, RewardRecipient, RewardStatus
 from tenants.models import User
 
 TOP_REFERRERS_LIMIT = 10
@@ -146,7 +146,8 @@ def referred_revenue(*, period_range: DateRange) -> tuple[int, int]:
 
 
 def economics(*, period_range: DateRange, revenue: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Rewards credited and clawed back (the ledger, by entry date) against the revenue from
+    """Rewards credited and clawed back (the ledger, by entry date; cash revenue shares from the
+    affiliate ledger) against the revenue from
     referred practices (standing payments, by payment date) in the range. `revenue`: (cents,
     paying practices) when the caller has counted it (the breakdown by program does)."""
     ledger = LedgerEntry.objects.filter(
@@ -155,11 +156,17 @@ def economics(*, period_range: DateRange, revenue: tuple[int, int] | None = None
         credited=Sum("amount_cents", filter=Q(kind=LedgerKind.REWARD_CREDIT)),
         clawed_back=Sum("amount_cents", filter=Q(kind__in=[LedgerKind.REWARD_CLAWBACK, LedgerKind.REWARD_ADJUSTMENT])),
     )
+    cash = AffiliateEntry.objects.filter(  # revenue shares paid in cash: their own ledger
+        reward__isnull=False, occurred_at__gte=period_range.start_at, occurred_at__lt=period_range.end_before
+    ).aggregate(
+        earned=Sum("amount_cents", filter=Q(kind=AffiliateEntryKind.EARNED)),
+        reversed=Sum("amount_cents", filter=Q(kind=AffiliateEntryKind.REVERSED)),
+    )
     if revenue is None:
         revenue = referred_revenue(period_range=period_range)
     revenue_cents, paying = revenue
-    credited = ledger["credited"] or 0
-    clawed_back = -(ledger["clawed_back"] or 0)
+    credited = (ledger["credited"] or 0) + (cash["earned"] or 0)
+    clawed_back = -(ledger["clawed_back"] or 0) - (cash["reversed"] or 0)
     net_cost = credited - clawed_back
     return {
         "rewards_credited_cents": credited,

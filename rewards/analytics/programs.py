@@ -40,7 +40,7 @@ from django.utils.translation import gettext_lazy
 from billing.models import LedgerEntry, LedgerKind
 from referrals.models import Referral
 from rewards.analytics.ranges import DateRange
-from rewards.models import PointsEntry, ReferralProgram, Reward, RewardRule, RewardStatus
+from rewards.models import REWARD_KINDS, AffiliateEntry, PointsEntry, ReferralProgram, Reward, RewardRule, RewardStatus
 
 BREAKDOWNS = {
     "program": gettext_lazy("By program"),
@@ -214,6 +214,20 @@ def _facts(*, period_range: DateRange, programs: list[ReferralProgram], totals: 
                 filter=Q(kind__in=[LedgerKind.REWARD_CREDIT, LedgerKind.REWARD_CLAWBACK, LedgerKind.REWARD_ADJUSTMENT]),
             )
         )
+        .order_by()
+    ):
+        facts.cost[(row["reward__program_id"], row["reward__rule_id"])] += row["net"] or 0
+    # A revenue share paid in cash costs what the affiliate earned net of reversals (its own
+    # ledger, by date); the payouts settle that debt and cost nothing more.
+    for row in (
+        AffiliateEntry.objects.filter(
+            reward__isnull=False,
+            kind__in=REWARD_KINDS,
+            occurred_at__gte=period_range.start_at,
+            occurred_at__lt=period_range.end_before,
+        )
+        .values("reward__program_id", "reward__rule_id")
+        .annotate(net=Sum("amount_cents"))
         .order_by()
     ):
         facts.cost[(row["reward__program_id"], row["reward__rule_id"])] += row["net"] or 0

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing import services as billing_services
 from billing.models import LedgerEntry, LedgerKind
-from rewards import crediting, selectors, statements
+from rewards import analytics, crediting, selectors, statements
 from rewards import services as reward_services
 from rewards.models import AffiliateEntry, AffiliateEntryKind, Reward, RewardStatus
 from tests.billing_support import default_rule_set, post_event, process_all
@@ -85,6 +85,12 @@ def test_a_refund_of_60_percent_keeps_40_percent_of_the_share_and_a_dispute_take
     assert (first.status, second.status) == (RewardStatus.CREDITED, RewardStatus.CLAWED_BACK)
     statement = _this_month_statement(referred["referrer"])
     assert (statement.earned_cents, statement.reversed_cents, statement.closing_cents) == (7920, 6336, 1584)
+    # Staff analytics count what the cash share cost, net of its reversals, by program and rule.
+    today = timezone.localdate()
+    figures = analytics.analytics_build(period_range=analytics.DateRange(today.replace(day=1), today))
+    assert (figures.economics["rewards_credited_cents"], figures.economics["net_reward_cost_cents"]) == (7920, 1584)
+    by_rule = {row["label"]: row["reward_cost_cents"] for row in figures.as_dict()["by_rule"]}
+    assert 1584 in by_rule.values()
     # The release job's sweep of voided payments leaves a share that still stands alone.
     reward_services.rewards_release_due()
     assert _entries(first)[-1] == (AffiliateEntryKind.REVERSED, -2376, "to-1584")
