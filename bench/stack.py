@@ -25,12 +25,12 @@ def _bench_only() -> Path:
     project's own `.data/` (the dev and test databases live there)."""
     from django.conf import settings
 
-    from dentaltap import devstack
+    from dentaltap import devstack, devstack_servers
 
     data_dir = devstack.DATA_DIR
     assert data_dir != (devstack.PROJECT_DIR / ".data").resolve(), "refusing to touch the dev data folder"
     database_host = settings.DATABASES["default"]["HOST"]
-    socket_dir = devstack._postgres_socket_dir()
+    socket_dir = devstack_servers._postgres_socket_dir()
     assert socket_dir is not None, "the bench PostgreSQL is not running"
     assert Path(database_host).resolve() == socket_dir.resolve(), f"database {database_host} is not the bench one"
     assert socket_dir.resolve().is_relative_to(data_dir), f"{socket_dir} is outside {data_dir}"
@@ -46,7 +46,7 @@ def database_reset() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from dentaltap import devstack
+    from dentaltap import devstack_servers
     from tenants.routing import tenant_host_cache
     from tenants.services import public_tenant_ensure
 
@@ -61,7 +61,7 @@ def database_reset() -> None:
             cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
         admin.close()
-    _, _, redis_socket = devstack._redis_paths()
+    _, _, redis_socket = devstack_servers._redis_paths()
     assert str(settings.REDIS_URL).startswith(f"unix://{redis_socket}"), "refusing to flush a foreign Redis"
     redis.Redis(unix_socket_path=str(redis_socket)).flushall()
 

@@ -140,7 +140,7 @@ SERVER_ROOTS: dict[str, list[int]] = {"app": [], "bare": []}
 
 def _stack_pids() -> list[int]:
     """PostgreSQL's postmaster and the Redis server of the bench stack: the webhook's helpers."""
-    from dentaltap import devstack as stack
+    from dentaltap import devstack_servers as stack
 
     pgdata, _runtime = stack._postgres_paths()
     _folder, redis_pid, _socket = stack._redis_paths()

