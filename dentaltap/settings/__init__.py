@@ -1,6 +1,7 @@
 """Settings by environment, as cookiecutter-django lays them out.
 
-- `dentaltap.settings.base`: everything shared, from environment variables;
+- `dentaltap.settings.base`: everything shared, from environment variables (with the subjects
+  it imports from `logins`, `product`, `api` and `worker`);
 - `dentaltap.settings.local`: development (manage.py's default, the run command, benchmarks);
 - `dentaltap.settings.test`: the test suite (pyproject's pytest section);
 - `dentaltap.settings.production`: the Docker image.

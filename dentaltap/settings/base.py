@@ -6,10 +6,10 @@ nothing: the entry points (`manage.py`, `python -m dentaltap.devstack run|test`,
 pytest plugin `tests/stack_plugin.py`) start the embedded PostgreSQL and Redis when
 DATABASE_URL / REDIS_URL are unset and put their URLs in the environment before Django reads it.
 
-Grouped by subject; a new setting goes into its subject's section, not at the end.
+Grouped by subject; a new setting goes into its subject's section, not at the end. Logins and
+rate limits, the product's settings, the API and Celery are in modules of their own beside this one.
 """
 
-import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,6 +19,16 @@ from django.utils.translation import gettext_lazy as _
 
 from dentaltap import config, database, logs
 from dentaltap.env import env_bool, env_int, env_str
+
+# Subjects with modules of their own, each reading only the environment: logins and rate limits,
+# the product's settings (Stripe, webhooks, invitations and referrals, practice schemas), the API,
+# Celery.
+from dentaltap.settings.api import *  # noqa: F403
+from dentaltap.settings.logins import *  # noqa: F403
+from dentaltap.settings.product import *  # noqa: F403
+from dentaltap.settings.product import STRIPE_API_BASE, STRIPE_SECRET_KEY
+from dentaltap.settings.worker import *  # noqa: F403
+from dentaltap.settings.worker import CELERY_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -211,63 +221,6 @@ CSRF_TRUSTED_ORIGINS = [
     f"{PUBLIC_SCHEME}://*.{BASE_DOMAIN}{_port_suffix}",
 ]
 
-# --------------------------------------------------------------------------- accounts and logins
-
-AUTH_USER_MODEL = "tenants.User"
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "practice-switcher"
-LOGOUT_REDIRECT_URL = "home"
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-# A reset link works for an hour (and only until it is used: the token dies with the password).
-PASSWORD_RESET_TIMEOUT = env_int("DENTALTAP_PASSWORD_RESET_TIMEOUT_SECONDS", 3600)
-
-# Brute-force protection (django-axes, attempts in the database): see dentaltap/login_protection.py.
-# Axes' backend goes first and refuses a paused login before any password is checked.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-# A few failures pause one account from one address; only many pause the address itself, which a
-# whole clinic shares. The test suite keeps these values: each test starts with no attempts
-# (they live in the database, rolled back or flushed per test) and force_login is not a failure.
-LOGIN_FAILURE_LIMIT_PER_ACCOUNT_AND_IP = env_int("DENTALTAP_LOGIN_FAILURE_LIMIT_PER_ACCOUNT_AND_IP", 5)
-LOGIN_FAILURE_LIMIT_PER_IP = env_int("DENTALTAP_LOGIN_FAILURE_LIMIT_PER_IP", 50)
-AXES_HANDLER = "dentaltap.login_protection.LoginAttemptHandler"
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]  # the order of lockout_groups()
-AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT_PER_ACCOUNT_AND_IP
-AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("DENTALTAP_LOGIN_COOLOFF_MINUTES", 15))
-# Failures while paused are not counted, so the time the login page names holds.
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_USERNAME_FORM_FIELD = "username"
-AXES_USERNAME_CALLABLE = "dentaltap.login_protection.login_username"
-AXES_CLIENT_IP_CALLABLE = "dentaltap.login_protection.login_client_ip"
-AXES_LOCKOUT_CALLABLE = "dentaltap.login_protection.lockout_response"
-AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, for staff (admin: Axes)
-
-# --------------------------------------------------------------------------- client addresses and rate limits
-
-# The client address (dentaltap/ip.py, django-ipware): behind this many reverse proxies (load
-# balancer, ingress) the client is the N-th address from the right of X-Forwarded-For; 0 trusts
-# no header and uses the connection's address. (The earlier name is still read.)
-TRUSTED_PROXY_COUNT = env_int("DENTALTAP_TRUSTED_PROXY_COUNT", env_int("DENTALTAP_RATE_LIMIT_TRUSTED_PROXY_COUNT", 0))
-
-# {scope: {key kind: (attempts, window seconds)}}; counted in Redis, failing open when it is down.
-RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
-    "invitation_create": {"user": (30, 3600), "ip": (60, 3600)},
-    "invitation_accept": {"ip": (30, 3600), "user": (30, 3600)},
-    "signup": {"ip": (20, 3600), "email": (5, 3600)},
-    # Partner codes typed on the Billing page: enough for typos, far too few to guess one.
-    "partner_code": {"ip": (30, 3600), "user": (10, 3600), "practice": (10, 3600)},
-    # At most a few reset emails an hour to one mailbox, whoever asks, and a few dozen requests
-    # from one address (a clinic shares one).
-    "password_reset": {"ip": (30, 3600), "email": (3, 3600)},
-}
-
 # --------------------------------------------------------------------------- security headers and TLS
 
 if not DEBUG:
@@ -280,49 +233,6 @@ if PUBLIC_SCHEME == "https":
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-
-# --------------------------------------------------------------------------- Stripe and billing
-
-# Without a real key the app talks to the local Stripe stand-in (billing/standin/), which the
-# dev stack starts; tests start their own. Production sets STRIPE_SECRET_KEY and no API base
-# (`manage.py check --deploy` refuses the stand-in's key and a local API base).
-STRIPE_STANDIN_SECRET_KEY = "sk_test_dentaltap_standin"  # noqa: S105 - the local stand-in's
-STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", STRIPE_STANDIN_SECRET_KEY)
-STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
-# Comma-separated: during a rotation both the old and the new signing secret are accepted.
-STRIPE_WEBHOOK_SECRETS = [
-    s.strip() for s in env_str("STRIPE_WEBHOOK_SECRETS", "whsec_dentaltap_dev").split(",") if s.strip()
-]
-STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
-STRIPE_LIVEMODE = env_bool("STRIPE_LIVEMODE", False)
-# An event still pending this long after it arrived is queued again by the relay (beat).
-STRIPE_EVENTS_RELAY_AFTER_SECONDS = env_int("DENTALTAP_STRIPE_RELAY_AFTER_SECONDS", 30)
-# A reward credit still "being credited" this long was lost with its worker (killed outright, its
-# message waits for the broker's visibility timeout): the release job queues it again. Longer than
-# a credit's time limit plus its retry back-off, so a live attempt is not doubled (it would be
-# harmless anyway: the credit is idempotent).
-REWARD_CREDITING_STALE_SECONDS = env_int("DENTALTAP_REWARD_CREDITING_STALE_SECONDS", 600)
-
-# --------------------------------------------------------------------------- outbound webhooks
-
-# integrations/ (docs/staff.md, "Webhooks for integrations"). Off (production): endpoints must be
-# https:// and resolve to public addresses only (the SSRF guard). On (development, tests): http://
-# to localhost and private addresses are allowed too.
-WEBHOOKS_ALLOW_LOCAL = env_bool("DENTALTAP_WEBHOOKS_ALLOW_LOCAL", False)
-# Connect and read timeout of one request; the whole answer is read for at most twice this.
-WEBHOOK_TIMEOUT_SECONDS = env_int("DENTALTAP_WEBHOOK_TIMEOUT_SECONDS", 5)
-# Attempts per delivery, then "failed" (staff may resend); the back-off doubles from the base,
-# capped, with jitter: 30 s, 1 min, 2 min, ... about 4 hours in all with 10 attempts.
-WEBHOOK_MAX_ATTEMPTS = env_int("DENTALTAP_WEBHOOK_MAX_ATTEMPTS", 10)
-WEBHOOK_RETRY_BASE_SECONDS = env_int("DENTALTAP_WEBHOOK_RETRY_BASE_SECONDS", 30)
-WEBHOOK_RETRY_MAX_SECONDS = env_int("DENTALTAP_WEBHOOK_RETRY_MAX_SECONDS", 3 * 3600)
-# A retry due within this is queued with a countdown; a longer wait is left to the relay (beat),
-# which also queues again any pending delivery overdue by WEBHOOK_RELAY_AFTER_SECONDS.
-WEBHOOK_COUNTDOWN_MAX_SECONDS = env_int("DENTALTAP_WEBHOOK_COUNTDOWN_MAX_SECONDS", 600)
-WEBHOOK_RELAY_AFTER_SECONDS = env_int("DENTALTAP_WEBHOOK_RELAY_AFTER_SECONDS", 60)
-# After a rotation the previous signing secret signs too for this long (staff choose, up to the max).
-WEBHOOK_SECRET_GRACE_HOURS = env_int("DENTALTAP_WEBHOOK_SECRET_GRACE_HOURS", 24)
-WEBHOOK_SECRET_GRACE_MAX_HOURS = 7 * 24
 
 # --------------------------------------------------------------------------- content security policy
 
@@ -354,27 +264,6 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [csp_constants.SELF, *CSRF_TRUSTED_ORIGINS, *_STRIPE_FORM_TARGETS],
     },
 }
-
-# --------------------------------------------------------------------------- invitations and referrals
-
-INVITATION_EXPIRY_DAYS = env_int("DENTALTAP_INVITATION_EXPIRY_DAYS", 14)
-INVITATION_MAX_PER_REQUEST = env_int("DENTALTAP_INVITATION_MAX_PER_REQUEST", 500)
-# An invitation created this long ago and still not emailed (e.g. Redis was down) is re-queued.
-INVITATION_RESEND_UNSENT_AFTER_SECONDS = env_int("DENTALTAP_INVITATION_RESEND_UNSENT_AFTER_SECONDS", 300)
-REFERRAL_COOKIE_NAME = "dentaltap_ref"
-REFERRAL_COOKIE_DAYS = env_int("DENTALTAP_REFERRAL_COOKIE_DAYS", 60)
-# More referrals than this by one referrer in 24 hours are recorded as not eligible.
-REFERRAL_VELOCITY_LIMIT_PER_DAY = env_int("DENTALTAP_REFERRAL_VELOCITY_LIMIT_PER_DAY", 20)
-# An access request whose team was not told this long after it was made is notified again.
-ACCESS_REQUEST_NOTIFY_UNSENT_AFTER_SECONDS = env_int("DENTALTAP_ACCESS_REQUEST_NOTIFY_UNSENT_AFTER_SECONDS", 300)
-
-# --------------------------------------------------------------------------- practice schemas
-
-# New practices get their schema from a pool of spares or a recorded recipe (provisioning/), not
-# by running every migration; off, practice creation is django-tenants' stock one.
-PROVISIONING_FAST_SCHEMAS = env_bool("DENTALTAP_FAST_SCHEMAS", True)
-# Spare schemas kept ready for signups; refilled after each claim and by beat.
-PROVISIONING_SPARE_SCHEMAS = env_int("DENTALTAP_SPARE_SCHEMAS", 5)
 
 # --------------------------------------------------------------------------- languages and formats
 
@@ -423,113 +312,6 @@ EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10)
 EMAIL_FILE_PATH = env_str("DENTALTAP_MAIL_DIR", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "DentalTap <hello@dentaltap.example>")
-
-# --------------------------------------------------------------------------- API
-
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Token first: a request without credentials gets 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    # Deny by default: every endpoint needs a login and, on a practice host, a membership.
-    "DEFAULT_PERMISSION_CLASSES": ["tenants.access.IsPracticeMember"],
-    # The schema documents the error shape and every error status (dentaltap/schema.py).
-    "DEFAULT_SCHEMA_CLASS": "dentaltap.schema.DentalTapAutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "dentaltap.pagination.PageNumberPaginationChecked",
-    "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "dentaltap.errors.api_exception_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "DentalTap API",
-    "DESCRIPTION": "Practice workspace API. Each practice is served on its own host.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["tenants.access.SchemaAccess"],
-    # Swagger UI served from our own static files, not a CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    # The API's documented bodies are JSON (forms are accepted, with HTML's rule that a missing
-    # checkbox is false, for the browsable pages' sake; clients send JSON).
-    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
-    # One name per choice set, however many fields use it.
-    "ENUM_NAME_OVERRIDES": {"Role": "tenants.models.Role", "Permission": "tenants.models.PermissionCode"},
-}
-
-# --------------------------------------------------------------------------- Celery and beat
-
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = 60
-CELERY_TASK_TIME_LIMIT = 90
-# Redis outages (docs/architecture.md, "What recovers what"): the worker and beat reconnect for as
-# long as it takes; celery's default gives up after 100 attempts (about 50 minutes at its 30 s
-# back-off) and the worker exits. The worker surviving the loss itself is dentaltap/celery.py.
-CELERY_BROKER_CONNECTION_RETRY = True
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_MAX_RETRIES = None
-# A task running when the connection is lost finishes (its ack is lost with the connection; every
-# task is safe to run twice) instead of being killed mid-way, which celery 6 will make the
-# default: a credit cut off while Stripe applies it would wait 10 minutes for the release job.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
-# A dead broker must not hang a request: publishing gives up quickly (outboxes retry later), and a
-# timed-out command is not retried (`retry_on_timeout`): a frozen Redis answers nothing. TCP
-# keepalive finds a connection whose peer vanished (no RST); connections idle longer than the
-# health-check interval are pinged before use (kombu's default, said here).
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_timeout": 2,
-    "socket_connect_timeout": 2,
-    "socket_keepalive": True,
-    "retry_on_timeout": False,
-    "health_check_interval": 25,
-    "visibility_timeout": 3600,
-}
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
-CELERY_TASK_ALWAYS_EAGER = False
-
-
-def _every(variable: str, default_seconds: int) -> float:
-    return float(env_int(variable, default_seconds))
-
-
-# The recovery and housekeeping jobs. Intervals come from the environment so a system test can
-# run the real schedule fast; tests/project/test_beat_schedule.py checks that every entry can be applied.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "billing-stripe-events-relay": {
-        "task": "billing.tasks.stripe_events_relay",
-        "schedule": _every("DENTALTAP_BEAT_RELAY_SECONDS", 60),
-    },
-    "billing-rewards-release-due": {
-        "task": "billing.tasks.rewards_release_due",
-        "schedule": _every("DENTALTAP_BEAT_RELEASE_SECONDS", 60),
-    },
-    "invitations-send-unsent": {
-        "task": "invitations.tasks.invitations_send_unsent",
-        "schedule": _every("DENTALTAP_BEAT_INVITATIONS_SECONDS", 300),
-    },
-    "referrals-access-requests-notify-unsent": {
-        "task": "referrals.tasks.access_requests_notify_unsent",
-        "schedule": _every("DENTALTAP_BEAT_ACCESS_REQUESTS_SECONDS", 300),
-    },
-    "invitations-expire": {
-        "task": "invitations.tasks.invitations_expire",
-        "schedule": _every("DENTALTAP_BEAT_INVITATIONS_EXPIRE_SECONDS", 3600),
-    },
-    "provisioning-spare-schemas-refill": {
-        "task": "provisioning.tasks.spare_schemas_refill",
-        "schedule": _every("DENTALTAP_BEAT_SPARE_SCHEMAS_SECONDS", 60),
-    },
-    "integrations-webhook-deliveries-relay": {
-        "task": "integrations.tasks.webhook_deliveries_relay",
-        "schedule": _every("DENTALTAP_BEAT_WEBHOOKS_SECONDS", 60),
-    },
-}
 
 # --------------------------------------------------------------------------- logging
 
