@@ -104,9 +104,9 @@ def start_process(command: list[str], **options: Any) -> subprocess.Popen[bytes]
     )
 
 
-def _live_groups(pgids: set[int]) -> set[int]:
-    """Which of these process groups still have a live (not zombie) member, from /proc."""
-    live: set[int] = set()
+def live_group_members(pgids: set[int]) -> dict[int, list[int]]:
+    """The live (not zombie) processes of each of these process groups that has any, from /proc."""
+    members: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -117,8 +117,13 @@ def _live_groups(pgids: set[int]) -> set[int]:
         # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
         fields = stat[stat.rindex(")") + 2 :].split()
         if fields[0] != "Z" and int(fields[2]) in pgids:
-            live.add(int(fields[2]))
-    return live
+            members.setdefault(int(fields[2]), []).append(int(entry.name))
+    return members
+
+
+def _live_groups(pgids: set[int]) -> set[int]:
+    """Which of these process groups still have a live (not zombie) member."""
+    return set(live_group_members(pgids))
 
 
 def _signal_group(pgid: int, signum: int) -> None:

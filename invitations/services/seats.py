@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from billing.limits import practitioner_seats
 from dentaltap.emails import email_build_per_language, email_language
+from dentaltap.locks import row_lock
 from invitations import tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.services.link import InvitationLinkError
@@ -72,12 +73,7 @@ def invitation_seat_limit_notify(*, invitation_id: int) -> int:
     lack of a practitioner seat. Safe to run twice: one email per blocked attempt recorded.
     Returns how many emails went out."""
     with transaction.atomic():
-        invitation = (
-            Invitation.objects.select_for_update(of=("self",))
-            .select_related("practice", "invited_by")
-            .filter(pk=invitation_id)
-            .first()
-        )
+        invitation = row_lock(Invitation.objects.select_related("practice", "invited_by"), pk=invitation_id)
         if invitation is None or invitation.seat_blocked_at is None:
             return 0
         notified = invitation.seat_blocked_notified_at

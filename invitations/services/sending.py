@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from dentaltap.emails import email_build, email_language
+from dentaltap.locks import row_lock
 from invitations import handoffs, tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.services.invite import invitations_enqueue_send
@@ -35,12 +36,7 @@ def invitation_send(*, invitation_id: int) -> bool:
     The email goes out while the row is locked: if sending fails, the transaction rolls back and
     the task retries; if the commit failed after a send, the beat task sends a fresh link."""
     with transaction.atomic():
-        invitation = (
-            Invitation.objects.select_for_update(of=("self",))
-            .select_related("practice", "invited_by")
-            .filter(pk=invitation_id)
-            .first()
-        )
+        invitation = row_lock(Invitation.objects.select_related("practice", "invited_by"), pk=invitation_id)
         if invitation is None or invitation.status != InvitationStatus.PENDING or invitation.is_expired:
             return False
         if invitation.sent_at is not None and invitation.sent_at >= invitation.send_requested_at:

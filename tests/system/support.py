@@ -31,7 +31,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import redis
 
 from billing.standin import sign
-from dentaltap import devstack
+from dentaltap import devstack, devstack_processes
 
 BASE_DOMAIN = "dentaltap.localhost"
 # The test settings' current signing secret (dentaltap/settings/test.py).
@@ -569,18 +569,7 @@ class Stack:
 
 def group_members(pgid: int) -> list[int]:
     """Live processes in a process group (zombies are dead already)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+    return devstack_processes.live_group_members({pgid}).get(pgid, [])
 
 
 def is_alive(pid: int) -> bool:
