@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +104,8 @@ def start_process(command: list[str], **options: Any) -> subprocess.Popen[bytes]
     )
 
 
-def live_group_members(pgids: set[int]) -> dict[int, list[int]]:
-    """The live (not zombie) processes of each of these process groups that has any, from /proc."""
-    members: dict[int, list[int]] = {}
+def process_stats() -> Iterator[tuple[int, list[str]]]:
+    """Every process's pid and the fields of its /proc stat after the name: state, ppid, pgrp ..."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -115,9 +114,15 @@ def live_group_members(pgids: set[int]) -> dict[int, list[int]]:
         except OSError:
             continue
         # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2 :].split()
+        yield int(entry.name), stat[stat.rindex(")") + 2 :].split()
+
+
+def live_group_members(pgids: set[int]) -> dict[int, list[int]]:
+    """The live (not zombie) processes of each of these process groups that has any."""
+    members: dict[int, list[int]] = {}
+    for pid, fields in process_stats():
         if fields[0] != "Z" and int(fields[2]) in pgids:
-            members.setdefault(int(fields[2]), []).append(int(entry.name))
+            members.setdefault(int(fields[2]), []).append(pid)
     return members
 
 

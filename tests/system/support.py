@@ -606,15 +606,8 @@ def processes_with_environment(name: str, value: str) -> set[int]:
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (children, grandchildren ...), from /proc."""
     parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        parents.setdefault(parent, []).append(int(entry.name))
+    for child, fields in devstack_processes.process_stats():
+        parents.setdefault(int(fields[1]), []).append(child)
     found: set[int] = set()
     todo = [pid]
     while todo:
