@@ -209,7 +209,9 @@ def make_practice(public_tenant: Practice, request: pytest.FixtureRequest) -> Pr
     domain, owner membership, ...) but no schema is created or migrated: that is most of the
     suite's time, and most tests never enter a practice's tables. The mark may name slugs
     (`practice_rows_only("bravo")`): then only those practices go without a schema. A test that
-    enters the tables of a practice without one fails with "relation ... does not exist".
+    enters the tables of a practice without one fails with "relation ... does not exist"; one that
+    saves such a practice again (`practice.save()`) makes django-tenants create its schema by
+    every migration, seconds instead of the recipe's milliseconds: leave the mark off there.
     `schema=` on a call decides for that practice whatever the mark says. Signups a test makes
     itself (services, HTTP) always create real schemas."""
     mark = request.node.get_closest_marker("practice_rows_only")

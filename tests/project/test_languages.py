@@ -384,7 +384,8 @@ def test_every_default_share_template_has_a_russian_and_a_german_version_in_the_
     assert all("https://dentaltap.example/r/abc" in message.text for message in messages)
 
 
-@pytest.mark.practice_rows_only
+# Not practice_rows_only: saving a practice that has no schema makes django-tenants create it by
+# every migration (15 s); the practice's schema from the recipe costs milliseconds.
 @pytest.mark.django_db
 def test_the_access_log_names_the_time_zone_change(practice_a: Pair) -> None:
     owner, alpha = practice_a
