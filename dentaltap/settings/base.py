@@ -25,6 +25,7 @@ from dentaltap.env import env_bool, env_int, env_str
 # Celery.
 from dentaltap.settings.api import *  # noqa: F403
 from dentaltap.settings.logins import *  # noqa: F403
+from dentaltap.settings.logins import TRUSTED_PROXY_COUNT
 from dentaltap.settings.product import *  # noqa: F403
 from dentaltap.settings.product import STRIPE_API_BASE, STRIPE_SECRET_KEY
 from dentaltap.settings.worker import *  # noqa: F403
