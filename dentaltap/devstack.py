@@ -47,6 +47,7 @@ from dentaltap.devstack_servers import (
     log,
     redis_config,
     redis_executable,
+    running,
     stop_postgres,
     stop_redis,
 )
@@ -82,16 +83,19 @@ __all__ = [
 
 
 def ensure_environment() -> list[str]:
-    """Fill DATABASE_URL / REDIS_URL from embedded servers where unset. Returns what it started
-    or reused, so a launcher knows what to stop."""
+    """Fill DATABASE_URL / REDIS_URL from embedded servers where unset. Returns the servers this
+    call started, so a launcher stops what it started and nothing else: the test command run
+    beside the run command in the same checkout reuses its PostgreSQL and Redis and leaves them
+    up (`python -m dentaltap.devstack stop` stops them whoever started them)."""
     embedded = []
+    already_up = running()
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = ensure_postgres()
         embedded.append("postgres")
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = ensure_redis()
         embedded.append("redis")
-    return embedded
+    return [server for server in embedded if server not in already_up]
 
 
 def stop(embedded: list[str] | None = None) -> None:

@@ -247,3 +247,13 @@ def _wait_for_exit(pid: int, name: str, timeout: float = 15.0) -> None:
     log(f"{name} (pid {pid}) did not stop in {timeout:.0f}s; killing it")
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+def running() -> list[str]:
+    """The embedded servers of this data folder that are up now (started by anyone)."""
+    up = []
+    if _postgres_socket_dir() is not None:
+        up.append("postgres")
+    if _redis_is_up(_redis_paths()[2]):
+        up.append("redis")
+    return up
