@@ -81,12 +81,21 @@ def _no_record(**_kwargs: object) -> None:
     return None
 
 
-def _create_block(practice: Practice, count: int, *, recording: bool) -> float:
+def _backend_cpu() -> float:
+    """CPU seconds this connection's PostgreSQL backend has used (waiting for a core does not count)."""
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+
+def _create_block(practice: Practice, count: int, *, recording: bool) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (this process plus its PostgreSQL backend) for `count` creates."""
     practice_services.milestone_record = onboarding_services.milestone_record if recording else _no_record  # type: ignore[assignment]
-    started = time.perf_counter()
+    backend, process, started = _backend_cpu(), time.process_time(), time.perf_counter()
     for number in range(count):
         practice_services.patient_create(practice=practice, first_name=f"P{number}", last_name="Bench")
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    return wall, time.process_time() - process + _backend_cpu() - backend
 
 
 def bench_patient_create(blocks: int, per_block: int) -> None:
@@ -116,18 +125,22 @@ def bench_patient_create(blocks: int, per_block: int) -> None:
         with tenant_context(practice):
             _create_block(practice, per_block, recording=True)  # warm-up, both paths
             _create_block(practice, per_block, recording=False)
-            with_times: list[float] = []
-            without_times: list[float] = []
+            times: dict[bool, list[float]] = {True: [], False: []}
+            cpu: dict[bool, list[float]] = {True: [], False: []}
             for block in range(blocks):
                 order = (True, False) if block % 2 == 0 else (False, True)
                 for recording in order:
-                    elapsed = _create_block(practice, per_block, recording=recording)
-                    (with_times if recording else without_times).append(elapsed / per_block)
+                    elapsed, spent = _create_block(practice, per_block, recording=recording)
+                    times[recording].append(elapsed / per_block)
+                    cpu[recording].append(spent / per_block)
         practice_services.milestone_record = onboarding_services.milestone_record  # type: ignore[assignment]
-        with_median, without_median = statistics.median(with_times), statistics.median(without_times)
+        with_median, without_median = statistics.median(times[True]), statistics.median(times[False])
+        with_cpu, without_cpu = statistics.median(cpu[True]), statistics.median(cpu[False])
         print(
             f"patient create, {label}: with recording {with_median * 1000:.2f} ms, without {without_median * 1000:.2f} ms "
-            f"(median of {blocks} blocks of {per_block}); throughput ratio {without_median / with_median:.3f}"
+            f"(median of {blocks} blocks of {per_block}); throughput ratio {without_median / with_median:.3f}; "
+            f"CPU (process + PostgreSQL backend) {with_cpu * 1000:.2f} / {without_cpu * 1000:.2f} ms, "
+            f"CPU ratio {without_cpu / with_cpu:.3f}; load {os.getloadavg()[0]:.1f}"
         )
 
 

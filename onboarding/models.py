@@ -49,6 +49,8 @@ class PracticeMilestone(models.Model):
             models.Index(
                 fields=["recorded_at"], name="milestone_notify_owed_idx", condition=models.Q(notified_at__isnull=True)
             ),
+            # activation_sweep: the milestones recorded in the last minutes.
+            models.Index(fields=["recorded_at"], name="milestone_recorded_idx"),
         ]
 
     def __str__(self) -> str:

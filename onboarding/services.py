@@ -30,6 +30,7 @@ _known: set[tuple[int, str]] = set()
 def milestone_cache_clear() -> None:
     """Forget what this process has seen stored (tests roll the database back between tests)."""
     _known.clear()
+    _snapshots.clear()
     _created_at.clear()
     _rule_cache.clear()
 
@@ -64,11 +65,37 @@ def _milestones_table() -> str:
 
 
 def _reached_keys(practice_id: int) -> set[str]:
-    # Written out: on the path of every patient created in a young practice, and the ORM's
-    # compilation (with the model's ordering) cost several times the query.
+    # Written out: the ORM's compilation (with the model's ordering) cost several times the query.
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT key FROM {_milestones_table()} WHERE practice_id = %s", [practice_id])  # noqa: S608
         return {str(key) for (key,) in cursor.fetchall()}
+
+
+# What this process last read of a young practice's milestones, and when (monotonic clock).
+# Milestones are never removed, so everything a snapshot holds stays true; what it lacks may have
+# been recorded since by another process. activation_evaluate trusts a snapshot younger than
+# ONBOARDING_MILESTONE_SNAPSHOT_SECONDS to say "not yet", so a young practice's patient creates
+# cost no query (issue 12's figure). The one case that trust can miss: another process recorded
+# the last missing milestone within that interval, its own check ran before this action
+# committed, and this check used a snapshot older than the milestone. The beat job
+# activation_sweep re-checks, with fresh reads, every practice that recorded a milestone in the
+# last ONBOARDING_ACTIVATION_SWEEP_WITHIN_SECONDS (longer than the snapshot's life plus the beat
+# interval), so that activation is recorded by the next sweep instead of never.
+_snapshots: dict[int, tuple[float, frozenset[str]]] = {}
+
+
+def _reached_keys_recent(practice_id: int, *, fresh: bool) -> set[str]:
+    snapshot = _snapshots.get(practice_id)
+    now = time.monotonic()
+    if fresh or snapshot is None or now - snapshot[0] >= settings.ONBOARDING_MILESTONE_SNAPSHOT_SECONDS:
+        keys = frozenset(_reached_keys(practice_id))  # the clock was read before the query: conservative
+        if len(_snapshots) >= _KNOWN_LIMIT:
+            _snapshots.clear()
+        _snapshots[practice_id] = (now, keys)
+    else:
+        keys = snapshot[1]
+    # What this process wrote or saw stored since is known for sure.
+    return set(keys) | {key for key in MilestoneKey.values if (practice_id, key) in _known}
 
 
 _INSERT_SQL = (
@@ -157,9 +184,11 @@ def _practice_created_at(practice_id: int) -> datetime.datetime | None:
     return _created_at[practice_id]
 
 
-def activation_evaluate(*, practice_id: int, now: datetime.datetime | None = None) -> bool:  # noqa: PLR0911
+def activation_evaluate(*, practice_id: int, now: datetime.datetime | None = None, fresh: bool = False) -> bool:  # noqa: PLR0911
     """Record `activated` if the practice meets the activation rule now, inside the rule's window
-    after signup. Returns True if this call activated it. Cheap once activated (no query)."""
+    after signup. Returns True if this call activated it. Cheap once activated (no query), and
+    while a recent snapshot of the practice's milestones says the rule cannot be met yet (see
+    _snapshots); `fresh` reads the milestones again (activation_sweep)."""
     if (practice_id, MilestoneKey.ACTIVATED) in _known:
         return False
     now = now or timezone.now()
@@ -167,7 +196,7 @@ def activation_evaluate(*, practice_id: int, now: datetime.datetime | None = Non
     rule = activation_rule()
     if created_at is None or now > created_at + datetime.timedelta(days=rule.within_days):
         return False
-    keys = _reached_keys(practice_id)
+    keys = _reached_keys_recent(practice_id, fresh=fresh)
     if MilestoneKey.ACTIVATED in keys:
         _remember(practice_id, MilestoneKey.ACTIVATED)
         return False
@@ -186,6 +215,22 @@ def activation_evaluate(*, practice_id: int, now: datetime.datetime | None = Non
         if facts.patients < rule.minimum_patients or facts.completed_appointments < rule.minimum_completed_appointments:
             return False
     return milestone_write(practice_id=practice_id, key=MilestoneKey.ACTIVATED, at=now)
+
+
+def activation_sweep(*, recorded_within_seconds: int) -> int:
+    """Beat: check activation again, reading everything fresh, for every practice that recorded a
+    milestone in the last `recorded_within_seconds` (the case a stale snapshot can miss; see
+    _snapshots). Practices past their window or already activated cost no count. Returns how
+    many this call activated."""
+    since = timezone.now() - datetime.timedelta(seconds=recorded_within_seconds)
+    practice_ids = (
+        PracticeMilestone.objects.filter(recorded_at__gte=since)
+        .exclude(practice__milestones__key=MilestoneKey.ACTIVATED)
+        .order_by("practice_id")
+        .values_list("practice_id", flat=True)
+        .distinct()
+    )
+    return sum(activation_evaluate(practice_id=practice_id, fresh=True) for practice_id in practice_ids)
 
 
 # --------------------------------------------------------------------------- the checklist

@@ -16,3 +16,10 @@ def milestones_notify_missed() -> int:
             owed_for_seconds=settings.ONBOARDING_NOTIFY_OWED_SECONDS,
             give_up_after_hours=settings.ONBOARDING_NOTIFY_GIVE_UP_HOURS,
         )
+
+
+@shared_task(base=RetryingTask, max_retries=3, soft_time_limit=120, time_limit=150)
+def activation_sweep() -> int:
+    """Beat: re-check activation of practices that recorded a milestone lately (services.activation_sweep)."""
+    with schema_context(settings.PUBLIC_SCHEMA_NAME):
+        return services.activation_sweep(recorded_within_seconds=settings.ONBOARDING_ACTIVATION_SWEEP_WITHIN_SECONDS)

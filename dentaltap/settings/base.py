@@ -345,6 +345,16 @@ CELERY_BEAT_SCHEDULE["onboarding-milestones-notify-missed"] = {
     "task": "onboarding.tasks.milestones_notify_missed",
     "schedule": float(env_int("DENTALTAP_BEAT_ONBOARDING_NOTIFY_SECONDS", 300)),
 }
+# A process trusts what it read of a young practice's milestones this long to decide "not
+# activated yet" without a query; the sweep re-checks practices with a milestone recorded in the
+# last ..._WITHIN_SECONDS, which must exceed the trust plus the sweep's interval (onboarding.services).
+ONBOARDING_MILESTONE_SNAPSHOT_SECONDS = env_int("DENTALTAP_ONBOARDING_MILESTONE_SNAPSHOT_SECONDS", 10)
+_ACTIVATION_SWEEP_SECONDS = env_int("DENTALTAP_BEAT_ONBOARDING_ACTIVATION_SWEEP_SECONDS", 60)
+ONBOARDING_ACTIVATION_SWEEP_WITHIN_SECONDS = ONBOARDING_MILESTONE_SNAPSHOT_SECONDS + 5 * _ACTIVATION_SWEEP_SECONDS
+CELERY_BEAT_SCHEDULE["onboarding-activation-sweep"] = {
+    "task": "onboarding.tasks.activation_sweep",
+    "schedule": float(_ACTIVATION_SWEEP_SECONDS),
+}
 CELERY_BEAT_SCHEDULE["lifecycle-send-due"] = {
     "task": "lifecycle.tasks.lifecycle_send_due",
     "schedule": float(env_int("DENTALTAP_BEAT_LIFECYCLE_SECONDS", 60)),
