@@ -97,8 +97,13 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 # One `SET search_path` per request (or tenant switch) instead of one before every query: a round
 # trip saved per query. django-tenants 4 re-issues it after a rollback or a reconnect.
 TENANT_LIMIT_SET_CALLS = True
-# Host -> practice lookups are cached in-process this long (invalidated in-process on change).
+# Host -> practice lookups are cached in-process (tenants.routing): up to _MAX_SECONDS while the
+# generation token in Redis (read every _CHECK_SECONDS) says nothing changed, _SECONDS while Redis
+# cannot be read; at most _MAX_ENTRIES hosts per process. 0 seconds: no cache.
 TENANT_HOST_CACHE_SECONDS = env_int("DENTALTAP_TENANT_HOST_CACHE_SECONDS", 30)
+TENANT_HOST_CACHE_MAX_SECONDS = env_int("DENTALTAP_TENANT_HOST_CACHE_MAX_SECONDS", 3600)
+TENANT_HOST_GENERATION_CHECK_SECONDS = float(env_int("DENTALTAP_TENANT_HOST_GENERATION_CHECK_SECONDS", 1))
+TENANT_HOST_CACHE_MAX_ENTRIES = env_int("DENTALTAP_TENANT_HOST_CACHE_MAX_ENTRIES", 50_000)
 
 # --------------------------------------------------------------------------- requests and pages
 
