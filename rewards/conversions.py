@@ -6,7 +6,8 @@ inside the event's transaction and under billing's payments lock:
 - the referral of the paying practice gets its conversion: `converted_at` and
   `first_paid_amount_cents` of the practice's first standing payment (not refunded or disputed),
   or both empty when none stands any more. Recomputed from the payments each time, so the order
-  in which events arrive does not matter; a change drops the referral's cached cohort counts;
+  in which events arrive does not matter; a change drops the referral's cached cohort counts
+  and its month's top-referrer counts;
 - a referral newly converted (or whose conversion moved to another payment) is handed up
   (`rewards.handoffs.referral_converted`: outbound webhooks);
 - the channel-share figure cached for the payment's month is dropped once the change commits
@@ -22,7 +23,7 @@ from django.db import transaction
 
 from billing.models import Payment
 from referrals.models import Referral
-from rewards import analytics, handoffs
+from rewards import analytics, analytics_top, handoffs
 
 
 def referral_conversion_refresh(*, practice_id: int) -> None:
@@ -44,6 +45,7 @@ def referral_conversion_refresh(*, practice_id: int) -> None:
     )
     for _pk, created_at in changed:
         transaction.on_commit(functools.partial(analytics.cohort_forget, created_at=created_at))
+        transaction.on_commit(functools.partial(analytics_top.top_referrers_forget, created_at=created_at))
     if converted_at is not None:
         for pk, _created_at in changed:
             handoffs.referral_converted.send(handoffs.ReferralConverted(referral_id=pk))

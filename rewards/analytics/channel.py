@@ -10,11 +10,10 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from billing.models import LedgerEntry, LedgerKind
-from referrals.models import Eligibility, Referral, ReferralSource, ReferralVisit
+from referrals.models import Referral, ReferralSource, ReferralVisit
 from rewards.analytics.period_cache import _by_period
 from rewards.analytics.ranges import Cohort, DateRange, _period_key, _periods, _rate, _trunc, has_paid
 from rewards.models import AffiliateEntry, AffiliateEntryKind, Reward, RewardRecipient, RewardStatus
-from tenants.models import User
 
 TOP_REFERRERS_LIMIT = 10
 
@@ -181,23 +180,8 @@ def economics(*, period_range: DateRange, revenue: tuple[int, int] | None = None
 
 
 def top_referrers(*, period_range: DateRange, limit: int = TOP_REFERRERS_LIMIT) -> list[dict[str, Any]]:
-    """Referrers with the most paid conversions among their signups of the range (then signups)."""
-    rows = list(
-        Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
-        .values("referrer_id")
-        .annotate(
-            signups=Count("*"),
-            paid=Count("created_at", filter=has_paid()),
-            not_eligible=Count("created_at", filter=Q(eligibility=Eligibility.INELIGIBLE)),
-        )
-        .order_by("-paid", "-signups", "referrer_id")[:limit]
-    )
-    # Names for the few winners only: no join over every referral of the range.
-    names = {
-        user["pk"]: user
-        for user in User.objects.filter(pk__in=[row["referrer_id"] for row in rows]).values("pk", "email", "full_name")
-    }
-    return [
-        {**row, "email": names[row["referrer_id"]]["email"], "name": names[row["referrer_id"]]["full_name"]}
-        for row in rows
-    ]
+    """Referrers with the most paid conversions among their signups of the range (then signups),
+    from per-month counts cached like the other past periods (rewards/analytics_top.py)."""
+    from rewards import analytics_top  # noqa: PLC0415 - it builds on this package's period cache
+
+    return analytics_top.top_referrers(period_range=period_range, limit=limit)

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.models import Payment
-from referrals.models import Referral
+from referrals.models import Eligibility, EligibilityReason, Referral
 from tests.billing_support import post_event, process_all
 from tests.factories import UserFactory
 from tests.growth_support import ClientFor
@@ -137,3 +137,32 @@ def test_a_conversion_drops_its_cached_cohort(
         post_event(paid_on(timezone.now(), invoice_id="in_converts"))  # paid today, for a past cohort
         process_all()
     assert (cohort()["signups"], cohort()["paid"]) == (1, 1)
+
+
+def test_top_referrers_of_a_past_month_come_from_its_cached_counts_until_a_conversion(
+    referred: dict[str, Any], staff_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=40)).replace(day=1)
+    created = timezone.make_aware(datetime.datetime.combine(month.replace(day=3), datetime.time(9)))
+    referral = referred["referral"]
+    Referral.objects.filter(pk=referral.pk).update(created_at=created)
+    start, end = month, (month + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+
+    def top() -> list[tuple[int, int, int, int]]:
+        rows = staff_client.get(f"/api/staff/referrals/analytics/?start={start}&end={end}").json()["top_referrers"]
+        return [(row["referrer_id"], row["signups"], row["paid"], row["not_eligible"]) for row in rows]
+
+    assert top() == [(referral.referrer_id, 1, 0, 0)]  # counted, and cached
+    # Written behind the handlers' back: the cached month does not move...
+    Referral.objects.filter(pk=referral.pk).update(converted_at=timezone.now())
+    assert top() == [(referral.referrer_id, 1, 0, 0)]
+    Referral.objects.filter(pk=referral.pk).update(converted_at=None)
+    # ...but eligibility ranks nobody and is read live for the winners: a review shows at once.
+    rejected = {"eligibility": Eligibility.INELIGIBLE, "eligibility_reason": EligibilityReason.REJECTED_BY_STAFF}
+    Referral.objects.filter(pk=referral.pk).update(**rejected)
+    assert top() == [(referral.referrer_id, 1, 0, 1)]
+    Referral.objects.filter(pk=referral.pk).update(eligibility=Eligibility.ELIGIBLE, eligibility_reason="")
+    with django_capture_on_commit_callbacks(execute=True):  # a conversion through billing drops the month
+        post_event(paid_on(timezone.now(), invoice_id="in_converts_top"))
+        process_all()
+    assert top() == [(referral.referrer_id, 1, 1, 0)]
