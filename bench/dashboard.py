@@ -142,6 +142,7 @@ def main(argv: list[str]) -> int:
         assert staff_client.get("/staff/referrals/").status_code == 200
         cold.append(time.perf_counter() - started)
     results["staff page, analytics cache emptied before each"] = summary_ms(cold)
+    results.update(top_referrers_figures(arguments.runs))
     rows = [
         (name, r["samples"], r["median_ms"], r["p95_ms"], r["max_ms"], r.get("cpu_median_ms", ""))
         for name, r in results.items()
@@ -181,6 +182,59 @@ def postgres_cpu_seconds() -> float:
         if int(stat[1]) == postmaster:  # fields[1]: the parent pid
             total += int(stat[11]) + int(stat[12])
     return total / ticks
+
+
+def top_referrers_figures(runs: int) -> dict[str, dict[str, float]]:
+    """Top referrers alone, in-process, in turns: one aggregate over every referral of the range
+    (how it was counted before per-month caching) vs rewards.analytics.top_referrers (finished
+    months from the cache). Same rows asserted; CPU is this process's plus its PostgreSQL
+    backend's (from /proc/<pid>/schedstat), which waiting for a core does not inflate."""
+    from django.db import connection
+    from django.db.models import Count, Q
+
+    from bench.stack import summary_ms
+    from referrals.models import Eligibility, Referral
+    from rewards import analytics
+
+    period_range = analytics.default_range()
+
+    def one_aggregate() -> list[tuple[int, int, int, int]]:
+        rows = (
+            Referral.objects.filter(created_at__gte=period_range.start_at, created_at__lt=period_range.end_before)
+            .values("referrer_id")
+            .annotate(
+                signups=Count("*"),
+                paid=Count("created_at", filter=analytics.has_paid()),
+                not_eligible=Count("created_at", filter=Q(eligibility=Eligibility.INELIGIBLE)),
+            )
+            .order_by("-paid", "-signups", "referrer_id")[: analytics.TOP_REFERRERS_LIMIT]
+        )
+        return [(row["referrer_id"], row["signups"], row["paid"], row["not_eligible"]) for row in rows]
+
+    def from_months() -> list[tuple[int, int, int, int]]:
+        rows = analytics.top_referrers(period_range=period_range)
+        return [(row["referrer_id"], row["signups"], row["paid"], row["not_eligible"]) for row in rows]
+
+    def backend_cpu() -> float:
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+    assert one_aggregate() == from_months(), "the cached months must rank exactly as one aggregate"
+    wall: dict[str, list[float]] = {"one aggregate": [], "per-month cache": []}
+    cpu: dict[str, list[float]] = {"one aggregate": [], "per-month cache": []}
+    for run in range(runs):
+        order = [("one aggregate", one_aggregate), ("per-month cache", from_months)]
+        for name, work in order if run % 2 == 0 else order[::-1]:
+            database, process, started = backend_cpu(), time.process_time(), time.perf_counter()
+            work()
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - process + backend_cpu() - database)
+    result = {}
+    for name, samples in wall.items():
+        result[f"top referrers, {name} (wall)"] = summary_ms(samples)
+        result[f"top referrers, {name} (CPU)"] = summary_ms(cpu[name])
+    return result
 
 
 def explain_staff_queries() -> None:
