@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 # true: the hot paths (every patient created) skip the INSERT after the first time. Bounded.
 _KNOWN_LIMIT = 100_000
 _known: set[tuple[int, str]] = set()
+_KEYS = frozenset(MilestoneKey.values)  # the enum's .values builds a list (with labels) per call
 
 
 def milestone_cache_clear() -> None:
@@ -46,7 +47,7 @@ def milestone_record(*, practice_id: int, key: str, at: datetime.datetime | None
     transaction commits; at once when there is none. A rolled-back action records nothing; a
     failing write is logged and never fails the action (robust on_commit). Reaching a milestone
     may activate the practice (activation_evaluate)."""
-    if key not in MilestoneKey.values:
+    if key not in _KEYS:
         raise ValueError(f"unknown milestone {key!r}")
     moment = at or timezone.now()
     transaction.on_commit(lambda: _milestone_record_now(practice_id, key, moment), robust=True)
@@ -95,7 +96,7 @@ def _reached_keys_recent(practice_id: int, *, fresh: bool) -> set[str]:
     else:
         keys = snapshot[1]
     # What this process wrote or saw stored since is known for sure.
-    return set(keys) | {key for key in MilestoneKey.values if (practice_id, key) in _known}
+    return set(keys) | {key for key in _KEYS if (practice_id, key) in _known}
 
 
 _INSERT_SQL = (
