@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django_tenants.utils import schema_context
+from redis.exceptions import RedisError
 
 from tenants.models import Practice
 
@@ -45,7 +46,7 @@ def host_cache_generation_bump() -> None:
     try:
         with schema_context(settings.PUBLIC_SCHEMA_NAME):
             cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:  # Redis away: routing must not fail the change that was committed
+    except RedisError:  # Redis away: routing must not fail the change that was committed
         logger.warning("could not publish the host cache generation; other processes keep theirs a while")
 
 
@@ -62,8 +63,8 @@ class TenantHostCache:
         try:
             with schema_context(settings.PUBLIC_SCHEMA_NAME):
                 generation = cache.get(GENERATION_KEY)
-        except Exception:  # Redis away: fall back to the short TTL
-            logger.warning("host cache generation unreadable; host entries live %ss", settings.TENANT_HOST_CACHE_SECONDS)
+        except RedisError:  # Redis away: fall back to the short TTL
+            logger.warning("host cache generation unreadable; entries live %ss", settings.TENANT_HOST_CACHE_SECONDS)
             with self._lock:
                 self._shared = False
                 self._checked_until = now + interval

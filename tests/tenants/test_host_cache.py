@@ -46,7 +46,6 @@ def check_every_lookup(settings: Any) -> None:
 def test_a_domain_change_in_one_process_empties_the_others_cache(
     practice_a: Pair, check_every_lookup: None, django_capture_on_commit_callbacks
 ) -> None:
-    _owner, alpha = practice_a
     other = _another_process_cache("alpha.dentaltap.localhost")
     with django_capture_on_commit_callbacks(execute=True):
         domain = Domain.objects.get(domain="alpha.dentaltap.localhost")
