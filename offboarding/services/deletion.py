@@ -37,7 +37,7 @@ from provisioning.services import DELETED_SCHEMA_PREFIX
 from referrals.models import AccessRequest, AttributionChange, PartnerRedemption, PracticeReferralSettings
 from rewards.models import Reward, RewardStatus
 from tenants.models import AccessChange, Domain, Membership, Practice
-from tenants.routing import tenant_host_cache
+from tenants.routing import host_cache_generation_bump, tenant_host_cache
 
 # Every table with a foreign key to the practice, by what a deletion does with its rows
 # (tests/offboarding/test_offboarding_coverage.py holds a new one to this list).
@@ -175,7 +175,10 @@ def practice_delete(*, practice: Practice, actor: Actor, reason: str) -> Practic
 
             operation_id = operation.pk
             transaction.on_commit(lambda: practice_customer_delete.delay(operation_id), robust=True)
+        # The tombstone is written with update() (no signal): every process's host cache is told
+        # here, not only through the domain's deletion.
         transaction.on_commit(tenant_host_cache.clear)
+        transaction.on_commit(host_cache_generation_bump, robust=True)
     return operation
 
 

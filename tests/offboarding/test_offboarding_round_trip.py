@@ -159,3 +159,27 @@ def test_a_deleted_practice_cannot_be_deleted_or_exported_again(make_practice: A
     with pytest.raises(ApplicationError) as export:
         exported(tombstone)
     assert export.value.code == "practice_deleted"
+
+
+def test_a_deleted_practices_address_answers_404_in_every_process_at_once(
+    make_practice: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Its host was cached by a request just before; after the deletion no process may route it
+    to the dropped schema (a 500): this one's cache is cleared and every other's is told through
+    the generation token (the tombstone is written without a signal)."""
+    from django.core.cache import cache
+    from django_tenants.utils import schema_context
+
+    from tenants.routing import GENERATION_KEY
+
+    _, practice = make_practice("cached")
+    visitor = Client(HTTP_HOST=host(practice))
+    assert visitor.get("/").status_code == 302  # to the login: the host is in the cache now
+    with schema_context("public"):
+        before = cache.get(GENERATION_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        practice_delete(practice=practice, actor=COMMAND, reason="Left us for good")
+    with schema_context("public"):
+        assert cache.get(GENERATION_KEY) not in (None, before)
+    assert visitor.get("/").status_code == 404
+    assert visitor.get("/api/patients/").status_code == 404
