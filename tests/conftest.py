@@ -113,6 +113,11 @@ def _restore_migration_data() -> None:
     from rewards.programs import program_default_ensure
 
     program_default_ensure()  # what billing 0002 + rewards 0004 leave: the house default program
+    from referrals.models import ReferralMessageTemplate
+
+    if not ReferralMessageTemplate.objects.exists():  # referrals 0003 + 0006: the ready messages
+        importlib.import_module("referrals.migrations.0003_default_message_templates").create_defaults(apps, None)
+        importlib.import_module("referrals.migrations.0006_message_templates_ru_glossary").forwards(apps, None)
 
 
 @pytest.fixture(scope="session", autouse=True)
