@@ -27,7 +27,7 @@ class AnalyticsQuerySerializer(serializers.Serializer):
 
 class StaffReferralAnalyticsApi(StaffApi):
     """Channel share per month, the funnel per signup cohort, economics, top referrers, and the
-    breakdown by program and by rule.
+    breakdown by program, by partner and by rule.
     A reversed, unparseable or over-5-year range is a 400 naming the problem."""
 
     class OutputSerializer(serializers.Serializer):
@@ -45,6 +45,12 @@ class StaffReferralAnalyticsApi(StaffApi):
             child=serializers.DictField(),
             help_text="Per program (the one that applied to the referrer at signup; 'none': no program): "
             "signups, paid, rewards, reward_cost_cents (ledger, net of clawbacks), points, revenue_cents, roi.",
+        )
+        by_partner = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Per partner whose code attributed the referral ('none': no partner; program_name: the "
+            "partner's program): signups, paid, rewards, reward_cost_cents (ledger net of clawbacks, plus revenue "
+            "share in cash), points, revenue_cents of the practices it brought, roi.",
         )
         by_rule = serializers.ListField(
             child=serializers.DictField(),

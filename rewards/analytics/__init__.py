@@ -1,5 +1,5 @@
 """Staff analytics of the referral channel: channel share, cohort funnel, economics, top
-referrers, the breakdown by program and rule, the fraud review queue and CSV exports.
+referrers, the breakdown by program, partner and rule, the fraud review queue and CSV exports.
 
 Every figure is one grouped SQL aggregate over a date range (never a Python loop over rows).
 "Paid" means the practice has a payment that was not refunded or disputed: the referral's
@@ -15,8 +15,8 @@ range cuts, is counted live on every view (issue 14).
 
 One module a subject, everything importable from here: `ranges` (the date range, its form and
 period helpers), `period_cache` (past periods counted once), `channel` (the channel's figures),
-`programs` (the breakdown by program and rule), `review` (the fraud review queue), `report`
-(every figure of a range, for the page and the API)."""
+`programs` (the breakdown by program, partner and rule), `rows` (its rows, by partner too),
+`review` (the fraud review queue), `report` (every figure of a range, for the page and the API)."""
 
 from rewards.analytics.channel import (
     TOP_REFERRERS_LIMIT,
@@ -28,7 +28,7 @@ from rewards.analytics.channel import (
     visits_by_period,
 )
 from rewards.analytics.period_cache import PERIOD_CACHE_SECONDS, channel_share_forget, cohort_forget
-from rewards.analytics.programs import BREAKDOWNS, Breakdowns, ChannelRow, breakdowns_build, program_signups, roi
+from rewards.analytics.programs import BREAKDOWNS, Breakdowns, breakdowns_build, program_signups
 from rewards.analytics.ranges import (
     DEFAULT_MONTHS,
     EARLIEST,
@@ -43,6 +43,7 @@ from rewards.analytics.ranges import (
 )
 from rewards.analytics.report import FIGURE_KEYS, Analytics, analytics_build, periods_with_data
 from rewards.analytics.review import REVIEW_QUEUE_LIMIT, review_queue
+from rewards.analytics.rows import NO_PARTNER, ChannelRow, roi
 
 __all__ = [
     "BREAKDOWNS",
@@ -50,6 +51,7 @@ __all__ = [
     "EARLIEST",
     "FIGURE_KEYS",
     "MAX_RANGE_DAYS",
+    "NO_PARTNER",
     "PERIOD_CACHE_SECONDS",
     "REVIEW_QUEUE_LIMIT",
     "TOP_REFERRERS_LIMIT",

@@ -21,11 +21,13 @@ range count on `referral_cohort_idx`); the revenue goes from the referred practi
 standing payments once (`payment_standing_practice_idx`), grouped by program and by rule in the
 same statement, and its total is the economics' referred revenue (no second pass).
 
-**Breakdowns** are keyed (`BREAKDOWNS`: "program", "rule"); the page and the API show them in
-that order. A per-partner breakdown is one more key: the partner a referral is attributed to
-(`pb.partner_id` in `_PROGRAM_JOINS`: its partner code's batch) as the group, one more branch of
-the revenue statement (`_REVENUE_SQL`) and of the signups statement grouped by it, its rows in
-`breakdowns_build`, and its label here. Nothing else changes."""
+**Breakdowns** are keyed (`BREAKDOWNS`: "program", "partner", "rule"); the page and the API
+show them in that order. **By partner** (rows laid out in `rows.partner_rows`, the rule written
+there): the partner a referral is attributed to (`pb.partner_id`: its partner code's batch) is
+one more group of the signups statement of override and partner-coded referrals (the rest, the
+range's totals less those, is "No partner"), one more branch of the revenue statement
+(`_REVENUE_SQL`, the same materialized revenue: no second pass over payments), and one more
+group-by column of the ledger, affiliate, points and reward counts. Nothing else is queried."""
 
 from __future__ import annotations
 
@@ -34,19 +36,23 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils.translation import gettext_lazy
 
 from billing.models import LedgerEntry, LedgerKind
 from referrals.models import Referral
 from rewards.analytics.ranges import DateRange
+from rewards.analytics.rows import ChannelRow, PartnerFacts, partner_rows, roi
 from rewards.models import REWARD_KINDS, AffiliateEntry, PointsEntry, ReferralProgram, Reward, RewardRule, RewardStatus
 
 BREAKDOWNS = {
     "program": gettext_lazy("By program"),
+    "partner": gettext_lazy("By partner"),
     "rule": gettext_lazy("By rule"),
 }
 NO_PROGRAM = "none"
+# The partner a reward's referral is attributed to: its partner code's batch's (None: none).
+_PARTNER = "referral__partner_code__batch__partner_id"
 # Rewards that were never owed (a cap, a budget, a refund before the hold ended, staff): not
 # counted as rewards of a rule (they cost nothing).
 NOT_OWED = (RewardStatus.CANCELLED, RewardStatus.REJECTED)
@@ -69,18 +75,18 @@ _PROGRAM_JOINS = """
         AND dp.starts_at <= {row}.created_at AND (dp.ends_at IS NULL OR {row}.created_at < dp.ends_at)"""
 
 _OVERRIDE_SIGNUPS_SQL = f"""
-SELECT COALESCE(pp.id, op.id, dp.id), dp.id, count(*), count(r.converted_at)
+SELECT COALESCE(pp.id, op.id, dp.id), dp.id, pb.partner_id, count(*), count(r.converted_at)
 FROM referrals_referral r {_PROGRAM_JOINS.format(row="r")}
 WHERE (r.referrer_id IN (SELECT referrer_id FROM rewards_programoverride) OR r.partner_code_id IS NOT NULL)
   AND r.created_at >= %(start)s AND r.created_at < %(end)s
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 """  # noqa: S608 - only this module's constant SQL is formatted in; values are parameters
 
 # From each referred practice's first referral (its referrer and signup time: the program) to
 # its standing payments in the range: a LATERAL sum, so one index-only probe of
 # payment_standing_practice_idx per referred practice, as the economics always did (a plain
-# join lets the planner hash every payment of the range). Then grouped by program, and by the
-# rules that rewarded the practice.
+# join lets the planner hash every payment of the range). Then grouped by program, by the
+# partner whose code attributed the practice (NULL: none), and by the rules that rewarded it.
 _REVENUE_SQL = f"""
 WITH revenue AS MATERIALIZED (
     SELECT f.id AS referral_id, f.practice_id, f.referrer_id, f.partner_code_id, f.created_at, paid.cents
@@ -100,6 +106,12 @@ SELECT 'program', COALESCE(pp.id, op.id, dp.id), sum(revenue.cents), count(*)
 FROM revenue {_PROGRAM_JOINS.format(row="revenue")}
 GROUP BY 2
 UNION ALL
+SELECT 'partner', pb.partner_id, sum(revenue.cents), count(*)
+FROM revenue
+    LEFT JOIN referrals_partnercode pc ON pc.id = revenue.partner_code_id
+    LEFT JOIN referrals_partnercodebatch pb ON pb.id = pc.batch_id
+GROUP BY 2
+UNION ALL
 SELECT 'rule', rewarded.rule_id, sum(rewarded.cents), count(*)
 FROM (
     SELECT DISTINCT w.rule_id, revenue.practice_id, revenue.cents
@@ -110,28 +122,6 @@ GROUP BY 2
 """  # noqa: S608 - only this module's constant SQL is formatted in; values are parameters
 
 
-@dataclass(frozen=True)
-class ChannelRow:
-    """One program's or one rule's figures over the range. `signups` and `paid` are a
-    program's (a rule does not own signups: None)."""
-
-    key: str
-    label: str
-    program_id: int | None
-    rule_id: int | None
-    program_name: str
-    signups: int | None
-    paid: int | None
-    rewards: int
-    rewarded_referrals: int
-    reward_cost_cents: int
-    points: int
-    revenue_cents: int
-    paying_practices: int
-    roi: float | None
-    currency: str
-
-
 @dataclass
 class _Facts:
     signups: dict[int | None, tuple[int, int]] = field(default_factory=dict)
@@ -139,12 +129,14 @@ class _Facts:
     points: dict[tuple[int, int], int] = field(default_factory=lambda: defaultdict(int))
     rewards: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     rewarded_by_program: dict[int, int] = field(default_factory=dict)
-    revenue: dict[str, dict[int | None, tuple[int, int]]] = field(default_factory=lambda: {"program": {}, "rule": {}})
-
-
-def roi(revenue_cents: int, cost_cents: int) -> float | None:
-    """(revenue - net reward cost) / net reward cost, as the economics say it; none without a cost."""
-    return round((revenue_cents - cost_cents) / cost_cents, 2) if cost_cents > 0 else None
+    revenue: dict[str, dict[int | None, tuple[int, int]]] = field(
+        default_factory=lambda: {"program": {}, "partner": {}, "rule": {}}
+    )
+    # Per partner (None: no partner): the same rows as above, grouped by the referral's partner too.
+    partner_signups: dict[int | None, tuple[int, int]] = field(default_factory=dict)
+    partner_cost: dict[int | None, int] = field(default_factory=lambda: defaultdict(int))
+    partner_points: dict[int | None, int] = field(default_factory=lambda: defaultdict(int))
+    partner_rewards: dict[int | None, tuple[int, int]] = field(default_factory=dict)
 
 
 def _clip(program: ReferralProgram, period_range: DateRange) -> tuple[datetime.datetime, datetime.datetime] | None:
@@ -158,13 +150,25 @@ def program_signups(
 ) -> dict[int | None, tuple[int, int]]:
     """(signups, paid) per program for the referrals created in the range; None: under no
     program. `totals`: the range's (signups, paid), when the caller counted them already."""
+    return _signups(period_range=period_range, programs=programs, totals=totals)[0]
+
+
+def _signups(
+    *, period_range: DateRange, programs: list[ReferralProgram], totals: tuple[int, int] | None
+) -> tuple[dict[int | None, tuple[int, int]], dict[int | None, tuple[int, int]]]:
+    """(signups, paid) per program and per partner (None: none); the partner-coded referrals
+    are among the override statement's rows, so the partners cost no statement of their own."""
     params = {"start": period_range.start_at, "end": period_range.end_before}
     with connection.cursor() as cursor:
         cursor.execute(_OVERRIDE_SIGNUPS_SQL, params)
         override_rows = cursor.fetchall()
     attributed: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
     override_in_default: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
-    for program_id, default_id, signups, paid in override_rows:
+    by_partner: dict[int | None, tuple[int, int]] = {}
+    for program_id, default_id, partner_id, signups, paid in override_rows:
+        if partner_id is not None:
+            before_partner = by_partner.get(partner_id, (0, 0))
+            by_partner[partner_id] = (before_partner[0] + signups, before_partner[1] + paid)
         attributed[program_id][0] += signups
         attributed[program_id][1] += paid
         override_in_default[default_id][0] += signups
@@ -199,15 +203,21 @@ def program_signups(
     counted = (sum(value[0] for value in result.values()), sum(value[1] for value in result.values()))
     if totals[0] - counted[0]:
         result[None] = (totals[0] - counted[0], totals[1] - counted[1])
-    return result
+    partnered = (sum(value[0] for value in by_partner.values()), sum(value[1] for value in by_partner.values()))
+    if totals[0] - partnered[0]:
+        by_partner[None] = (totals[0] - partnered[0], totals[1] - partnered[1])
+    return result, by_partner
 
 
 def _facts(*, period_range: DateRange, programs: list[ReferralProgram], totals: tuple[int, int] | None) -> _Facts:
-    facts = _Facts(signups=program_signups(period_range=period_range, programs=programs, totals=totals))
+    by_program, by_partner = _signups(period_range=period_range, programs=programs, totals=totals)
+    facts = _Facts(signups=by_program, partner_signups=by_partner)
     in_range = {"created_at__gte": period_range.start_at, "created_at__lt": period_range.end_before}
+    # Every row is grouped by the rewarded referral's partner too (a left join on two small
+    # tables): the breakdown by partner adds up the same rows, no statement of its own.
     for row in (
         LedgerEntry.objects.filter(reward__isnull=False, **in_range)
-        .values("reward__program_id", "reward__rule_id")
+        .values("reward__program_id", "reward__rule_id", partner=F(f"reward__{_PARTNER}"))
         .annotate(
             net=Sum(
                 "amount_cents",
@@ -217,6 +227,7 @@ def _facts(*, period_range: DateRange, programs: list[ReferralProgram], totals: 
         .order_by()
     ):
         facts.cost[(row["reward__program_id"], row["reward__rule_id"])] += row["net"] or 0
+        facts.partner_cost[row["partner"]] += row["net"] or 0
     # A revenue share paid in cash costs what the affiliate earned net of reversals (its own
     # ledger, by date); the payouts settle that debt and cost nothing more.
     for row in (
@@ -226,31 +237,45 @@ def _facts(*, period_range: DateRange, programs: list[ReferralProgram], totals: 
             occurred_at__gte=period_range.start_at,
             occurred_at__lt=period_range.end_before,
         )
-        .values("reward__program_id", "reward__rule_id")
+        .values("reward__program_id", "reward__rule_id", partner=F(f"reward__{_PARTNER}"))
         .annotate(net=Sum("amount_cents"))
         .order_by()
     ):
         facts.cost[(row["reward__program_id"], row["reward__rule_id"])] += row["net"] or 0
+        facts.partner_cost[row["partner"]] += row["net"] or 0
     for points_row in (
         PointsEntry.objects.filter(reward__isnull=False, **in_range)
-        .values("reward__program_id", "reward__rule_id")
+        .values("reward__program_id", "reward__rule_id", partner=F(f"reward__{_PARTNER}"))
         .annotate(points=Sum("points"))
         .order_by()
     ):
         facts.points[(points_row["reward__program_id"], points_row["reward__rule_id"])] += points_row["points"] or 0
+        facts.partner_points[points_row["partner"]] += points_row["points"] or 0
     owed = Reward.objects.filter(**in_range).exclude(status__in=NOT_OWED)
     for reward_row in (
-        owed.values("program_id", "rule_id")
+        owed.values("program_id", "rule_id", partner=F(_PARTNER))
         .annotate(rewards=Count("pk"), referrals=Count("referral_id", distinct=True))
         .order_by()
     ):
+        # A referral has one partner (or none): the partners' groups add up to the rule's.
         key = (reward_row["program_id"], reward_row["rule_id"])
-        facts.rewards[key] = (reward_row["rewards"], reward_row["referrals"])
+        before = facts.rewards.get(key, (0, 0))
+        facts.rewards[key] = (before[0] + reward_row["rewards"], before[1] + reward_row["referrals"])
+        before = facts.partner_rewards.get(reward_row["partner"], (0, 0))
+        facts.partner_rewards[reward_row["partner"]] = (before[0] + reward_row["rewards"], before[1])
     facts.rewarded_by_program = dict(
         owed.values("program_id")
         .annotate(referrals=Count("referral_id", distinct=True))
         .values_list("program_id", "referrals")
     )
+    # A referral rewarded under two programs is one of its partner's rewarded referrals.
+    for partner_id, referrals in (
+        owed.values(partner=F(_PARTNER))
+        .annotate(referrals=Count("referral_id", distinct=True))
+        .values_list("partner", "referrals")
+        .order_by()
+    ):
+        facts.partner_rewards[partner_id] = (facts.partner_rewards.get(partner_id, (0, 0))[0], referrals)
     with connection.cursor() as cursor:
         cursor.execute(_REVENUE_SQL, {"start": period_range.start_at, "end": period_range.end_before})
         for dimension, key, cents, practices in cursor.fetchall():
@@ -351,7 +376,19 @@ def breakdowns_build(*, period_range: DateRange, totals: tuple[int, int] | None 
     facts = _facts(period_range=period_range, programs=list(programs.values()), totals=totals)
     program_revenue = facts.revenue["program"].values()
     return Breakdowns(
-        rows={"program": _program_rows(facts, programs), "rule": _rule_rows(facts, rules)},
+        rows={
+            "program": _program_rows(facts, programs),
+            "partner": partner_rows(
+                PartnerFacts(
+                    signups=facts.partner_signups,
+                    cost=facts.partner_cost,
+                    points=facts.partner_points,
+                    rewards=facts.partner_rewards,
+                    revenue=facts.revenue["partner"],
+                )
+            ),
+            "rule": _rule_rows(facts, rules),
+        },
         revenue_cents=sum(cents for cents, _practices in program_revenue),
         paying_practices=sum(practices for _cents, practices in program_revenue),
     )

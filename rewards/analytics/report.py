@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rewards.analytics.channel import channel_share_by_month, cohort_funnel, economics, top_referrers
-from rewards.analytics.programs import ChannelRow, breakdowns_build
+from rewards.analytics.programs import breakdowns_build
 from rewards.analytics.ranges import DateRange
+from rewards.analytics.rows import ChannelRow
 
 FIGURE_KEYS = {
     "channel_share": ("paying_practices", "referred_practices"),
@@ -42,6 +43,7 @@ class Analytics:
             "economics": self.economics,
             "top_referrers": self.top_referrers,
             "by_program": [asdict(row) for row in self.breakdowns.get("program", [])],
+            "by_partner": [asdict(row) for row in self.breakdowns.get("partner", [])],
             "by_rule": [asdict(row) for row in self.breakdowns.get("rule", [])],
         }
 
