@@ -149,6 +149,24 @@ def customer_balance(*, customer_id: str) -> int:
     return int(customer.get("balance") or 0)
 
 
+def coupon_retrieve(*, coupon_id: str) -> dict[str, Any] | None:
+    """The coupon as Stripe keeps it (`valid` is False once it expired or was used up), or None
+    when Stripe knows no such coupon. A read a person waits on: one attempt, no retries; Stripe
+    unreachable (or its 5xx) raises StripeTransientError."""
+
+    def retrieve() -> dict[str, Any] | None:
+        try:
+            coupon = client().v1.coupons.retrieve(coupon_id, options={"max_network_retries": 0})
+        except stripe.InvalidRequestError as error:
+            if error.code == "resource_missing" or error.http_status == 404:
+                return None
+            raise
+        return dict(coupon.to_dict())
+
+    found: dict[str, Any] | None = _call(retrieve)
+    return found
+
+
 def customer_delete(*, customer_id: str, idempotency_key: str) -> bool:
     """Delete the customer (Stripe cancels its subscriptions with it). Safe to repeat: a customer
     already gone counts as done. True when this call deleted it."""

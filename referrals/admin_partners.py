@@ -50,6 +50,14 @@ class PartnerCodeBatchForm(forms.ModelForm):  # type: ignore[type-arg]
             "partner", "label", "kind", "size", "max_redemptions", "expires_at", "trial_days", "stripe_coupon_id",
         )  # fmt: skip
 
+    def clean_stripe_coupon_id(self) -> str:
+        """The coupon must exist in Stripe (asked through the SDK): a typo is refused here, not
+        at a dentist's checkout."""
+        coupon_id = (self.cleaned_data.get("stripe_coupon_id") or "").strip()
+        if coupon_id and (problem := partners.coupon_problem(coupon_id)):
+            raise forms.ValidationError(problem)
+        return coupon_id
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("kind") == PartnerCodeKind.SINGLE_USE and data.get("max_redemptions") not in (None, 1):

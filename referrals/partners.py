@@ -20,9 +20,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import stripe_gateway
 from billing.models import Payment
 from billing.services import account_checkout_benefit_set, has_live_subscription
 from billing.services.accounts import account_for
+from billing.stripe_gateway import StripePermanentError, StripeTransientError
 from dentaltap.errors import ApplicationError
 from referrals.models import (
     PartnerCode,
@@ -91,6 +93,30 @@ def shared_code_problem(code: str) -> str:
         return _("A code is 6 to 32 letters and digits.")
     if PartnerCode.objects.filter(code=code).exists():
         return _("This code is taken: choose another.")
+    return ""
+
+
+def coupon_problem(coupon_id: str) -> str:
+    """Why a batch cannot give this Stripe coupon, or "" when Stripe has it and it can still be
+    redeemed. Asked of Stripe (through the SDK) when staff save the batch, so a dentist never
+    meets a checkout failure for a staff typo; Stripe out of reach is a problem too, so a batch
+    is never saved with an unchecked coupon."""
+    try:
+        coupon = stripe_gateway.coupon_retrieve(coupon_id=coupon_id)
+    except StripeTransientError:
+        logger.warning("partner batch: Stripe unreachable checking coupon %s", coupon_id)
+        return _("Stripe could not be reached to check this coupon: nothing was saved, try again in a moment.")
+    except StripePermanentError as error:
+        return _("Stripe could not check this coupon (%(reason)s).") % {"reason": error.message}
+    if coupon is None:
+        return _(
+            "Stripe has no coupon “%(coupon)s”: create it in Stripe first, or check the spelling (coupon ids are "
+            "case-sensitive)."
+        ) % {"coupon": coupon_id}
+    if not coupon.get("valid", True):
+        return _("The coupon “%(coupon)s” can no longer be redeemed in Stripe (it expired or was used up).") % {
+            "coupon": coupon_id
+        }
     return ""
 
 

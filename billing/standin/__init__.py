@@ -6,8 +6,9 @@ idempotency keys. `localstripe` (PyPI) was considered: it has no Checkout Sessio
 balance transactions and ignores Idempotency-Key, which are exactly what the reward flow needs.
 
 Covered: customers (create, retrieve; delete in customers.py), customer balance transactions
-(create, list), Checkout Sessions (create) with a click-through checkout page, Billing Portal
-sessions (create). Writes
+(create, list), coupons (create, retrieve: a partner batch's coupon is checked when staff save
+it), Checkout Sessions (create, with `discounts`) with a click-through checkout page, Billing
+Portal sessions (create). Writes
 honour `Idempotency-Key` as Stripe does: the same key returns the first response again.
 
 For development, the checkout page's "Pay" button plays Stripe's part after a payment: it sends

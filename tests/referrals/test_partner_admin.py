@@ -14,11 +14,13 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
+from billing import stripe_gateway
 from referrals.manual_attribution import attribution_assign
 from referrals.models import AttributionChange, PartnerCode, PartnerCodeBatch, Referral, ReferralSource
 from tenants.models import Practice, User
 from tests.factories import UserFactory
 from tests.partner_support import a_batch, a_partner
+from tests.stripe_helpers import Standin
 
 pytestmark = [pytest.mark.django_db, pytest.mark.practice_rows_only]
 ADMIN = "/admin/referrals/"
@@ -88,7 +90,8 @@ def test_a_bad_batch_is_refused_by_the_form_naming_the_field_and_by_the_database
         PartnerCodeBatch.objects.create(partner=partner, **values)
 
 
-def test_staff_create_a_single_use_batch_and_export_it_as_csv(staff_client: Client) -> None:
+def test_staff_create_a_single_use_batch_and_export_it_as_csv(staff_client: Client, stripe_standin: Standin) -> None:
+    stripe_gateway.client().v1.coupons.create(params={"id": "SUP20", "percent_off": 20, "duration": "once"})
     partner = a_partner()
     response = staff_client.post(
         f"{ADMIN}partnercodebatch/add/", _batch_form(partner.pk, kind="single_use", size=25, stripe_coupon_id="SUP20")
