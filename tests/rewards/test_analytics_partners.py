@@ -55,9 +55,10 @@ def partnered(referral_world: dict[str, Any]) -> dict[str, Any]:
     Referral.objects.filter(pk=r4.pk).update(source="partner", partner_code=crown_code)
     b1_reward = Reward.objects.get(referral=b1)
     shared = Reward.objects.create(
-        referral=b1, referrer=b1.referrer, recipient_user=b1.referrer, beneficiary_practice=b1_reward.beneficiary_practice, payout="cash",
-        qualifying_payment=b1_reward.qualifying_payment, program=supplies, rule=share, amount_cents=490,
-        currency="usd", status="credited", hold_until=b1_reward.hold_until,
+        referral=b1, referrer=b1.referrer, recipient_user=b1.referrer, payout="cash",
+        beneficiary_practice=b1_reward.beneficiary_practice, qualifying_payment=b1_reward.qualifying_payment,
+        program=supplies, rule=share, amount_cents=490, currency="usd", status="credited",
+        hold_until=b1_reward.hold_until,
     )  # fmt: skip
     AffiliateEntry.objects.create(
         affiliate=b1.referrer, kind=AffiliateEntryKind.EARNED, amount_cents=490, reward=shared,
