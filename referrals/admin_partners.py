@@ -55,6 +55,9 @@ class PartnerCodeBatchForm(forms.ModelForm):  # type: ignore[type-arg]
         at a dentist's checkout."""
         coupon_id = (self.cleaned_data.get("stripe_coupon_id") or "").strip()
         if coupon_id and (problem := partners.coupon_problem(coupon_id)):
+            # The batch does name a benefit (the model's "no benefit" rule stays quiet): the one
+            # problem is this coupon, said beside it. The form is invalid, so nothing is saved.
+            self.instance.stripe_coupon_id = coupon_id
             raise forms.ValidationError(problem)
         return coupon_id
 

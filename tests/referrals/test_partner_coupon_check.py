@@ -56,9 +56,11 @@ def test_an_unknown_coupon_is_refused_beside_the_field_and_nothing_is_saved(
     staff_client: Client, stripe_standin: Standin
 ) -> None:
     stripe_gateway.client().v1.coupons.create(params={"id": "SUPPLIER20", "percent_off": 20, "duration": "once"})
-    response = staff_client.post(ADD, _form(a_partner().pk, "SUPLIER20"))
+    response = staff_client.post(ADD, _form(a_partner().pk, "SUPLIER20", trial_days=0))
     (error,) = _coupon_errors(response)
     assert "Stripe has no coupon “SUPLIER20”" in error and "create it in Stripe first" in error
+    # The one problem is the coupon: not also "give the codes a benefit" beside the trial days.
+    assert list(response.context["adminform"].form.errors) == ["stripe_coupon_id"]
     assert not PartnerCodeBatch.objects.exists() and not PartnerCode.objects.exists()
     assert [call["path"] for call in stripe_standin.requests("/v1/coupons/")] == ["/v1/coupons/SUPLIER20"]
 
