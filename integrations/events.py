@@ -12,6 +12,7 @@ patients, emails, people's names, tokens, IP addresses, fraud signals or staff n
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -26,8 +27,10 @@ from rewards.points import points_balance
 from tenants.selectors import home_practice
 
 
-def event_emit(*, event_type: str, key: str, data: dict[str, Any]) -> WebhookEvent | None:
-    """Write the event and its deliveries (None: nobody subscribed, or it was written before)."""
+def event_emit(*, event_type: str, key: str, data: Callable[[], dict[str, Any]]) -> WebhookEvent | None:
+    """Write the event and its deliveries (None: nobody subscribed, or it was written before).
+    `data` builds the payload, only once an endpoint wants the event: with none subscribed (the
+    usual case) an event costs this one query, not the reads its payload needs."""
     endpoint_ids = list(
         WebhookEndpoint.objects.filter(is_enabled=True, event_types__contains=[event_type]).values_list("pk", flat=True)
     )
@@ -35,7 +38,7 @@ def event_emit(*, event_type: str, key: str, data: dict[str, Any]) -> WebhookEve
         return None
     now = timezone.now()
     event_id = event_id_new()
-    envelope = {"id": event_id, "type": event_type, "created": int(now.timestamp()), "data": data}
+    envelope = {"id": event_id, "type": event_type, "created": int(now.timestamp()), "data": data()}
     body = json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
     event, created = WebhookEvent.objects.get_or_create(
         type=event_type, key=key, defaults={"event_id": event_id, "body": body, "created_at": now}
@@ -85,24 +88,30 @@ def _referral(referral: Referral) -> dict[str, Any]:
 
 
 def referral_created(*, referral_id: int) -> WebhookEvent | None:
-    referral = Referral.objects.select_related("referrer", "referred_practice").get(pk=referral_id)
-    return event_emit(event_type=EventType.REFERRAL_CREATED, key=f"referral:{referral.pk}", data=_referral(referral))
+    def data() -> dict[str, Any]:
+        return _referral(Referral.objects.select_related("referrer", "referred_practice").get(pk=referral_id))
+
+    return event_emit(event_type=EventType.REFERRAL_CREATED, key=f"referral:{referral_id}", data=data)
 
 
 def referral_converted(*, referral_id: int) -> WebhookEvent | None:
     """Once per referral: its first conversion (a later move to another payment is not re-sent)."""
-    referral = Referral.objects.select_related("referrer", "referred_practice").get(pk=referral_id)
-    first = (
-        Payment.objects.filter(practice=referral.referred_practice, is_reversed=False)
-        .order_by("paid_at", "pk")
-        .values("pk", "amount_cents", "currency")
-        .first()
-    )
-    data = _referral(referral)
-    data["first_payment"] = (
-        {"id": first["pk"], "amount_cents": first["amount_cents"], "currency": first["currency"]} if first else None
-    )
-    return event_emit(event_type=EventType.REFERRAL_CONVERTED, key=f"referral:{referral.pk}", data=data)
+
+    def data() -> dict[str, Any]:
+        referral = Referral.objects.select_related("referrer", "referred_practice").get(pk=referral_id)
+        first = (
+            Payment.objects.filter(practice=referral.referred_practice, is_reversed=False)
+            .order_by("paid_at", "pk")
+            .values("pk", "amount_cents", "currency")
+            .first()
+        )
+        payload = _referral(referral)
+        payload["first_payment"] = (
+            {"id": first["pk"], "amount_cents": first["amount_cents"], "currency": first["currency"]} if first else None
+        )
+        return payload
+
+    return event_emit(event_type=EventType.REFERRAL_CONVERTED, key=f"referral:{referral_id}", data=data)
 
 
 def _reward(reward: Reward) -> dict[str, Any]:
@@ -124,29 +133,35 @@ def _reward(reward: Reward) -> dict[str, Any]:
 
 
 def reward_earned(*, reward_id: int) -> WebhookEvent | None:
-    reward = Reward.objects.get(pk=reward_id)
-    return event_emit(event_type=EventType.REWARD_EARNED, key=f"reward:{reward.pk}", data={"reward": _reward(reward)})
+    def data() -> dict[str, Any]:
+        return {"reward": _reward(Reward.objects.get(pk=reward_id))}
+
+    return event_emit(event_type=EventType.REWARD_EARNED, key=f"reward:{reward_id}", data=data)
 
 
 def reward_reversed(*, reward_id: int, amount_cents: int) -> WebhookEvent | None:
-    reward = Reward.objects.get(pk=reward_id)
-    data = {
-        "reward": _reward(reward),
-        "reversal": {"amount_cents": amount_cents, "points": reward.points, "reversed_at": timezone.now()},
-    }
-    return event_emit(event_type=EventType.REWARD_REVERSED, key=f"reward:{reward.pk}", data=data)
+    def data() -> dict[str, Any]:
+        reward = Reward.objects.get(pk=reward_id)
+        return {
+            "reward": _reward(reward),
+            "reversal": {"amount_cents": amount_cents, "points": reward.points, "reversed_at": timezone.now()},
+        }
+
+    return event_emit(event_type=EventType.REWARD_REVERSED, key=f"reward:{reward_id}", data=data)
 
 
 def points_redeemed(*, redemption_id: int) -> WebhookEvent | None:
-    redemption = Redemption.objects.select_related("item", "user").get(pk=redemption_id)
-    data = {
-        "redemption": {
-            "id": redemption.pk,
-            "user_id": redemption.user_id,
-            "points": redemption.points,
-            "created_at": redemption.created_at,
-            "item": {"id": redemption.item_id, "name": redemption.item.name},
-        },
-        "points_balance": points_balance(user=redemption.user),
-    }
-    return event_emit(event_type=EventType.POINTS_REDEEMED, key=f"redemption:{redemption.pk}", data=data)
+    def data() -> dict[str, Any]:
+        redemption = Redemption.objects.select_related("item", "user").get(pk=redemption_id)
+        return {
+            "redemption": {
+                "id": redemption.pk,
+                "user_id": redemption.user_id,
+                "points": redemption.points,
+                "created_at": redemption.created_at,
+                "item": {"id": redemption.item_id, "name": redemption.item.name},
+            },
+            "points_balance": points_balance(user=redemption.user),
+        }
+
+    return event_emit(event_type=EventType.POINTS_REDEEMED, key=f"redemption:{redemption_id}", data=data)

@@ -234,6 +234,19 @@ def test_nothing_is_written_when_no_endpoint_listens(make_practice: Callable[...
     assert not WebhookEvent.objects.exists() and not WebhookDelivery.objects.exists()
 
 
+def test_an_event_nobody_listens_to_costs_one_query_and_reads_nothing_for_its_payload(
+    make_practice: Callable[..., Any],
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    reward = points_reward_credited(make_practice)
+    WebhookEvent.objects.all().delete()
+    with CaptureQueriesContext(connection) as queries:
+        assert events.reward_earned(reward_id=reward.pk) is None
+    assert len(queries.captured_queries) == 1 and "integrations_webhookendpoint" in queries.captured_queries[0]["sql"]
+
+
 def test_a_slow_receiver_costs_one_attempt_its_timeout_and_is_retried(
     make_practice: Callable[..., Any], webhook_receiver: Receiver, settings: Any
 ) -> None:
