@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 
 from django.core.cache import cache
-from django_tenants.utils import tenant_context
 from redis.exceptions import RedisError
 
 from onboarding.hooks import ActivationFacts
 from practice.models import Appointment, AppointmentStatus, Patient
-from provisioning.services import DELETED_SCHEMA_PREFIX
-from tenants.models import Practice
+from tenants.tasks import run_in_practice
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +40,12 @@ def patient_count() -> int:
 
 def activation_facts(practice_id: int) -> ActivationFacts | None:
     """What the activation rule counts, read in the named practice's schema (onboarding asks
-    through the provider practice registers at start-up). None for a practice that is gone."""
-    practice = (
-        Practice.objects.filter(pk=practice_id)
-        .exclude(schema_name="public")
-        .exclude(schema_name__startswith=DELETED_SCHEMA_PREFIX)
-        .first()
-    )
-    if practice is None:
-        return None
-    with tenant_context(practice):
-        return ActivationFacts(
+    through the provider practice registers at start-up). None for a practice that is gone
+    (tenants.tasks.run_in_practice: the one lookup of a live practice by id)."""
+    return run_in_practice(
+        practice_id,
+        lambda _practice: ActivationFacts(
             patients=Patient.objects.count(),
             completed_appointments=Appointment.objects.filter(status=AppointmentStatus.COMPLETED).count(),
-        )
+        ),
+    )
