@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -16,6 +18,14 @@ from tenants.urls_helpers import practice_url
 
 @permission_required(Permission.VIEW_BILLING)
 def billing_page(request: HttpRequest) -> HttpResponse:
+    return billing_page_render(request)
+
+
+def billing_page_render(
+    request: HttpRequest, *, extra: Mapping[str, object] | None = None, status: int = 200
+) -> HttpResponse:
+    """The Billing page; `extra` carries a form's errors when a POST elsewhere re-renders it
+    (the partner code form, referrals.partner_views), answered with `status`."""
     practice = current_practice(request)
     account = services.account_for(practice)
     summary = selectors.billing_summary(account=account, limit=50)
@@ -29,8 +39,9 @@ def billing_page(request: HttpRequest) -> HttpResponse:
         "subscription_status_label": selectors.subscription_status_label(account.subscription_status),
         "has_subscription": services.has_live_subscription(account),
         "can_manage": membership_has_permission(getattr(request, "membership", None), Permission.MANAGE_BILLING),
+        **(extra or {}),
     }
-    return render(request, "billing/billing.html", context)
+    return render(request, "billing/billing.html", context, status=status)
 
 
 @require_POST

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing import views as billing_views
 from dentaltap.errors import ApplicationError
 from dentaltap.ratelimit import rate_limit_check, request_keys
 from referrals import partners
@@ -31,17 +32,19 @@ def _redeemed_text(redemption: PartnerRedemption) -> str:
 def partner_code_redeem(request: HttpRequest) -> HttpResponse:
     """POST /billing/partner-code/ from the Billing page; the answer is shown there."""
     practice = current_practice(request)
+    raw = str(request.POST.get("partner_code", ""))[:40]
     try:
         rate_limit_check(scope="partner_code", keys=request_keys(request, practice=practice.pk))
         redemption = partners.partner_code_redeem_on_billing(
             practice=practice,
             user=request.user,  # type: ignore[arg-type]
-            raw=str(request.POST.get("partner_code", ""))[:40],
+            raw=raw,
         )
     except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _redeemed_text(redemption))
+        # A form error beside the field, the typed code kept, as every other form does.
+        extra = {"partner_code_error": error.message, "partner_code_value": raw}
+        return billing_views.billing_page_render(request, extra=extra, status=error.status_code)
+    messages.success(request, _redeemed_text(redemption))
     return HttpResponseRedirect("/billing/")
 
 

@@ -184,6 +184,23 @@ def test_the_owner_enters_a_code_on_the_billing_page_before_the_first_payment(
     assert again.json()["error"]["fields"] == {"partner_code": ["This practice has already used a partner code."]}
 
 
+def test_a_bad_code_on_the_billing_page_is_a_form_error_beside_the_field_keeping_what_was_typed(
+    owner_practice: Pair, shared: PartnerCode, client_for: Any
+) -> None:
+    owner, practice = owner_practice
+    client = client_for(owner, practice)
+    response = client.post("/billing/partner-code/", {"partner_code": "NOSUCH77"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'data-testid="partner-code-error"' in page and 'aria-invalid="true"' in page
+    assert 'value="NOSUCH77"' in page
+    assert 'data-testid="credit-balance"' in page  # the whole Billing page, not a bare error
+    assert not PartnerRedemption.objects.exists() and PartnerCode.objects.get(pk=shared.pk).redemptions == 0
+
+    russian = client.post("/billing/partner-code/", {"partner_code": "NOSUCH77"}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert russian.status_code == 400 and 'data-testid="partner-code-error"' in russian.content.decode()
+
+
 def test_after_the_first_payment_a_code_is_refused(owner_practice: Pair, shared: PartnerCode, client_for: Any) -> None:
     owner, practice = owner_practice
     Payment.objects.create(
