@@ -1,6 +1,7 @@
 """Staff admin of outbound webhooks: endpoints (the signing secret shown once, then masked, and
-rotated with a grace period), the events in the outbox, and the delivery log with its attempts
-and a "resend" action."""
+rotated with a grace period; "send a test event"; why and when one is disabled, and switching it
+back on), the events in the outbox, and the delivery log with its attempts and a "resend"
+action."""
 
 from __future__ import annotations
 
@@ -11,24 +12,33 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from dentaltap.errors import ApplicationError
 from dentaltap.forms import form_errors_add
-from integrations import delivery, signing
-from integrations.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from integrations import delivery, events, health, signing
+from integrations.models import (
+    SUBSCRIBABLE_CHOICES,
+    DeliveryStatus,
+    DisabledReason,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
-        label=_("events"), choices=EventType.choices, widget=forms.CheckboxSelectMultiple
+        label=_("events"), choices=SUBSCRIBABLE_CHOICES, widget=forms.CheckboxSelectMultiple
     )
 
     class Meta:
@@ -61,9 +71,39 @@ def _secret_page(request: HttpRequest, admin_view: admin.ModelAdmin, endpoint: W
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ("url", "is_enabled", "events", "secret_masked", "previous_secret_expires_at", "created_at")
-    list_filter = ("is_enabled",)
-    readonly_fields = ("secret_masked", "previous_secret_expires_at")
+    change_form_template = "integrations/admin/endpoint_change_form.html"
+    list_display = ("url", "is_enabled", "health_state", "events", "secret_masked", "previous_secret_expires_at")
+    list_filter = ("is_enabled", "disabled_reason")
+    readonly_fields = ("health_state", "secret_masked", "previous_secret_expires_at")
+    actions = ("send_test_event",)
+
+    @admin.display(description=_("health"))
+    def health_state(self, endpoint: WebhookEndpoint) -> str:
+        """Why and since when it is off, or how long it has been failing (empty: all well)."""
+        if not endpoint.pk:
+            return ""
+        parts = []
+        if not endpoint.is_enabled and endpoint.disabled_at is not None:
+            parts.append(
+                _("%(reason)s, on %(when)s.")
+                % {
+                    "reason": DisabledReason(endpoint.disabled_reason).label,
+                    "when": formats.date_format(endpoint.disabled_at, "DATETIME_FORMAT"),
+                }
+            )
+        if endpoint.failing_since is not None:
+            parts.append(
+                ngettext(
+                    "%(count)d request in a row failed, since %(since)s.",
+                    "%(count)d requests in a row failed, since %(since)s.",
+                    endpoint.failure_streak,
+                )
+                % {
+                    "count": endpoint.failure_streak,
+                    "since": formats.date_format(endpoint.failing_since, "DATETIME_FORMAT"),
+                }
+            )
+        return " ".join(str(part) for part in parts)
 
     @admin.display(description=_("events"))
     def events(self, endpoint: WebhookEndpoint) -> str:
@@ -86,7 +126,70 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.rotate_view),
             name="integrations_webhookendpoint_rotate",
         )
-        return [rotate, *super().get_urls()]
+        test = path(
+            "<int:object_id>/test/",
+            self.admin_site.admin_view(self.test_event_view),
+            name="integrations_webhookendpoint_test",
+        )
+        return [rotate, test, *super().get_urls()]
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
+        """A change saves only what the form edits (never a stale copy of the secret or of the
+        failure streak an attempt just moved); switching it off or on goes through the service
+        (the reason and time recorded; on again: its kept deliveries resume)."""
+        if not change:
+            if not obj.is_enabled:
+                obj.disabled_reason, obj.disabled_at = DisabledReason.STAFF, timezone.now()
+            super().save_model(request, obj, form, change)
+            return
+        obj.save(update_fields=["url", "description", "event_types", "updated_at"])
+        if "is_enabled" not in form.changed_data:
+            return
+        if obj.is_enabled and health.endpoint_enable(endpoint_id=obj.pk):
+            pending = obj.deliveries.filter(status=DeliveryStatus.PENDING).count()
+            text = ngettext(
+                "Enabled again: %(count)d pending delivery is sent now.",
+                "Enabled again: %(count)d pending deliveries are sent now.",
+                pending,
+            )
+            self.message_user(request, text % {"count": pending})
+        elif not obj.is_enabled:
+            health.endpoint_disable(endpoint_id=obj.pk)
+        obj.refresh_from_db()
+
+    @admin.action(description=_("Send a test event"), permissions=["change"])
+    def send_test_event(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset.order_by("pk"):
+            self._test_send(request, endpoint)
+
+    def test_event_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """POST only (the button on the endpoint's page): sends one, then shows its delivery."""
+        endpoint = get_object_or_404(WebhookEndpoint, pk=object_id)
+        if not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        change_url = reverse("admin:integrations_webhookendpoint_change", args=[endpoint.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(change_url)
+        row = self._test_send(request, endpoint)
+        return HttpResponseRedirect(reverse("admin:integrations_webhookdelivery_change", args=[row.pk]))
+
+    def _test_send(self, request: HttpRequest, endpoint: WebhookEndpoint) -> WebhookDelivery:
+        row, created = events.endpoint_test_send(endpoint_id=endpoint.pk)
+        if created:
+            self.log_change(request, endpoint, "Test event sent.")
+            self.message_user(
+                request,
+                _("A test event is on its way to %(url)s: reload its delivery to see the answer.")
+                % {"url": endpoint.url},
+            )
+        else:
+            self.message_user(
+                request,
+                _("A test event went to %(url)s less than %(seconds)d seconds ago: not sent again.")
+                % {"url": endpoint.url, "seconds": settings.WEBHOOK_TEST_EVENT_INTERVAL_SECONDS},
+                level=messages.WARNING,
+            )
+        return row
 
     def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None) -> Any:
         """The new endpoint's secret, this once (never in a message cookie)."""

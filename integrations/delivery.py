@@ -5,7 +5,12 @@ An attempt takes a short lease on its delivery in one transaction, sends outside
 (the HTTP request never holds a lock or a connection in a transaction), then records the attempt
 and the outcome in another. A 2xx answer delivers; anything else (an error status, a redirect, a
 timeout, a refused address) schedules the next attempt with exponential back-off and jitter,
-until `WEBHOOK_MAX_ATTEMPTS`, then the delivery is failed. Every attempt is in the log."""
+until `WEBHOOK_MAX_ATTEMPTS`, then the delivery is failed. Every attempt is in the log, and
+moves its endpoint's failure streak (integrations.health: a long one disables the endpoint).
+
+A disabled endpoint's deliveries are not attempted and not failed: they stay pending until it
+is enabled again. Test events (staff checking an endpoint) go to a disabled endpoint too, and
+get one attempt."""
 
 from __future__ import annotations
 
@@ -19,8 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dentaltap.errors import ApplicationError
-from integrations import events, signing, transport
-from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from integrations import events, health, signing, transport
+from integrations.models import DeliveryStatus, EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tenants.models import User
 
 USER_AGENT = "DentalTap-Webhooks/1"
@@ -65,6 +70,9 @@ def delivery_attempt(*, delivery_id: int) -> str:
             return "busy"
         if delivery.status != DeliveryStatus.PENDING:
             return delivery.status
+        is_test = delivery.event.type == EventType.WEBHOOK_TEST
+        if not delivery.endpoint.is_enabled and not is_test:
+            return "endpoint disabled"  # kept pending, not attempted: enabling it again resumes it
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
             return "not due"
         if delivery.leased_until is not None and delivery.leased_until > now:
@@ -72,17 +80,16 @@ def delivery_attempt(*, delivery_id: int) -> str:
         delivery.leased_until = now + datetime.timedelta(seconds=_lease_seconds())
         delivery.save(update_fields=["leased_until", "updated_at"])
 
-    endpoint = delivery.endpoint
-    if endpoint.is_enabled:
-        answer = transport.post(
-            url=endpoint.url, body=delivery.event.body.encode(), headers=request_headers(delivery, now=now)
-        )
-    else:
-        answer = transport.Answer(status_code=None, snippet="", duration_ms=0, error="endpoint disabled: not sent")
-    return _outcome_record(delivery_id, answer, give_up=not endpoint.is_enabled)
+    answer = transport.post(
+        url=delivery.endpoint.url, body=delivery.event.body.encode(), headers=request_headers(delivery, now=now)
+    )
+    # A test event (staff checking the URL and secret) gets one attempt, no retries.
+    return _outcome_record(delivery_id, answer, give_up=is_test)
 
 
 def _outcome_record(delivery_id: int, answer: transport.Answer, *, give_up: bool) -> str:
+    """The attempt, the delivery's outcome and the endpoint's failure streak, together. Locks the
+    delivery, then its endpoint (health), always in that order."""
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
         WebhookAttempt.objects.create(
@@ -110,6 +117,7 @@ def _outcome_record(delivery_id: int, answer: transport.Answer, *, give_up: bool
             if delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS:  # longer waits are beat's (the relay)
                 transaction.on_commit(lambda: events.deliveries_queue([delivery_id], countdown=delay), robust=True)
         delivery.save()
+        health.attempt_outcome_record(endpoint_id=delivery.endpoint_id, ok=answer.ok)
         return delivery.status
 
 
@@ -121,6 +129,7 @@ def deliveries_relay(*, limit: int = 500) -> int:
     due = list(
         WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=overdue)
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .filter(Q(endpoint__is_enabled=True) | Q(event__type=EventType.WEBHOOK_TEST))  # a disabled one's wait
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -139,7 +148,7 @@ def deliveries_resend(*, delivery_ids: list[int], actor: User) -> tuple[int, lis
             .filter(pk__in=delivery_ids)
             .order_by("pk")
         ):
-            if not delivery.endpoint.is_enabled:
+            if not delivery.endpoint.is_enabled and delivery.event.type != EventType.WEBHOOK_TEST:
                 refused.append(
                     _("%(event)s: the endpoint %(url)s is disabled.")
                     % {"event": delivery.event.event_id, "url": delivery.endpoint.url}

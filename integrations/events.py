@@ -11,10 +11,12 @@ patients, emails, people's names, tokens, IP addresses, fraud signals or staff n
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -52,6 +54,42 @@ def event_emit(*, event_type: str, key: str, data: Callable[[], dict[str, Any]])
     # A lambda, not functools.partial: Django's robust on_commit logs a failure by __qualname__.
     transaction.on_commit(lambda: deliveries_queue(ids), robust=True)
     return event
+
+
+def endpoint_test_send(*, endpoint_id: int) -> tuple[WebhookDelivery, bool]:
+    """Staff check an endpoint's URL and secret: a `webhook.test` event to this endpoint only
+    (whatever it subscribed to, enabled or not), signed and sent like any other, one attempt,
+    in the delivery log. At most one per endpoint in WEBHOOK_TEST_EVENT_INTERVAL_SECONDS, decided
+    under the endpoint's row lock: a double click gets the first one back. Returns (the
+    delivery, whether it is new)."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint_id)
+        now = timezone.now()
+        recent = (
+            WebhookDelivery.objects.filter(
+                endpoint=endpoint,
+                event__type=EventType.WEBHOOK_TEST,
+                created_at__gt=now - datetime.timedelta(seconds=settings.WEBHOOK_TEST_EVENT_INTERVAL_SECONDS),
+            )
+            .order_by("-pk")
+            .first()
+        )
+        if recent is not None:
+            return recent, False
+        event_id = event_id_new()
+        data = {"endpoint_id": endpoint.pk, "message": "A test event sent from the DentalTap admin."}
+        envelope = {"id": event_id, "type": EventType.WEBHOOK_TEST.value, "created": int(now.timestamp()), "data": data}
+        event = WebhookEvent.objects.create(
+            event_id=event_id,
+            type=EventType.WEBHOOK_TEST,
+            key=f"endpoint:{endpoint.pk}:{event_id}",
+            body=json.dumps(envelope, separators=(",", ":"), sort_keys=True),
+            created_at=now,
+        )
+        row = WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=now)
+        ids = [row.pk]
+        transaction.on_commit(lambda: deliveries_queue(ids), robust=True)
+    return row, True
 
 
 def deliveries_queue(delivery_ids: list[int], countdown: float = 0) -> None:

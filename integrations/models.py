@@ -23,6 +23,18 @@ class EventType(models.TextChoices):
     REWARD_EARNED = "reward.earned", _("Reward earned (credited)")
     REWARD_REVERSED = "reward.reversed", _("Reward reversed (clawed back)")
     POINTS_REDEEMED = "points.redeemed", _("Points redeemed")
+    # Sent to one endpoint when staff ask (its admin page), never subscribed to.
+    WEBHOOK_TEST = "webhook.test", _("Test event (sent from the admin)")
+
+
+# What an endpoint may subscribe to: every type but the test event.
+SUBSCRIBABLE_TYPES = [value for value in EventType.values if value != EventType.WEBHOOK_TEST]
+SUBSCRIBABLE_CHOICES = [(value, label) for value, label in EventType.choices if value != EventType.WEBHOOK_TEST]
+
+
+class DisabledReason(models.TextChoices):
+    FAILING = "failing", _("Disabled automatically: every request kept failing")
+    STAFF = "staff", _("Disabled by staff")
 
 
 def endpoint_url_validate(url: str) -> None:
@@ -37,14 +49,25 @@ def event_id_new() -> str:
 
 class WebhookEndpoint(models.Model):
     """Where events go. The signing secret is generated, shown to staff once (then masked), and
-    rotated with a grace period during which the previous secret signs too."""
+    rotated with a grace period during which the previous secret signs too.
+
+    The failure streak (`failing_since`, `failure_streak`: the first failed request since the
+    last success, and how many failed since) is kept by every attempt's outcome; once it is long
+    enough the endpoint disables itself (integrations.health)."""
 
     url = models.URLField(_("URL"), max_length=500, validators=[endpoint_url_validate])
     description = models.CharField(_("description"), max_length=200, blank=True)
     event_types = ArrayField(
-        models.CharField(max_length=40, choices=EventType.choices), verbose_name=_("events"), default=list
+        models.CharField(max_length=40, choices=SUBSCRIBABLE_CHOICES), verbose_name=_("events"), default=list
     )
     is_enabled = models.BooleanField(_("enabled"), default=True)
+    disabled_reason = models.CharField(
+        _("disabled because"), max_length=20, choices=DisabledReason.choices, blank=True, editable=False
+    )
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True, editable=False)
+    disabled_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
+    failure_streak = models.PositiveIntegerField(_("failed requests in a row"), default=0, editable=False)
     secret = models.CharField(_("signing secret"), max_length=100, default=signing.secret_generate, editable=False)
     previous_secret = models.CharField(max_length=100, blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(
@@ -59,7 +82,7 @@ class WebhookEndpoint(models.Model):
         ordering: ClassVar = ["pk"]
         constraints: ClassVar = [
             models.CheckConstraint(
-                condition=Q(event_types__len__gt=0) & Q(event_types__contained_by=EventType.values),
+                condition=Q(event_types__len__gt=0) & Q(event_types__contained_by=SUBSCRIBABLE_TYPES),
                 name="webhook_endpoint_known_events",
                 violation_error_message=_("events: choose at least one."),
             ),
@@ -68,6 +91,17 @@ class WebhookEndpoint(models.Model):
                 condition=Q(previous_secret="", previous_secret_expires_at__isnull=True)
                 | (~Q(previous_secret="") & Q(previous_secret_expires_at__isnull=False)),
                 name="webhook_endpoint_previous_secret_expires",
+            ),
+            models.CheckConstraint(
+                # Enabled: no reason. Disabled: the reason and the time, or neither (rows from before).
+                condition=Q(disabled_reason="", disabled_at__isnull=True)
+                | (Q(is_enabled=False) & ~Q(disabled_reason="") & Q(disabled_at__isnull=False)),
+                name="webhook_endpoint_disabled_says_why",
+            ),
+            models.CheckConstraint(
+                condition=Q(failure_streak=0, failing_since__isnull=True)
+                | Q(failure_streak__gt=0, failing_since__isnull=False),
+                name="webhook_endpoint_failure_streak_has_a_start",
             ),
         ]
 

@@ -92,9 +92,9 @@ def webhook_receiver() -> Iterator[Receiver]:
 
 
 def endpoint_for(receiver: Receiver, path: str = "/hooks", types: list[str] | None = None, **fields: Any) -> Any:
-    from integrations.models import EventType, WebhookEndpoint
+    from integrations.models import SUBSCRIBABLE_TYPES, WebhookEndpoint
 
-    return WebhookEndpoint.objects.create(url=receiver.url(path), event_types=types or list(EventType.values), **fields)
+    return WebhookEndpoint.objects.create(url=receiver.url(path), event_types=types or SUBSCRIBABLE_TYPES, **fields)
 
 
 def points_reward_credited(make_practice: Callable[..., Any], name: str = "hooked") -> Any:
@@ -129,3 +129,43 @@ def points_reward_credited(make_practice: Callable[..., Any], name: str = "hooke
     reward = Reward.objects.get(referral__referred_practice=practice)
     crediting.reward_credit(reward_pk=reward.pk)
     return reward
+
+
+def lock_waiters() -> int:
+    """How many statements wait for a lock right now (pg_locks is read live, not from the
+    transaction's snapshot): a test holding a row lock sees its threads queue behind it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return int(cursor.fetchone()[0])
+
+
+def behind_a_held_lock(endpoint_id: int, *calls: Callable[[], Any]) -> list[Any]:
+    """Run `calls` in threads (their own connections) while this test holds the endpoint's row
+    lock, wait until all of them queue behind it, release it and return their results: work
+    that would race, made to meet at the same row at the same moment."""
+    from django.db import connection, transaction
+
+    from integrations.models import WebhookEndpoint
+    from tests.billing_support import wait_for
+
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            results[index] = call()
+        except Exception as error:  # noqa: BLE001 - handed to the test to assert on
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    with transaction.atomic():
+        WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint_id)
+        for thread in threads:
+            thread.start()
+        assert wait_for(lambda: lock_waiters() >= len(calls)), "the threads never queued behind the lock"
+    for thread in threads:
+        thread.join(timeout=60)
+    return results

@@ -46,6 +46,17 @@ WEBHOOK_RELAY_AFTER_SECONDS = env_int("DENTALTAP_WEBHOOK_RELAY_AFTER_SECONDS", 6
 # After a rotation the previous signing secret signs too for this long (staff choose, up to the max).
 WEBHOOK_SECRET_GRACE_HOURS = env_int("DENTALTAP_WEBHOOK_SECRET_GRACE_HOURS", 24)
 WEBHOOK_SECRET_GRACE_MAX_HOURS = 7 * 24
+# An endpoint disables itself when every request to it has failed for this long AND at least
+# WEBHOOK_DISABLE_MIN_FAILURES requests in a row failed (one 2xx answer resets both); staff are
+# emailed at WEBHOOK_ALERT_EMAILS (comma-separated; empty: no email, the log line only).
+# 0 hours: never disabled automatically.
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("DENTALTAP_WEBHOOK_DISABLE_AFTER_HOURS", 72)
+WEBHOOK_DISABLE_MIN_FAILURES = env_int("DENTALTAP_WEBHOOK_DISABLE_MIN_FAILURES", 20)
+WEBHOOK_ALERT_EMAILS = [
+    s.strip() for s in env_str("DENTALTAP_WEBHOOK_ALERT_EMAILS", "staff@dentaltap.example").split(",") if s.strip()
+]
+# "Send a test event" sends at most one per endpoint in this many seconds (a double click sends one).
+WEBHOOK_TEST_EVENT_INTERVAL_SECONDS = env_int("DENTALTAP_WEBHOOK_TEST_EVENT_INTERVAL_SECONDS", 10)
 
 # --------------------------------------------------------------------------- invitations and referrals
 

@@ -1,8 +1,9 @@
 """Outbound webhooks against a real receiver started by the test (tests/webhooks_support.py):
 the signature verifies with the documented algorithm, a 500 is retried with back-off, attempts
 run out into "failed", a resend delivers again, one event reaches each endpoint once, a rotated
-secret signs beside the new one for its grace period only, a disabled endpoint gets nothing, a
-slow receiver costs one attempt its timeout, and the SSRF guard of the production settings."""
+secret signs beside the new one for its grace period only, a disabled endpoint gets nothing (its
+deliveries wait, pending, until it is enabled again), a slow receiver costs one attempt its
+timeout, and the SSRF guard of the production settings."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from integrations import delivery, events, signing, transport
+from integrations import delivery, events, health, signing, transport
 from integrations.models import DeliveryStatus, EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from rewards import crediting
 from tests.webhooks_support import Receiver, endpoint_for, points_reward_credited, signatures, verify
@@ -213,20 +214,29 @@ def test_a_grace_period_out_of_range_is_refused_naming_the_field(webhook_receive
     assert endpoint.previous_secret == ""
 
 
-def test_a_disabled_endpoint_gets_nothing(
-    make_practice: Callable[..., Any], webhook_receiver: Receiver, staff: Any
+def test_a_disabled_endpoint_gets_nothing_and_its_deliveries_wait_for_it(
+    make_practice: Callable[..., Any], webhook_receiver: Receiver, staff: Any, settings: Any
 ) -> None:
     endpoint_for(webhook_receiver, "/off", is_enabled=False)
     later_off = endpoint_for(webhook_receiver, "/later-off")
     points_reward_credited(make_practice)
     row = WebhookDelivery.objects.get()  # none for the endpoint disabled when it happened
     assert row.endpoint == later_off
-    WebhookEndpoint.objects.filter(pk=later_off.pk).update(is_enabled=False)
-    assert _attempt(row) == DeliveryStatus.FAILED
+    assert health.endpoint_disable(endpoint_id=later_off.pk)
+    assert _attempt(row) == "endpoint disabled"
     assert webhook_receiver.requests == []
-    assert row.attempt_log.get().error == "endpoint disabled: not sent"
+    row.refresh_from_db()  # kept as it was: pending, no attempt spent, nothing in the log
+    assert (row.status, row.attempts, row.leased_until) == (DeliveryStatus.PENDING, 0, None)
+    assert not row.attempt_log.exists()
+    settings.WEBHOOK_RELAY_AFTER_SECONDS = 0
+    assert delivery.deliveries_relay() == 0  # beat does not churn through a disabled endpoint's
     count, refused = delivery.deliveries_resend(delivery_ids=[row.pk], actor=staff)
     assert count == 0 and "disabled" in refused[0]
+
+    assert health.endpoint_enable(endpoint_id=later_off.pk)
+    assert health.endpoint_deliveries_resume(endpoint_id=later_off.pk) == 1  # the task queued on enabling
+    assert _attempt(row) == DeliveryStatus.DELIVERED
+    assert [request.path for request in webhook_receiver.requests] == ["/later-off"]
 
 
 def test_nothing_is_written_when_no_endpoint_listens(make_practice: Callable[..., Any]) -> None:
