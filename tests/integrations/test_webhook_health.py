@@ -225,3 +225,32 @@ def test_staff_enable_it_again_the_streak_starts_afresh_and_the_kept_deliveries_
     endpoint = WebhookEndpoint.objects.get(pk=endpoint.pk)
     assert not endpoint.is_enabled and endpoint.disabled_reason == DisabledReason.STAFF
     assert endpoint.disabled_at is not None
+
+
+@pytest.mark.parametrize(
+    ("streak", "pending", "words"),
+    [
+        (21, 1, ["21 запрос подряд", "1 ожидающая доставка сохранена"]),
+        (22, 5, ["22 запроса подряд", "5 ожидающих доставок"]),
+    ],
+)
+def test_the_email_reads_right_in_russian_plurals(streak: int, pending: int, words: list[str]) -> None:
+    from dentaltap.emails import email_render
+
+    context = {
+        "endpoint_id": 7,
+        "description": "",
+        "host": "hooks.example.com",
+        "disabled_at": timezone.now(),
+        "failing_since": timezone.now() - datetime.timedelta(days=3),
+        "failure_streak": streak,
+        "last_answer": "",
+        "pending": pending,
+        "failed": 0,
+        "endpoint_url": "https://dentaltap.example/admin/",
+    }
+    rendered = email_render(template_prefix="integrations/emails/endpoint_disabled", context=context, language="ru")
+    assert rendered.subject.startswith("Адрес вебхука 7 (hooks.example.com) отключён")
+    for text in (rendered.text, rendered.html):
+        assert all(word in text for word in words), text
+        assert "Описание" not in text and "Последний ответ" not in text  # empty: left out
