@@ -21,6 +21,8 @@ from billing.models import (
 )
 from billing.tasks import stripe_event_process
 from dentaltap.formatting import money
+from dentaltap.forms import ModelErrorsForm
+from dentaltap.translated import translations_complete_display
 
 
 class MoneyColumns:
@@ -55,8 +57,19 @@ class PlanAdmin(admin.ModelAdmin):
         "max_patients",
         "max_practitioners",
         "is_active",
+        "translated",
     )
     list_editable = ("is_active",)
+    form = ModelErrorsForm
+    fields = (
+        ("code", "is_freemium"),
+        ("name", "name_ru", "name_de"),
+        ("price_cents", "currency", "interval"),
+        "stripe_price_id",
+        ("max_patients", "max_practitioners"),
+        ("is_active", "sort_order"),
+    )
+    translated = translations_complete_display("name")
 
     @admin.display(description=_("price"), ordering="price_cents")
     def price(self, plan: Plan) -> str:

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from billing import selectors, services, webhooks
 from billing.models import LedgerEntry, Payment
 from dentaltap.errors import ApplicationError, application_error_body
+from dentaltap.translated import translated
 from tenants.access import Permission, current_practice
 
 
@@ -114,7 +115,10 @@ class BillingSummaryApi(APIView):
         received = serializers.BooleanField(help_text="Received for being referred (the two-sided half).")
 
     class OutputSerializer(serializers.Serializer):
-        plan = serializers.CharField()
+        plan = serializers.CharField(help_text="The plan's code.")
+        plan_name = serializers.CharField(
+            help_text="The plan's name in the request's language (English when not translated)."
+        )
         subscription_status = serializers.CharField()
         credit_balance_cents = serializers.IntegerField()
         ledger = serializers.ListField(child=serializers.DictField())
@@ -128,6 +132,7 @@ class BillingSummaryApi(APIView):
         return Response(
             {
                 "plan": summary.account.plan.code,
+                "plan_name": translated(summary.account.plan),
                 "subscription_status": summary.account.subscription_status,
                 "credit_balance_cents": summary.credit_balance_cents,
                 "ledger": self.LedgerSerializer(summary.ledger, many=True).data,

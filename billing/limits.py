@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from billing.models import Plan
 from billing.services.accounts import account_for
 from dentaltap.errors import ApplicationError
 from dentaltap.locks import advisory_lock
+from dentaltap.translated import translated
 from practice.handoffs import PatientAdding
 from practice.models import Patient
 from tenants.handoffs import PractitionerSeat
@@ -32,7 +34,7 @@ def patient_limit_check(*, practice: Practice) -> None:
     if Patient.objects.count() >= plan.max_patients:
         raise PlanLimitReached(
             _("The %(plan)s plan holds up to %(limit)s patients. Upgrade on the Billing page to add more.")
-            % {"plan": plan.name, "limit": plan.max_patients}
+            % {"plan": translated(plan), "limit": plan.max_patients}
         )
 
 
@@ -49,9 +51,14 @@ def _practitioners(practice: Practice, excluding_membership_id: int | None = Non
 class Seats:
     """Practitioner seats (owners and dentists) on a practice's plan."""
 
-    plan_name: str
+    plan: Plan
     limit: int
     used: int
+
+    @property
+    def plan_name(self) -> str:
+        """The plan's name in the active language."""
+        return translated(self.plan)
 
     @property
     def left(self) -> int:
@@ -64,7 +71,7 @@ def practitioner_seats(*, practice: Practice) -> Seats | None:
     plan = account_for(practice).plan
     if plan.max_practitioners is None:
         return None
-    return Seats(plan_name=plan.name, limit=plan.max_practitioners, used=_practitioners(practice))
+    return Seats(plan=plan, limit=plan.max_practitioners, used=_practitioners(practice))
 
 
 def is_practitioner_role(role: str) -> bool:
@@ -85,7 +92,7 @@ def practitioner_limit_check(*, practice: Practice, role: str, excluding_members
                 "The %(plan)s plan allows %(limit)s practitioners (owners and dentists). Upgrade on the "
                 "Billing page, or give this person another role."
             )
-            % {"plan": plan.name, "limit": plan.max_practitioners}
+            % {"plan": translated(plan), "limit": plan.max_practitioners}
         )
 
 

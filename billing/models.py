@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from dentaltap.formatting import money
+from dentaltap.translated import translations_require
 from tenants.models import Practice
 
 
@@ -21,6 +22,8 @@ class Plan(models.Model):
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=80)
+    name_ru = models.CharField(_("name in Russian"), max_length=80, blank=True)
+    name_de = models.CharField(_("name in German"), max_length=80, blank=True)
     is_freemium = models.BooleanField(_("freemium default"), default=False)
     price_cents = models.PositiveIntegerField(_("price (cents)"), default=0)
     currency = models.CharField(_("currency"), max_length=3, default="usd")
@@ -51,6 +54,15 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The name in every language while practices read it (offered, or any practice's plan)."""
+        if self.is_active or (self.pk is not None and self.accounts.exists()):
+            translations_require(
+                self,
+                "name",
+                reason=_("practices read the plan's name on their Billing page while it is offered or theirs."),
+            )
 
 
 class PracticeAccount(models.Model):

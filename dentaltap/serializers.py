@@ -7,6 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from dentaltap.translated import translated
+
 
 class SentLengthChecked(serializers.Serializer):  # type: ignore[type-arg]
     """Text fields take what the OpenAPI schema promises (`type: string`, `maxLength`): DRF
@@ -33,3 +35,17 @@ class SentLengthChecked(serializers.Serializer):  # type: ignore[type-arg]
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+class TranslatedField(serializers.CharField):
+    """A staff-entered name (`dentaltap.translated`) in the request's language, English when it
+    has no translation there. `source` is the row ("*": the serialized object itself, "item": a
+    related one); `field` the translated field on it."""
+
+    def __init__(self, *, field: str = "name", **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+        self.translated_field = field
+
+    def to_representation(self, value: Any) -> str:
+        return translated(value, self.translated_field)

@@ -14,6 +14,8 @@ from django.utils.translation import ngettext
 from billing.admin import MoneyColumns
 from dentaltap.errors import ApplicationError
 from dentaltap.formatting import money
+from dentaltap.forms import ModelErrorsForm
+from dentaltap.translated import translations_complete_display
 from rewards import programs, services
 from rewards.models import (
     CatalogueItem,
@@ -30,18 +32,23 @@ from rewards.models import (
 PREVIEW_INVOICE_CENTS = 9900  # the preview's example invoice: $99, the Pro plan
 
 
+# The rule's fields, its names in the three languages side by side (required while it is active).
+RULE_FIELDS = (
+    ("name", "name_ru", "name_de"),
+    ("is_active", "trigger", "recipient"),
+    ("structure", "amount_cents", "basis_points", "points", "payout"),
+    ("duration", "duration_months", "hold_days"),
+    ("cap_period", "cap_count", "cap_amount_cents"),
+    ("condition", "threshold", "tier_group"),
+    "preview",
+)
+
+
 class RewardRuleInline(admin.StackedInline):
     model = RewardRule
+    form = ModelErrorsForm
     extra = 0
-    fields = (
-        ("name", "is_active"),
-        ("trigger", "recipient"),
-        ("structure", "amount_cents", "basis_points", "points", "payout"),
-        ("duration", "duration_months", "hold_days"),
-        ("cap_period", "cap_count", "cap_amount_cents"),
-        ("condition", "threshold", "tier_group"),
-        "preview",
-    )
+    fields = RULE_FIELDS
     readonly_fields = ("preview",)
 
     @admin.display(description=_("what it pays"))
@@ -74,8 +81,17 @@ class ReferralProgramAdmin(admin.ModelAdmin):
     without an override. A shorter hold applies at once to rewards already waiting
     (services.rewards_hold_shorten); a longer one only to rewards earned afterwards."""
 
-    list_display = ("name", "is_default", "is_active", "starts_at", "ends_at", "budget", "rule_count")
+    list_display = ("name", "is_default", "is_active", "starts_at", "ends_at", "budget", "rule_count", "translated")
+    form = ModelErrorsForm
+    fields = (
+        ("name", "name_ru", "name_de"),
+        "currency",
+        ("starts_at", "ends_at"),
+        ("is_default", "is_active"),
+        "budget_cents",
+    )
     inlines = (RewardRuleInline,)
+    translated = translations_complete_display("name")
 
     @admin.display(description=_("budget"))
     def budget(self, program: ReferralProgram) -> str:
@@ -94,9 +110,22 @@ class ReferralProgramAdmin(admin.ModelAdmin):
 class RewardRuleAdmin(admin.ModelAdmin):
     """One rule, with a preview of what it pays for a $99 invoice."""
 
-    list_display = ("name", "program", "trigger", "recipient", "structure", "hold_days", "condition", "threshold")
+    list_display = (
+        "name",
+        "program",
+        "trigger",
+        "recipient",
+        "structure",
+        "hold_days",
+        "condition",
+        "threshold",
+        "translated",
+    )
     list_filter = ("program", "trigger", "structure")
+    form = ModelErrorsForm
+    fields = ("program", *RULE_FIELDS)
     readonly_fields = ("preview",)
+    translated = translations_complete_display("name")
 
     @admin.display(description=_("what it pays"))
     def preview(self, rule: RewardRule) -> str:
@@ -115,7 +144,15 @@ class ProgramOverrideAdmin(admin.ModelAdmin):
 
 @admin.register(CatalogueItem)
 class CatalogueItemAdmin(admin.ModelAdmin):
-    list_display = ("name", "cost_points", "stock", "available_until", "is_active")
+    list_display = ("name", "cost_points", "stock", "available_until", "is_active", "translated")
+    form = ModelErrorsForm
+    fields = (
+        ("name", "name_ru", "name_de"),
+        ("description", "description_ru", "description_de"),
+        ("cost_points", "stock"),
+        ("available_until", "is_active"),
+    )
+    translated = translations_complete_display("name", "description")
 
 
 @admin.register(Redemption)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dentaltap import formatting
+from dentaltap.serializers import TranslatedField
 from referrals import services
 from rewards import dashboard, dashboard_programs
 from tenants.models import User
@@ -85,8 +86,8 @@ class ProgramPanelSerializer(serializers.Serializer):
 
 class CatalogueItemSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
-    name = serializers.CharField()
-    description = serializers.CharField(allow_blank=True)
+    name = TranslatedField(source="*", help_text="In the request's language (English when not translated).")
+    description = TranslatedField(source="*", field="description", allow_blank=True)
     cost_points = serializers.IntegerField()
     stock = serializers.IntegerField(allow_null=True, help_text="Null: unlimited.")
     available_until = serializers.DateTimeField(allow_null=True)

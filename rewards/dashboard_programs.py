@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from dentaltap.translated import translated
 from rewards import points, programs
 from rewards.dashboard import PENDING_REWARD_STATUSES
 from rewards.models import (
@@ -155,13 +156,17 @@ def _maximums(*, user: User, rules: list[RewardRule]) -> list[str]:
                 "Maximum reached: %(rule)s pays at most %(cap)d reward per referrer.",
                 "Maximum reached: %(rule)s pays at most %(cap)d rewards per referrer.",
                 rule.cap_count,
-            ) % {"rule": rule.name, "cap": rule.cap_count}
+            ) % {"rule": translated(rule), "cap": rule.cap_count}
         else:
             words = ngettext(
                 "Maximum reached: %(rule)s pays at most %(cap)d reward per referrer a %(period)s.",
                 "Maximum reached: %(rule)s pays at most %(cap)d rewards per referrer a %(period)s.",
                 rule.cap_count,
-            ) % {"rule": rule.name, "cap": rule.cap_count, "period": str(CapPeriod(rule.cap_period).label).lower()}
+            ) % {
+                "rule": translated(rule),
+                "cap": rule.cap_count,
+                "period": str(CapPeriod(rule.cap_period).label).lower(),
+            }
         reached.append(words)
     return reached
 
@@ -203,7 +208,7 @@ def program_panels(*, user: User, paid: int | None = None) -> list[ProgramPanel]
         panels.append(
             ProgramPanel(
                 program_id=program_id,
-                name=program.name,
+                name=translated(program),
                 currency=program.currency,
                 is_current=is_current,
                 rules=[  # the tiers' rules are the tier steps
@@ -249,7 +254,7 @@ def points_panel(*, user: User) -> PointsPanel:
         missing = dearer[0].cost_points - balance
         words = ngettext("%(missing)d more point for %(item)s.", "%(missing)d more points for %(item)s.", missing) % {
             "missing": missing,
-            "item": dearer[0].name,
+            "item": translated(dearer[0]),
         }
     else:
         words = _("Nothing to redeem in the catalogue at the moment.")

@@ -46,9 +46,17 @@ CAP_PERIOD_DAYS: dict[str, int] = {
     CapPeriod.MONTH: 30,
     CapPeriod.YEAR: 365,
 }  # rolling windows, as the yearly cap always was
-HOUSE_PROGRAM = {"name": "Referral credit", "currency": "usd"}
+# Named in the three languages dentists read (rewards 0011 names an existing house program so).
+HOUSE_PROGRAM = {
+    "name": "Referral credit",
+    "name_ru": "Бонус за рекомендацию",
+    "name_de": "Empfehlungsguthaben",
+    "currency": "usd",
+}
 HOUSE_RULE = {
     "name": "$50 to the referrer after the first payment",
+    "name_ru": "50\u00a0$ рекомендателю после первой оплаты",
+    "name_de": "50\u00a0$ für den Empfehlungsgeber nach der ersten Zahlung",
     "trigger": RuleTrigger.FIRST_PAYMENT,
     "recipient": RuleRecipient.REFERRER,
     "structure": RuleStructure.FLAT,

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dentaltap.errors import ApplicationError
+from dentaltap.serializers import TranslatedField
 from rewards import dashboard_programs, points
 from rewards.dashboard_apis import CatalogueItemSerializer
 from rewards.models import Redemption
@@ -28,7 +29,7 @@ class CatalogueRowSerializer(CatalogueItemSerializer):
 
 
 class RedemptionSerializer(serializers.ModelSerializer[Redemption]):
-    item_name = serializers.CharField(source="item.name")
+    item_name = TranslatedField(source="item", help_text="In the request's language (English when not translated).")
 
     class Meta:
         model = Redemption

@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from dentaltap.errors import ApplicationError
+from dentaltap.translated import translated
 from rewards import dashboard_programs, points
 from rewards.models import CatalogueItem, Redemption
 from tenants.models import User
@@ -86,7 +87,7 @@ def reward_catalogue(request: HttpRequest) -> HttpResponse:
                         "Redeemed: %(item)s for %(points)d points. Our team hands it out and lets you know.",
                         redemption.points,
                     )
-                    % {"item": redemption.item.name, "points": redemption.points},
+                    % {"item": translated(redemption.item), "points": redemption.points},
                 )
                 return HttpResponseRedirect("/referrals/rewards/")
         failed, status = form, 400

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from billing import stripe_gateway
 from billing.models import Plan, PracticeAccount
 from dentaltap.errors import ApplicationError
+from dentaltap.translated import translated, translated_columns
 from tenants.handoffs import FREEMIUM, PlanFacts, PracticeCreated
 from tenants.models import Membership, MembershipStatus, Practice, Role
 
@@ -54,10 +55,10 @@ def plan_facts(practice: Practice) -> PlanFacts:
     """What plan the practice is on, for `Practice.plan`: a read, never a write. Freemium when
     the account row is missing."""
     plan = (
-        Plan.objects.filter(accounts__practice=practice).only("code", "name").first()
-        or Plan.objects.filter(is_freemium=True).only("code", "name").first()
+        Plan.objects.filter(accounts__practice=practice).only("code", *translated_columns("name")).first()
+        or Plan.objects.filter(is_freemium=True).only("code", *translated_columns("name")).first()
     )
-    return PlanFacts(code=plan.code, name=plan.name) if plan else FREEMIUM
+    return PlanFacts(code=plan.code, name=translated(plan)) if plan else FREEMIUM
 
 
 def _practice_owner_email(practice: Practice) -> str:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from billing.limits import practitioner_seats
 from dentaltap.emails import email_build_per_language, email_language
 from dentaltap.locks import row_lock
+from dentaltap.translated import translated_lazy
 from invitations import tokens
 from invitations.models import Invitation, InvitationStatus
 from invitations.services.link import InvitationLinkError
@@ -96,7 +97,8 @@ def invitation_seat_limit_notify(*, invitation_id: int) -> int:
             "invitee_email": invitation.email,
             "practice_name": invitation.practice.name,
             "role": Role(invitation.role).label,
-            "plan_name": seats.plan_name if seats else "",
+            # The plan's name in each recipient's language (read when their copy is rendered).
+            "plan_name": translated_lazy(seats.plan) if seats else "",
             "seat_limit": seats.limit if seats else 0,
             "billing_url": practice_url(invitation.practice, "/billing/"),
             "invitations_url": practice_url(invitation.practice, "/invitations/"),

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from dentaltap.translated import translations_require
 from rewards.models.rewards import Reward
 
 
@@ -61,7 +62,11 @@ class CatalogueItem(models.Model):
     """What points buy (one month of Pro, a $50 credit...). Staff hand out what was redeemed."""
 
     name = models.CharField(_("name"), max_length=80)
+    name_ru = models.CharField(_("name in Russian"), max_length=80, blank=True)
+    name_de = models.CharField(_("name in German"), max_length=80, blank=True)
     description = models.CharField(_("description"), max_length=300, blank=True)
+    description_ru = models.CharField(_("description in Russian"), max_length=300, blank=True)
+    description_de = models.CharField(_("description in German"), max_length=300, blank=True)
     cost_points = models.PositiveIntegerField(_("cost (points)"))
     stock = models.PositiveIntegerField(_("stock"), null=True, blank=True, help_text=_("Empty: unlimited."))
     available_until = models.DateTimeField(_("available until"), null=True, blank=True)
@@ -82,6 +87,17 @@ class CatalogueItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.cost_points} points)"
+
+    def clean(self) -> None:
+        """The name and description in every language while dentists read them (in the
+        catalogue while active, in their redemptions once redeemed)."""
+        if self.is_active or (self.pk is not None and self.redemptions.exists()):
+            translations_require(
+                self,
+                "name",
+                "description",
+                reason=_("dentists read the catalogue while an item is active, and their redemptions of it."),
+            )
 
 
 class Redemption(models.Model):

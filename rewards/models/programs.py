@@ -14,6 +14,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dentaltap.translated import translations_missing_errors, translations_require
+
 
 class TsTzRange(models.Func):
     function = "TSTZRANGE"
@@ -26,6 +28,8 @@ class ReferralProgram(models.Model):
     (ProgramOverride); at most one default program at any moment is a database rule."""
 
     name = models.CharField(_("name"), max_length=80)
+    name_ru = models.CharField(_("name in Russian"), max_length=80, blank=True)
+    name_de = models.CharField(_("name in German"), max_length=80, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="usd")
     starts_at = models.DateTimeField(_("starts"), default=timezone.now)
     ends_at = models.DateTimeField(_("ends"), null=True, blank=True, help_text=_("Empty: runs until stopped."))
@@ -63,9 +67,16 @@ class ReferralProgram(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """Field-named errors for the admin form (the database constraints say the same)."""
+        """Field-named errors for the admin form (the database constraints say the same), and
+        the name in every language while dentists read it (active, or it has rewarded them)."""
         if self.ends_at is not None and self.starts_at is not None and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": _("A program must end after it starts.")})
+        if self.is_active or (self.pk is not None and self.rewards.exists()):
+            translations_require(
+                self,
+                "name",
+                reason=_("referrers read the program's name on My referrals while it is active or has rewarded them."),
+            )
         if self.is_default and self.starts_at is not None:
             overlapping = ReferralProgram.objects.filter(is_default=True).exclude(pk=self.pk)
             if self.ends_at is not None:
@@ -196,6 +207,8 @@ class RewardRule(models.Model):
 
     program = models.ForeignKey(ReferralProgram, on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(_("name"), max_length=80)
+    name_ru = models.CharField(_("name in Russian"), max_length=80, blank=True)
+    name_de = models.CharField(_("name in German"), max_length=80, blank=True)
     trigger = models.CharField(
         _("trigger"), max_length=20, choices=RuleTrigger.choices, default=RuleTrigger.FIRST_PAYMENT
     )
@@ -328,6 +341,12 @@ class RewardRule(models.Model):
             errors["payout"] = _("Points cannot be paid out in cash.")
         elif self.payout == PayoutMethod.CASH and self.recipient != RuleRecipient.REFERRER:
             errors["payout"] = _("Cash is paid to the referrer (the affiliate) only.")
+        if self.is_active:
+            errors.update(
+                translations_missing_errors(
+                    self, "name", reason=_("referrers read an active rule's name when they reach its cap.")
+                )
+            )
         if errors:
             raise ValidationError(errors)
 
