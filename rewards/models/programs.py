@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dentaltap.translated import translations_missing_errors, translations_require
+from dentaltap.translated import translations_missing_errors
 
 
 class TsTzRange(models.Func):
@@ -71,12 +71,7 @@ class ReferralProgram(models.Model):
         the name in every language while dentists read it (active, or it has rewarded them)."""
         if self.ends_at is not None and self.starts_at is not None and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": _("A program must end after it starts.")})
-        if self.is_active or (self.pk is not None and self.rewards.exists()):
-            translations_require(
-                self,
-                "name",
-                reason=_("referrers read the program's name on My referrals while it is active or has rewarded them."),
-            )
+        errors: dict[str, Any] = {}
         if self.is_default and self.starts_at is not None:
             overlapping = ReferralProgram.objects.filter(is_default=True).exclude(pk=self.pk)
             if self.ends_at is not None:
@@ -84,12 +79,17 @@ class ReferralProgram(models.Model):
             overlapping = overlapping.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=self.starts_at))
             other = overlapping.first()
             if other is not None:
-                raise ValidationError(
-                    {
-                        "is_default": _("Another default program (%(name)s) runs at the same time.")
-                        % {"name": other.name}
-                    }
-                )
+                errors["is_default"] = _("Another default program (%(name)s) runs at the same time.") % {
+                    "name": other.name
+                }
+        if self.is_active or (self.pk is not None and self.rewards.exists()):
+            reason = _(
+                "referrers read the program's name on their Refer colleagues page while it is active or has "
+                "rewarded them."
+            )
+            errors.update(translations_missing_errors(self, "name", reason=reason))
+        if errors:
+            raise ValidationError(errors)
 
     def validate_constraints(self, exclude: Any = None) -> None:
         """The check constraints, as Django validates them; the one-default-at-a-time exclusion

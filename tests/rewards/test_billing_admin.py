@@ -244,9 +244,9 @@ def test_non_staff_and_staff_without_permission_are_refused_and_nothing_changes(
 
 def rule_form(rule: RewardRule, **changes: Any) -> dict[str, Any]:
     fields = [
-        "program", "name", "trigger", "recipient", "structure", "amount_cents", "basis_points", "points", "duration",
-        "duration_months", "hold_days", "cap_period", "cap_count", "cap_amount_cents", "condition", "threshold",
-        "tier_group", "payout",
+        "program", "name", "name_ru", "name_de", "trigger", "recipient", "structure", "amount_cents", "basis_points",
+        "points", "duration", "duration_months", "hold_days", "cap_period", "cap_count", "cap_amount_cents",
+        "condition", "threshold", "tier_group", "payout",
     ]  # fmt: skip
     data = {name: getattr(rule, name + "_id" if name == "program" else name) for name in fields}
     data = {name: "" if value is None else value for name, value in data.items()}
