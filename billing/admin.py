@@ -71,6 +71,11 @@ class PlanAdmin(admin.ModelAdmin):
     )
     translated = translations_complete_display("name")
 
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        """The editable "offered" column validates like the change form (the names), its errors
+        on the row rather than Django's ValueError for a field the row does not show."""
+        return super().get_changelist_form(request, form=ModelErrorsForm, **kwargs)
+
     @admin.display(description=_("price"), ordering="price_cents")
     def price(self, plan: Plan) -> str:
         return money(plan.price_cents, plan.currency)
