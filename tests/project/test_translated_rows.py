@@ -10,6 +10,7 @@ import importlib
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -47,6 +48,7 @@ def _problems() -> list[str]:
 
 
 def test_every_translated_field_has_its_columns() -> None:
+    assert set(TRANSLATED_LANGUAGES) == {code for code, _name in settings.LANGUAGES} - {settings.LANGUAGE_CODE}
     for model, fields in TRANSLATED.items():
         names = {field.name for field in model._meta.get_fields()}
         for field in fields:
