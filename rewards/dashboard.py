@@ -4,9 +4,8 @@ It lives in rewards, the layer above referrals and billing, because its figures 
 (referrals and visits, payments, rewards and the ledger) and its rows say where each reward is.
 
 Everything here is keyed on the user, never on a practice: a dentist sees the same figures from
-every practice they enter. Every figure is an SQL aggregate over indexed columns (the referrer's
-code for visits, `referral_referrer_time_idx` for referrals, `reward_referrer_idx` for rewards),
-so the page costs a handful of queries whatever the number of rows."""
+every practice they enter. The figures and the weekly chart are in rewards/dashboard_figures.py
+(two statements); a page of the list is two queries whatever the number of rows."""
 
 from __future__ import annotations
 
@@ -16,30 +15,26 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import TruncWeek
-from django.utils import timezone
+from django.db import models
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
-from billing.models import LedgerEntry, Payment
+from billing.models import Payment
 from referrals.models import (
     LINK_PLACEHOLDER,
-    AccessRequest,
     Eligibility,
     EligibilityReason,
     Referral,
     ReferralCode,
     ReferralMessageTemplate,
-    ReferralVisit,
+    ReferralSource,
     ShareChannel,
 )
 from rewards.models import Reward, RewardRecipient, RewardStatus
 from rewards.selectors import reward_reason_for_customer
 from tenants.models import User
 from tenants.urls_helpers import public_url
-
-CHART_WEEKS = 12
 
 # --------------------------------------------------------------------------- the link
 
@@ -126,114 +121,16 @@ def share_messages(*, link: str, language: str | None = None) -> list[ShareMessa
     return messages
 
 
-# --------------------------------------------------------------------------- the funnel
-
-PENDING_REWARD_STATUSES = (RewardStatus.PENDING, RewardStatus.ON_HOLD, RewardStatus.CREDITING, RewardStatus.FAILED)
-CANCELLED_REWARD_STATUSES = (RewardStatus.CANCELLED, RewardStatus.REJECTED)
+# --------------------------------------------------------------------------- the list
 
 
 def has_paid() -> Q:
-    """The referral's practice has a payment that was not refunded or disputed. Only referrals
-    with a practice probe the payments (one index lookup each on billing_payment.practice_id):
-    cheaper than hashing every payment when a few referrals in many have a practice."""
+    """The referral's practice has a payment that was not refunded or disputed (one index
+    lookup on billing_payment.practice_id per referral that has a practice)."""
 
     return Q(referred_practice_id__isnull=False) & Q(
         Exists(Payment.objects.filter(practice_id=OuterRef("referred_practice_id"), is_reversed=False))
     )
-
-
-@dataclass(frozen=True)
-class Funnel:
-    visits: int
-    signups: int
-    access_requests: int
-    paid_conversions: int
-    not_eligible: int
-    under_review: int
-    rewards_pending: int
-    rewards_credited: int
-    rewards_cancelled: int
-    rewards_clawed_back: int
-    earned_cents: int
-    currency: str
-
-
-def referrer_funnel(*, user: User, code: ReferralCode | None) -> Funnel:
-    """The user's figures, five indexed aggregates."""
-
-    visits = ReferralVisit.objects.filter(referral_code=code).count() if code is not None else 0
-    referrals = Referral.objects.filter(referrer=user).aggregate(
-        signups=Count("pk"),
-        paid=Count("pk", filter=has_paid()),
-        not_eligible=Count("pk", filter=Q(eligibility=Eligibility.INELIGIBLE)),
-        under_review=Count("pk", filter=Q(eligibility=Eligibility.REVIEW)),
-    )
-    access_requests = AccessRequest.objects.filter(referral__referrer=user).count()
-    rewards = Reward.objects.filter(referrer=user).aggregate(
-        pending=Count("pk", filter=Q(status__in=PENDING_REWARD_STATUSES)),
-        credited=Count("pk", filter=Q(status=RewardStatus.CREDITED)),
-        cancelled=Count("pk", filter=Q(status__in=CANCELLED_REWARD_STATUSES)),
-        clawed_back=Count("pk", filter=Q(status=RewardStatus.CLAWED_BACK)),
-    )
-    ledger = LedgerEntry.objects.filter(reward__referrer=user).aggregate(total=Sum("amount_cents"))
-    return Funnel(
-        visits=visits,
-        signups=referrals["signups"],
-        access_requests=access_requests,
-        paid_conversions=referrals["paid"],
-        not_eligible=referrals["not_eligible"],
-        under_review=referrals["under_review"],
-        rewards_pending=rewards["pending"],
-        rewards_credited=rewards["credited"],
-        rewards_cancelled=rewards["cancelled"],
-        rewards_clawed_back=rewards["clawed_back"],
-        earned_cents=ledger["total"] or 0,
-        currency="usd",
-    )
-
-
-def _week_start(moment: datetime.datetime) -> datetime.date:
-    day = timezone.localtime(moment).date()
-    return day - datetime.timedelta(days=day.weekday())
-
-
-def referrer_weekly(*, user: User, weeks: int = CHART_WEEKS) -> list[dict[str, Any]]:
-    """Signups and paid conversions per week (Monday) for the last `weeks` weeks, zeros
-    included. A conversion counts in the week of the referred practice's first payment that
-    still stands. Two grouped queries."""
-
-    this_week = _week_start(timezone.now())
-    first_week = this_week - datetime.timedelta(weeks=weeks - 1)
-    since = timezone.make_aware(datetime.datetime.combine(first_week, datetime.time.min))
-    signups = (
-        Referral.objects.filter(referrer=user, created_at__gte=since)
-        .annotate(week=TruncWeek("created_at"))
-        .values("week")
-        .annotate(count=Count("pk"))
-    )
-    referred = Referral.objects.filter(referrer=user, referred_practice__isnull=False).values("referred_practice_id")
-    first_payments = (
-        Payment.objects.filter(practice_id__in=referred, is_reversed=False)
-        .values("practice_id")
-        .annotate(first_paid_at=Min("paid_at"))
-        .filter(first_paid_at__gte=since)
-        .values_list("first_paid_at", flat=True)
-    )
-    series: dict[datetime.date, dict[str, Any]] = {
-        first_week + datetime.timedelta(weeks=index): {"signups": 0, "conversions": 0} for index in range(weeks)
-    }
-    for row in signups:
-        week = timezone.localtime(row["week"]).date()
-        if week in series:
-            series[week]["signups"] = row["count"]
-    for first_paid_at in first_payments:  # at most one row per converted practice in the window
-        week = _week_start(first_paid_at)
-        if week in series:
-            series[week]["conversions"] += 1
-    return [{"week": week.isoformat(), **counts} for week, counts in sorted(series.items())]
-
-
-# --------------------------------------------------------------------------- the list
 
 
 def email_mask(email: str) -> str:
@@ -282,7 +179,8 @@ class ReferralRow:
 
 
 def referrer_referrals(*, user: User) -> QuerySet[Referral]:
-    """The user's referrals, newest first, with what a row needs (one query per page)."""
+    """The user's referrals, newest first, with what a row needs: whether its practice paid (an
+    index probe per row shown) and its rewards to the referrer (one query per page)."""
     return (
         Referral.objects.filter(referrer=user)
         .select_related("referred_user")
@@ -290,6 +188,7 @@ def referrer_referrals(*, user: User) -> QuerySet[Referral]:
             "pk", "created_at", "source", "eligibility", "eligibility_reason", "referred_practice_id", "reviewed_at",
             "referred_user__full_name", "referred_user__email",
         )
+        .annotate(has_paid=has_paid())
         .prefetch_related(
             Prefetch(
                 "rewards",
@@ -303,18 +202,30 @@ def referrer_referrals(*, user: User) -> QuerySet[Referral]:
     )  # fmt: skip
 
 
+class _Labels:
+    """The labels of a choice field, each translated once per list rather than once per row:
+    `get_FOO_display()` hashes (so translates) every label of the field on every call."""
+
+    def __init__(self, choices: type[models.Choices]) -> None:
+        self._labels = dict(choices.choices)
+        self._done: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        label = self._done.get(value)
+        if label is None:
+            label = self._done[value] = str(self._labels.get(value, value))
+        return label
+
+
 def referral_rows(referrals: Any) -> list[ReferralRow]:
-    """Rows for one page of referrals: which of their practices paid is one small query."""
+    """Rows for one page of referrals (from referrer_referrals: whether each practice paid is
+    annotated, its rewards prefetched)."""
 
-    referrals = list(referrals)
-    practice_ids = {referral.referred_practice_id for referral in referrals if referral.referred_practice_id}
-    paid = set(
-        Payment.objects.filter(practice_id__in=practice_ids, is_reversed=False).values_list("practice_id", flat=True)
-    )
-    return [referral_row(referral, has_paid=referral.referred_practice_id in paid) for referral in referrals]
+    labels = {"status": _Labels(RewardStatus), "source": _Labels(ReferralSource), "reason": _Labels(EligibilityReason)}
+    return [referral_row(referral, labels=labels) for referral in referrals]
 
 
-def referral_row(referral: Referral, *, has_paid: bool) -> ReferralRow:
+def referral_row(referral: Referral, *, labels: dict[str, _Labels]) -> ReferralRow:
     """What the referrer may see of one referral: a name, a masked email, and the status with
     its reason in plain words (no fraud signals, IP addresses or staff notes)."""
 
@@ -324,28 +235,29 @@ def referral_row(referral: Referral, *, has_paid: bool) -> ReferralRow:
     reward = rewards[0] if rewards else None
     reason = ""
     if reward is not None:
-        status, label = reward.status, reward.get_status_display()
+        status, label = reward.status, labels["status"](reward.status)
         if status in REWARD_STATUSES_EXPLAINED:
             reason = reward_reason_for_customer(reward)
     elif referral.eligibility == Eligibility.INELIGIBLE:
         status, label = "not_eligible", _("Not eligible")
     elif referral.eligibility == Eligibility.REVIEW:
         status, label = "under_review", _("Under review")
-    elif has_paid:
+    elif referral.has_paid:  # type: ignore[attr-defined]
         status, label = "paid", _("Paid")
     else:
         status, label = "signed_up", _("Signed up")
     if referral.eligibility == Eligibility.INELIGIBLE and referral.reviewed_at is not None and not reason:
         reason = str(REASON_IN_PLAIN_WORDS[EligibilityReason.REJECTED_BY_STAFF])
     elif referral.eligibility != Eligibility.ELIGIBLE and not reason:
-        reason = str(REASON_IN_PLAIN_WORDS.get(referral.eligibility_reason, referral.get_eligibility_reason_display()))
+        words = REASON_IN_PLAIN_WORDS.get(referral.eligibility_reason)
+        reason = str(words) if words is not None else labels["reason"](referral.eligibility_reason)
     return ReferralRow(
         id=referral.pk,
         name=referral.referred_user.full_name or _("(no name)"),
         email_masked=email_mask(referral.referred_user.email),
         created_at=referral.created_at,
         source=referral.source,
-        source_label=referral.get_source_display(),
+        source_label=labels["source"](referral.source),
         status=status,
         status_label=str(label),
         reason=reason,

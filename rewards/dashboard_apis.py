@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from dentaltap import formatting
 from dentaltap.serializers import TranslatedField
 from referrals import services
-from rewards import dashboard, dashboard_programs
+from rewards import dashboard, dashboard_figures, dashboard_programs
 from tenants.models import User
 from tenants.urls_helpers import public_url
 
@@ -134,18 +134,19 @@ class ReferralDashboardApi(APIView):
     def get(self, request: Request) -> Response:
         user: User = request.user  # type: ignore[assignment]
         code = services.referral_code_get_or_create(user=user)
-        funnel = dashboard.referrer_funnel(user=user, code=code)
+        figures = dashboard_figures.referrer_figures(user=user, code=code)
+        funnel = figures.funnel
         body = {
             "code": code.code,
             "link": dashboard.referral_link(code),
             "qr_code_url": public_url("/referrals/qr.svg"),
             "funnel": asdict(funnel),
             "earned_display": formatting.money(funnel.earned_cents, funnel.currency),
-            "weekly": dashboard.referrer_weekly(user=user),
+            "weekly": dashboard_figures.referrer_weekly(user=user),
             "programs": [
                 asdict(panel) for panel in dashboard_programs.program_panels(user=user, paid=funnel.paid_conversions)
             ],
-            "points": dashboard_programs.points_panel(user=user),
+            "points": dashboard_programs.points_panel(user=user, balance=figures.points_balance),
             "received": [asdict(row) for row in dashboard_programs.received_rows(user=user)],
         }
         return Response(self.OutputSerializer(body).data)

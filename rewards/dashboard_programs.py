@@ -11,21 +11,21 @@ the rewards' recipient index), whatever the number of referrals."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from dentaltap.translated import translated
 from rewards import points, programs
-from rewards.dashboard import PENDING_REWARD_STATUSES
+from rewards.dashboard_figures import PENDING_REWARD_STATUSES
 from rewards.models import (
-    AffiliateEntry,
     CapPeriod,
     CatalogueItem,
-    PayoutMethod,
     ReferralProgram,
     Reward,
     RewardRecipient,
@@ -137,19 +137,14 @@ def tier_progress(*, rules: list[RewardRule], paid: int) -> TierProgress | None:
     )
 
 
-def _maximums(*, user: User, rules: list[RewardRule]) -> list[str]:
-    """The rules whose cap on rewards per referrer this user has reached (Dropbox's 32 GB)."""
+def _maximums(*, rules: list[RewardRule], counted: dict[tuple[int, int | None], int]) -> list[str]:
+    """The rules whose cap on rewards per referrer this user has reached (Dropbox's 32 GB).
+    `counted`: the user's counted rewards per (rule, days of the cap's window; None: lifetime)."""
     reached = []
     for rule in rules:
         if not rule.is_active or rule.cap_count is None:
             continue
-        counted = Reward.objects.filter(rule=rule, referrer=user, recipient=RewardRecipient.REFERRER).exclude(
-            status__in=programs.NOT_COUNTED
-        )
-        days = programs.CAP_PERIOD_DAYS.get(rule.cap_period)
-        if days is not None:
-            counted = counted.filter(created_at__gte=timezone.now() - datetime.timedelta(days=days))
-        if counted.count() < rule.cap_count:
+        if counted.get((rule.pk, programs.CAP_PERIOD_DAYS.get(rule.cap_period)), 0) < rule.cap_count:
             continue
         if rule.cap_period == CapPeriod.LIFETIME:
             words = ngettext(
@@ -171,39 +166,69 @@ def _maximums(*, user: User, rules: list[RewardRule]) -> list[str]:
     return reached
 
 
+_FIGURES = ("pending_count", "pending_cents", "pending_points", "earned_count", "earned_cents", "earned_points")
+
+
+def _reward_figures(*, user: User) -> tuple[dict[int, dict[str, int]], dict[tuple[int, int | None], int]]:
+    """The user's rewards as the referrer, one grouped query: pending and earned per program,
+    and the rewards each rule's cap counts (not cancelled, rejected or clawed back) per
+    (rule, window in days; None: lifetime), as programs._capped counts them."""
+    pending, credited = Q(status__in=PENDING_REWARD_STATUSES), Q(status=RewardStatus.CREDITED)
+    counts = ~Q(status__in=programs.NOT_COUNTED)
+    now = timezone.now()
+    windows = sorted(set(programs.CAP_PERIOD_DAYS.values()))
+    rows = (
+        Reward.objects.filter(referrer=user, recipient=RewardRecipient.REFERRER)
+        .values("program_id", "rule_id")
+        .annotate(
+            pending_count=Count("pk", filter=pending),
+            pending_cents=Sum("amount_cents", filter=pending, default=0),
+            pending_points=Sum("points", filter=pending, default=0),
+            earned_count=Count("pk", filter=credited),
+            earned_cents=Sum("amount_cents", filter=credited, default=0),
+            earned_points=Sum("points", filter=credited, default=0),
+            counted=Count("pk", filter=counts),
+            **{
+                f"counted_{days}": Count("pk", filter=counts & Q(created_at__gte=now - datetime.timedelta(days=days)))
+                for days in windows
+            },
+        )
+        .order_by()
+    )
+    by_program: dict[int, dict[str, int]] = {}
+    counted: dict[tuple[int, int | None], int] = {}
+    for row in cast("Iterable[dict[str, int]]", rows):  # the annotations' names are built
+        figures = by_program.setdefault(row["program_id"], dict.fromkeys(_FIGURES, 0))
+        for name in _FIGURES:
+            figures[name] += row[name]
+        for days in [None, *windows]:
+            key = (row["rule_id"], days)
+            counted[key] = counted.get(key, 0) + row["counted" if days is None else f"counted_{days}"]
+    return by_program, counted
+
+
 def program_panels(*, user: User, paid: int | None = None) -> list[ProgramPanel]:
     """The program the user earns under now, then every other program that rewarded them.
     `paid`: the user's paid referrals (the funnel's paid conversions: the same count the tier
-    rules make), when the caller has it."""
+    rules make), when the caller has it. The rewards' figures are one grouped query, the rules
+    one more."""
     current = programs.program_for(referrer_id=user.pk)
-    figures = {
-        row["program_id"]: row
-        for row in Reward.objects.filter(referrer=user, recipient=RewardRecipient.REFERRER)
-        .values("program_id")
-        .annotate(
-            pending_count=Count("pk", filter=Q(status__in=PENDING_REWARD_STATUSES)),
-            pending_cents=Sum("amount_cents", filter=Q(status__in=PENDING_REWARD_STATUSES), default=0),
-            pending_points=Sum("points", filter=Q(status__in=PENDING_REWARD_STATUSES), default=0),
-            earned_count=Count("pk", filter=Q(status=RewardStatus.CREDITED)),
-            earned_cents=Sum("amount_cents", filter=Q(status=RewardStatus.CREDITED), default=0),
-            earned_points=Sum("points", filter=Q(status=RewardStatus.CREDITED), default=0),
-        )
-        .order_by()
-    }
-    ids = ([current.pk] if current is not None else []) + sorted(set(figures) - {current.pk if current else None})
+    figures, counted = _reward_figures(user=user)
+    others = sorted(set(figures) - {current.pk if current else None})
+    loaded = {program.pk: program for program in ReferralProgram.objects.filter(pk__in=others)} if others else {}
+    if current is not None:
+        loaded[current.pk] = current
+    prefetch_related_objects(list(loaded.values()), "rules")  # each rule's program set by the prefetch
+    ids = ([current.pk] if current is not None else []) + others
     if not ids:
         return []
-    loaded = {
-        program.pk: program
-        for program in ReferralProgram.objects.filter(pk__in=ids).prefetch_related("rules", "rules__program")
-    }
     if paid is None:
         paid = programs.paid_referrals_count(referrer_id=user.pk)
     panels = []
     for program_id in ids:
         program = loaded[program_id]
         rules = sorted(program.rules.all(), key=lambda rule: (rule.threshold or 0, rule.pk))
-        row: dict[str, int] = figures.get(program_id, {})  # type: ignore[assignment]
+        row = figures.get(program_id, {})
         is_current = current is not None and program_id == current.pk
         panels.append(
             ProgramPanel(
@@ -225,16 +250,18 @@ def program_panels(*, user: User, paid: int | None = None) -> list[ProgramPanel]
                 earned_cents=row.get("earned_cents", 0),
                 earned_points=row.get("earned_points", 0),
                 tiers=tier_progress(rules=rules, paid=paid) if is_current else None,
-                maximums=_maximums(user=user, rules=rules) if is_current else [],
+                maximums=_maximums(rules=rules, counted=counted) if is_current else [],
             )
         )
     return panels
 
 
-def points_panel(*, user: User) -> PointsPanel:
+def points_panel(*, user: User, balance: int | None = None) -> PointsPanel:
     """The user's points, what they can redeem now and what comes next. A balance below zero
-    (a points reward reversed after its points were spent) is said as such."""
-    balance = points.points_balance(user=user)
+    (a points reward reversed after its points were spent) is said as such. `balance`: the
+    user's points balance, when the caller has it (dashboard_figures.referrer_figures)."""
+    if balance is None:
+        balance = points.points_balance(user=user)
     catalogue = points.catalogue_available()
     affordable = [item for item in catalogue if item.cost_points <= balance]
     dearer = [item for item in catalogue if item.cost_points > balance]
@@ -274,24 +301,16 @@ def received_rows(*, user: User, limit: int = 20) -> list[ReceivedRow]:
         .select_related("rule", "qualifying_payment", "referrer")
         .order_by("-created_at", "-pk")[:limit]
     )
+    status_labels = dict(RewardStatus.choices)
     return [
         ReceivedRow(
             id=reward.pk,
             created_at=reward.created_at,
             value=reward.value_label,
             status=reward.status,
-            status_label=str(reward.get_status_display()),
+            status_label=str(status_labels.get(reward.status, reward.status)),
             reason=reward_reason_for_customer(reward),
             referrer_name=reward.referrer.full_name or _("a colleague"),
         )
         for reward in rewards
     ]
-
-
-def has_affiliate_statement(*, user: User) -> bool:
-    """Whether the user earns a revenue share paid in cash (a cash rule's reward, or an entry in
-    the affiliate ledger): then *My referrals* links their monthly statement."""
-    return (
-        AffiliateEntry.objects.filter(affiliate=user).exists()
-        or Reward.objects.filter(referrer=user, rule__payout=PayoutMethod.CASH).exists()
-    )

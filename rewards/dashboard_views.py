@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.functional import cached_property
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from dentaltap.ratelimit import client_ip
-from invitations.models import Invitation
 from referrals import selectors, services
-from rewards import dashboard, dashboard_programs
+from rewards import dashboard, dashboard_figures, dashboard_programs
 from tenants.access import Permission, active_membership_filter, membership_has_permission
 from tenants.models import Membership, User
 from tenants.urls_helpers import practice_url
@@ -32,6 +34,18 @@ def invite_pages(*, user: User) -> list[dict[str, str]]:
     ]
 
 
+class _CountedPaginator(Paginator):
+    """A paginator told its count (the funnel's signups): no second COUNT of the referrals."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._count
+
+
 @login_required
 @require_GET
 def referral_dashboard(request: HttpRequest) -> HttpResponse:
@@ -39,22 +53,24 @@ def referral_dashboard(request: HttpRequest) -> HttpResponse:
     code = services.referral_code_get_or_create(user=user)
     services.referrer_address_record(user=user, ip_address=client_ip(request))
     link = dashboard.referral_link(code)
-    page = Paginator(dashboard.referrer_referrals(user=user), REFERRALS_PER_PAGE).get_page(request.GET.get("page"))
-    funnel = dashboard.referrer_funnel(user=user, code=code)
+    figures = dashboard_figures.referrer_figures(user=user, code=code)
+    funnel = figures.funnel
+    paginator = _CountedPaginator(dashboard.referrer_referrals(user=user), REFERRALS_PER_PAGE, count=funnel.signups)
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "link": link,
         "messages_to_share": dashboard.share_messages(link=link),
         "funnel": funnel,
-        "weekly": dashboard.referrer_weekly(user=user),
+        "weekly": dashboard_figures.referrer_weekly(user=user),
         "page": page,
         "rows": dashboard.referral_rows(page.object_list),
         "invite_pages": invite_pages(user=user),
-        "invitations_sent": Invitation.objects.filter(invited_by=user, sent_at__isnull=False).count(),
+        "invitations_sent": figures.invitations_sent,
         "access_requests": selectors.access_requests_of_user(user=user),
         "programs": dashboard_programs.program_panels(user=user, paid=funnel.paid_conversions),
-        "points": dashboard_programs.points_panel(user=user),
+        "points": dashboard_programs.points_panel(user=user, balance=figures.points_balance),
         "received": dashboard_programs.received_rows(user=user),
-        "has_statement": dashboard_programs.has_affiliate_statement(user=user),
+        "has_statement": figures.has_statement,
     }
     return render(request, "rewards/dashboard.html", context)
 

@@ -96,12 +96,14 @@ def program_for(
     override = ProgramOverride.objects.select_related("program").filter(referrer_id=referrer_id).first()
     if override is not None and override.program.runs_at(at):
         return override.program
-    program_default_ensure()
-    return (
-        ReferralProgram.objects.filter(is_default=True, is_active=True, starts_at__lte=at)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
-        .first()
+    running = ReferralProgram.objects.filter(is_default=True, is_active=True, starts_at__lte=at).filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=at)
     )
+    default = running.first()
+    if default is None:  # none running, maybe none at all (a new install): ensure the house program
+        program_default_ensure()
+        default = running.first()
+    return default
 
 
 def paid_referrals_count(*, referrer_id: int) -> int:
