@@ -15,7 +15,8 @@ Besides wall time, each request's CPU is measured: this process's (Django: middl
 templates) plus the bench PostgreSQL's (the postmaster's children, live and exited), so two
 runs on a busy machine can be compared by the work they did rather than by how long they
 waited for a core (`--reuse --only /staff/referrals/` times one page alone, for a before/after on
-the same seeded data).
+the same seeded data, and adds what one request does: this process's CPU alone, its queries and
+its Python function calls, figures that do not move with the load).
 
 Stop the bench servers afterwards:
     DENTALTAP_DATA_DIR=/tmp/dentaltap-dashboard-bench .venv/bin/python -m dentaltap.devstack stop
@@ -29,6 +30,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = "/tmp/dentaltap-dashboard-bench"  # noqa: S108 - the bench's own throw-away servers
@@ -118,11 +120,17 @@ def main(argv: list[str]) -> int:
         f"{figures['paid_conversions']} paid, earned {figures['earned_cents']} cents"
     )
     if arguments.only:
-        rows = []
+        rows: list[tuple[object, ...]] = []
         for path in arguments.only:
-            figures = measure(staff_client if path.startswith(("/staff/", "/api/staff/")) else user_client, path)
-            rows.append((path, figures["samples"], figures["median_ms"], figures["p95_ms"], figures["cpu_median_ms"]))
-        print(table("Pages", ["request", "runs", "median ms", "p95 ms", "CPU median ms"], rows))
+            client = staff_client if path.startswith(("/staff/", "/api/staff/")) else user_client
+            figures = measure(client, path)
+            work = request_work(client, path)
+            rows.append(
+                (path, figures["samples"], figures["median_ms"], figures["p95_ms"], figures["cpu_median_ms"],
+                 work["python_cpu_ms"], work["queries"], work["calls"])
+            )  # fmt: skip
+        header = ["request", "runs", "median ms", "p95 ms", "CPU median ms", "of it Python", "queries", "calls"]
+        print(table("Pages", header, rows))
         print(f"Load average at the end: {os.getloadavg()}")
         return 0
     results = {
@@ -156,6 +164,33 @@ def main(argv: list[str]) -> int:
     if arguments.explain:
         explain_staff_queries()
     return 0
+
+
+def request_work(client: Any, path: str, runs: int = 20) -> dict[str, float]:
+    """What one request does, whatever the load: its queries (SET search_path included), its
+    Python function calls (cProfile's count, one request) and this process's CPU alone (median
+    of `runs`, without the profiler)."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(path)
+    query_count = len(queries.captured_queries)  # now: the next request empties the log
+    cpu = []
+    for _run in range(runs):
+        started = time.process_time()
+        client.get(path)
+        cpu.append(time.process_time() - started)
+    profile = cProfile.Profile()
+    profile.runcall(client.get, path)
+    return {
+        "queries": query_count,
+        "calls": pstats.Stats(profile).total_calls,  # type: ignore[attr-defined]
+        "python_cpu_ms": round(statistics.median(cpu) * 1000, 1),
+    }
 
 
 def postgres_cpu_seconds() -> float:

@@ -136,6 +136,7 @@ class ReferralDashboardApi(APIView):
         code = services.referral_code_get_or_create(user=user)
         figures = dashboard_figures.referrer_figures(user=user, code=code)
         funnel = figures.funnel
+        received = dashboard_programs.received_rows(user=user) if figures.has_received else []
         body = {
             "code": code.code,
             "link": dashboard.referral_link(code),
@@ -147,7 +148,7 @@ class ReferralDashboardApi(APIView):
                 asdict(panel) for panel in dashboard_programs.program_panels(user=user, paid=funnel.paid_conversions)
             ],
             "points": dashboard_programs.points_panel(user=user, balance=figures.points_balance),
-            "received": [asdict(row) for row in dashboard_programs.received_rows(user=user)],
+            "received": [asdict(row) for row in received],
         }
         return Response(self.OutputSerializer(body).data)
 

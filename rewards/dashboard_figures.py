@@ -18,7 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from referrals.models import Eligibility, ReferralCode
-from rewards.models import PayoutMethod, RewardStatus
+from rewards.models import PayoutMethod, RewardRecipient, RewardStatus
 from tenants.models import User
 
 CHART_WEEKS = 12
@@ -46,12 +46,16 @@ class Funnel:
 @dataclass(frozen=True)
 class ReferrerFigures:
     """Every count of the page in one: the funnel, the invitations sent, the points balance,
-    and whether a revenue-share statement is linked."""
+    whether a revenue-share statement is linked (a cash rule's reward, or an entry in the
+    affiliate ledger), and whether the user has anything to list as the referred side of a
+    reward or as the requester of access (else the page skips those two queries)."""
 
     funnel: Funnel
     invitations_sent: int
     points_balance: int
     has_statement: bool
+    has_received: bool
+    has_access_requests: bool
 
 
 # Every count of the page: each its own indexed aggregate on the user's rows, as the separate
@@ -72,7 +76,9 @@ SELECT
     EXISTS (SELECT 1 FROM rewards_affiliateentry WHERE affiliate_id = %(user)s)
         OR EXISTS (SELECT 1 FROM rewards_reward AS reward
             JOIN rewards_rewardrule AS rule ON rule.id = reward.rule_id
-            WHERE reward.referrer_id = %(user)s AND rule.payout = %(cash)s)
+            WHERE reward.referrer_id = %(user)s AND rule.payout = %(cash)s),
+    EXISTS (SELECT 1 FROM rewards_reward WHERE recipient_user_id = %(user)s AND recipient = %(referred)s),
+    EXISTS (SELECT 1 FROM referrals_accessrequest WHERE requester_id = %(user)s)
 FROM (
     SELECT count(*) AS signups,
         count(*) FILTER (WHERE referred_practice_id IS NOT NULL AND EXISTS (
@@ -107,11 +113,12 @@ def referrer_figures(*, user: User, code: ReferralCode | None) -> ReferrerFigure
                 "cancelled": [str(status) for status in CANCELLED_REWARD_STATUSES],
                 "clawed_back": RewardStatus.CLAWED_BACK,
                 "cash": PayoutMethod.CASH,
+                "referred": RewardRecipient.REFERRED,
             },
         )
         row = cursor.fetchone()
     (visits, signups, paid, not_eligible, under_review, access_requests, pending, credited, cancelled, clawed_back,
-     earned, invitations_sent, points_balance, has_statement) = row  # fmt: skip
+     earned, invitations_sent, points_balance, has_statement, has_received, has_access_requests) = row  # fmt: skip
     funnel = Funnel(
         visits=visits,
         signups=signups,
@@ -131,6 +138,8 @@ def referrer_figures(*, user: User, code: ReferralCode | None) -> ReferrerFigure
         invitations_sent=invitations_sent,
         points_balance=int(points_balance),
         has_statement=has_statement,
+        has_received=has_received,
+        has_access_requests=has_access_requests,
     )
 
 

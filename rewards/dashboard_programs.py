@@ -11,11 +11,11 @@ the rewards' recipient index), whatever the number of referrals."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any
 
-from django.db.models import Count, Q, Sum, prefetch_related_objects
+from django.db import connection
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -167,43 +167,54 @@ def _maximums(*, rules: list[RewardRule], counted: dict[tuple[int, int | None], 
 
 
 _FIGURES = ("pending_count", "pending_cents", "pending_points", "earned_count", "earned_cents", "earned_points")
+_CAP_WINDOWS = sorted(set(programs.CAP_PERIOD_DAYS.values()))  # days of the rolling caps
+# Pending and earned per (program, rule), and what each rule's cap counts, lifetime and per
+# window: one grouped statement on `reward_referrer_idx` (SQL: the ORM spent longer compiling
+# its nine filtered aggregates than the database spent running them).
+_REWARD_FIGURES_SQL = """
+SELECT program_id, rule_id,
+    count(*) FILTER (WHERE status = ANY(%(pending)s)),
+    coalesce(sum(amount_cents) FILTER (WHERE status = ANY(%(pending)s)), 0),
+    coalesce(sum(points) FILTER (WHERE status = ANY(%(pending)s)), 0),
+    count(*) FILTER (WHERE status = %(credited)s),
+    coalesce(sum(amount_cents) FILTER (WHERE status = %(credited)s), 0),
+    coalesce(sum(points) FILTER (WHERE status = %(credited)s), 0),
+    count(*) FILTER (WHERE status <> ALL(%(not_counted)s)),
+    {windows}
+FROM rewards_reward WHERE referrer_id = %(user)s AND recipient = %(referrer)s
+GROUP BY program_id, rule_id
+""".format(
+    windows=",\n    ".join(
+        f"count(*) FILTER (WHERE status <> ALL(%(not_counted)s) AND created_at >= %(since_{days})s)"
+        for days in _CAP_WINDOWS
+    )
+)
 
 
 def _reward_figures(*, user: User) -> tuple[dict[int, dict[str, int]], dict[tuple[int, int | None], int]]:
-    """The user's rewards as the referrer, one grouped query: pending and earned per program,
-    and the rewards each rule's cap counts (not cancelled, rejected or clawed back) per
+    """The user's rewards as the referrer, one grouped statement: pending and earned per
+    program, and the rewards each rule's cap counts (not cancelled, rejected or clawed back) per
     (rule, window in days; None: lifetime), as programs._capped counts them."""
-    pending, credited = Q(status__in=PENDING_REWARD_STATUSES), Q(status=RewardStatus.CREDITED)
-    counts = ~Q(status__in=programs.NOT_COUNTED)
     now = timezone.now()
-    windows = sorted(set(programs.CAP_PERIOD_DAYS.values()))
-    rows = (
-        Reward.objects.filter(referrer=user, recipient=RewardRecipient.REFERRER)
-        .values("program_id", "rule_id")
-        .annotate(
-            pending_count=Count("pk", filter=pending),
-            pending_cents=Sum("amount_cents", filter=pending, default=0),
-            pending_points=Sum("points", filter=pending, default=0),
-            earned_count=Count("pk", filter=credited),
-            earned_cents=Sum("amount_cents", filter=credited, default=0),
-            earned_points=Sum("points", filter=credited, default=0),
-            counted=Count("pk", filter=counts),
-            **{
-                f"counted_{days}": Count("pk", filter=counts & Q(created_at__gte=now - datetime.timedelta(days=days)))
-                for days in windows
-            },
-        )
-        .order_by()
-    )
+    params: dict[str, Any] = {
+        "user": user.pk,
+        "referrer": RewardRecipient.REFERRER,
+        "pending": [str(status) for status in PENDING_REWARD_STATUSES],
+        "credited": RewardStatus.CREDITED,
+        "not_counted": [str(status) for status in programs.NOT_COUNTED],
+        **{f"since_{days}": now - datetime.timedelta(days=days) for days in _CAP_WINDOWS},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_REWARD_FIGURES_SQL, params)
+        rows = cursor.fetchall()
     by_program: dict[int, dict[str, int]] = {}
     counted: dict[tuple[int, int | None], int] = {}
-    for row in cast("Iterable[dict[str, int]]", rows):  # the annotations' names are built
-        figures = by_program.setdefault(row["program_id"], dict.fromkeys(_FIGURES, 0))
-        for name in _FIGURES:
-            figures[name] += row[name]
-        for days in [None, *windows]:
-            key = (row["rule_id"], days)
-            counted[key] = counted.get(key, 0) + row["counted" if days is None else f"counted_{days}"]
+    for program_id, rule_id, *values in rows:
+        figures = by_program.setdefault(program_id, dict.fromkeys(_FIGURES, 0))
+        for name, value in zip(_FIGURES, values, strict=False):
+            figures[name] += int(value)
+        for days, value in zip([None, *_CAP_WINDOWS], values[len(_FIGURES) :], strict=True):
+            counted[(rule_id, days)] = counted.get((rule_id, days), 0) + value
     return by_program, counted
 
 

@@ -66,10 +66,10 @@ def referral_dashboard(request: HttpRequest) -> HttpResponse:
         "rows": dashboard.referral_rows(page.object_list),
         "invite_pages": invite_pages(user=user),
         "invitations_sent": figures.invitations_sent,
-        "access_requests": selectors.access_requests_of_user(user=user),
+        "access_requests": selectors.access_requests_of_user(user=user) if figures.has_access_requests else [],
         "programs": dashboard_programs.program_panels(user=user, paid=funnel.paid_conversions),
         "points": dashboard_programs.points_panel(user=user, balance=figures.points_balance),
-        "received": dashboard_programs.received_rows(user=user),
+        "received": dashboard_programs.received_rows(user=user) if figures.has_received else [],
         "has_statement": figures.has_statement,
     }
     return render(request, "rewards/dashboard.html", context)
