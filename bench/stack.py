@@ -6,9 +6,9 @@ and figures.
   `stack_stop()`, `database_reset()` / `database_migrate()`;
 - a practice: `practice_signup()`, `practice_client()` (with patients and a logged-in client),
   `practice_remove()`;
-- measuring: `turn_order()` / `in_turns()` (ways taking turns, the first one rotating),
+- measuring: `turn_order()` / `in_turns()` / `all_turns()` (ways taking turns, the first one rotating),
   `timed()`, `percentile()`, `summary_ms()`, CPU seconds from /proc, `load_average()`;
-- printing: `table()`, `rate_row()`, `ratio_line()`.
+- printing: `table()`, `rates_table()`, `ratio_line()`.
 
 bench/run.py sets its environment up itself (`isolate_environment`), the standalone scripts call
 `stack_start`. Every destructive step here checks once more that it talks to the bench servers
@@ -228,6 +228,15 @@ def in_turns(
         yield results
 
 
+def all_turns(ways: Sequence[Way], rounds: int, turn: Callable[[Way], Result]) -> dict[Way, list[Result]]:
+    """`in_turns`, one turn per way and round; each way's results over all the rounds, in order."""
+    results: dict[Way, list[Result]] = {way: [] for way in ways}
+    for taken in in_turns(ways, rounds, turn):
+        for way, values in taken.items():
+            results[way] += values
+    return results
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (Linux /proc), which waiting for a
     core on a busy machine does not inflate."""
@@ -293,9 +302,10 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
     return "\n".join(lines)
 
 
-def rate_row(label: str, rates: Sequence[float]) -> list[str]:
-    """A table row of rates per second: the label, the median and the best."""
-    return [label, f"{statistics.median(rates):.0f}", f"{max(rates):.0f}"]
+def rates_table(title: str, column: str, rates: Mapping[str, Sequence[float]]) -> str:
+    """A table of rates per second over rounds, a row a way: its median and its best."""
+    rows = [[label, f"{statistics.median(values):.0f}", f"{max(values):.0f}"] for label, values in rates.items()]
+    return table(title, [column, "median", "best"], rows)
 
 
 def ratio_line(label: str, ratios: Sequence[float], goal: float) -> str:
