@@ -19,14 +19,14 @@ per-round ratios with/without (goal >= 0.9), so drift on a busy 2-core machine h
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
+
+from bench import stack  # noqa: E402
 
 
 def arguments() -> argparse.Namespace:
@@ -38,27 +38,12 @@ def arguments() -> argparse.Namespace:
 
 
 OPTIONS = arguments()
-os.environ["DENTALTAP_DATA_DIR"] = OPTIONS.data_dir
-os.environ.pop("DATABASE_URL", None)
-os.environ.pop("REDIS_URL", None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
-os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
-Path(OPTIONS.data_dir).mkdir(parents=True, exist_ok=True)
-sys.path.insert(0, str(PROJECT_DIR))
-
-import django  # noqa: E402
-
-from dentaltap import devstack  # noqa: E402
-
-devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
-django.setup()
+stack.stack_start(OPTIONS.data_dir, environ={"DJANGO_LOG_LEVEL": "ERROR"})
 
 from django.conf import settings  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from bench.access_support import PRELOADED  # noqa: E402
-from bench.stack import database_reset, practice_signup, table  # noqa: E402
-from dentaltap import devstack  # noqa: E402
 
 
 def run(client: Client, count: int) -> float:
@@ -70,27 +55,21 @@ def run(client: Client, count: int) -> float:
 
 
 def main() -> None:
-    from django_tenants.utils import tenant_context
-
-    from practice.models import Patient
     from tenants.models import Membership
 
-    database_reset()
-    owner, practice = practice_signup("access-bench")
-    with tenant_context(practice):
-        Patient.objects.bulk_create([Patient(first_name=f"First{n}", last_name=f"Last{n:03d}") for n in range(60)])
+    stack.database_reset()
+    owner, practice, with_client = stack.practice_client(
+        "access-bench", patients=60, first_name="First{n}", last_name="Last{n:03d}"
+    )
     PRELOADED["membership"] = Membership.objects.get(user=owner, practice=practice)
 
-    host = f"{practice.slug}.{settings.BASE_DOMAIN}"
-    with_client = Client(HTTP_HOST=host)
-    with_client.force_login(owner)
     without_middleware = [
         "bench.access_support.PreloadedMembershipMiddleware"
         if name == "tenants.middleware.PracticeAccessMiddleware"
         else name
         for name in settings.MIDDLEWARE
     ]
-    without_client = Client(HTTP_HOST=host)
+    without_client = Client(HTTP_HOST=f"{practice.slug}.{settings.BASE_DOMAIN}")
     without_client.cookies = with_client.cookies
 
     def with_layer(count: int) -> float:
@@ -108,25 +87,13 @@ def main() -> None:
 
     with_layer(100)
     without_layer(100)
-    rounds: list[tuple[float, float]] = []
-    for index in range(OPTIONS.rounds):
-        if index % 2 == 0:
-            first, second = with_layer(OPTIONS.requests), without_layer(OPTIONS.requests)
-            rounds.append((first, second))
-        else:
-            second, first = without_layer(OPTIONS.requests), with_layer(OPTIONS.requests)
-            rounds.append((first, second))
-    ratios = [with_rate / without_rate for with_rate, without_rate in rounds]
-    rows = [
-        ["with the access layer", f"{statistics.median(r[0] for r in rounds):.0f}", f"{max(r[0] for r in rounds):.0f}"],
-        ["without it", f"{statistics.median(r[1] for r in rounds):.0f}", f"{max(r[1] for r in rounds):.0f}"],
-    ]
-    print(
-        table("Patients page (25 rows, logged-in owner), requests/s in one process", ["stack", "median", "best"], rows)
-    )
-    print(f"\nratio with/without: median of {len(ratios)} rounds {statistics.median(ratios):.3f} "
-          f"(min {min(ratios):.3f}, max {max(ratios):.3f}); goal >= 0.9")  # fmt: skip
-    devstack.stop()
+    stacks = {"with": with_layer, "without": without_layer}
+    rates = stack.all_turns(list(stacks), OPTIONS.rounds, lambda way: stacks[way](OPTIONS.requests))
+    ratios = [with_rate / without_rate for with_rate, without_rate in zip(rates["with"], rates["without"], strict=True)]
+    title = "Patients page (25 rows, logged-in owner), requests/s in one process"
+    print(stack.rates_table(title, "stack", {"with the access layer": rates["with"], "without it": rates["without"]}))
+    print("\n" + stack.ratio_line("with/without", ratios, 0.9))
+    stack.stack_stop()
 
 
 if __name__ == "__main__":

@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
+
+from bench import stack  # noqa: E402
+
 DEFAULT_DATA_DIR = "/tmp/dentaltap-i18n-bench"  # noqa: S108 - the bench's own throw-away servers
 GOAL = 0.95
 
@@ -37,31 +41,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=200, help="timed requests per page and language")
     parser.add_argument("--data-dir", default=os.environ.get("DENTALTAP_DATA_DIR", DEFAULT_DATA_DIR))
     arguments = parser.parse_args(argv)
-
-    for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG"):
-        os.environ.pop(name, None)
-    os.environ["DENTALTAP_DATA_DIR"] = str(Path(arguments.data_dir).resolve())
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
-    sys.path[0] = str(PROJECT_DIR)
-
-    import django
-
-    from dentaltap import devstack
-
-    devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
-    django.setup()
+    stack.stack_start(arguments.data_dir)
 
     from django.conf import settings
-    from django.test import Client
     from django.utils import timezone, translation
     from django_tenants.utils import tenant_context
 
-    from bench.stack import database_reset, practice_signup, summary_ms, table
     from practice.models import Appointment, Patient
     from tenants.models import User
 
     for language in ("ru", "de"):
-        compiled = PROJECT_DIR / "locale" / language / "LC_MESSAGES" / "django.mo"
+        compiled = stack.PROJECT_DIR / "locale" / language / "LC_MESSAGES" / "django.mo"
         if not compiled.exists():
             print(f"{compiled} is missing: run `python -m dentaltap.catalogues compile` first", file=sys.stderr)
             return 2
@@ -72,8 +62,8 @@ def main(argv: list[str]) -> int:
 
     settings.ALLOWED_HOSTS = ["*"]
     print(f"Resetting the bench database in {os.environ['DENTALTAP_DATA_DIR']} ...", flush=True)
-    database_reset()
-    owner, practice = practice_signup("i18nbench")
+    stack.database_reset()
+    owner, practice, client = stack.practice_client("i18nbench")
     start = timezone.now().replace(minute=0, second=0, microsecond=0) + datetime.timedelta(days=1)
     with tenant_context(practice):
         patients = Patient.objects.bulk_create(
@@ -90,8 +80,6 @@ def main(argv: list[str]) -> int:
             for n in range(50)
         )
 
-    client = Client(HTTP_HOST=f"{practice.slug}.{settings.BASE_DOMAIN}")
-    client.force_login(owner)
     pages = ["/appointments/", "/patients/"]
     marker = {"ru": "Пациенты", "en": "Patients"}
 
@@ -111,19 +99,15 @@ def main(argv: list[str]) -> int:
         for _warm_up in range(10):
             get(path, "ru")
             get(path, "en")
-        samples: dict[str, list[float]] = {"ru": [], "en": []}
-        for run in range(arguments.runs):
-            order = ("ru", "en") if run % 2 == 0 else ("en", "ru")  # neither always goes first
-            for language in order:
-                samples[language].append(get(path, language))
-        ru, en = summary_ms(samples["ru"]), summary_ms(samples["en"])
+        samples = stack.all_turns(["ru", "en"], arguments.runs, functools.partial(get, path))
+        ru, en = stack.summary_ms(samples["ru"]), stack.summary_ms(samples["en"])
         ratio = statistics.median(samples["en"]) / statistics.median(samples["ru"])
         ratios.append(ratio)
         rows.append((path, "ru", ru["samples"], ru["median_ms"], ru["p95_ms"], ""))
         rows.append((path, "en", en["samples"], en["median_ms"], en["p95_ms"], f"{ratio:.3f}"))
     print()
     print(
-        table(
+        stack.table(
             "A practice page in Russian vs English (whole requests, same run)",
             ["page", "language", "runs", "median ms", "p95 ms", "en/ru median"],
             rows,

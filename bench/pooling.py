@@ -29,14 +29,12 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
+
+from bench import stack  # noqa: E402
+
 DEFAULT_DATA_DIR = "/tmp/dentaltap-pooling-bench"  # noqa: S108 - the bench's own throw-away servers
 CHUNK = 250
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str]) -> int:
@@ -45,43 +43,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=1000, help="requests per way per round")
     parser.add_argument("--data-dir", default=os.environ.get("DENTALTAP_DATA_DIR", DEFAULT_DATA_DIR))
     arguments = parser.parse_args(argv)
-
-    for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG"):
-        os.environ.pop(name, None)
-    os.environ["DENTALTAP_DATA_DIR"] = str(Path(arguments.data_dir).resolve())
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
-    sys.path[0] = str(PROJECT_DIR)
-
-    import django
-
-    from dentaltap import devstack
-
-    devstack.ensure_environment()
-    django.setup()
+    stack.stack_start(arguments.data_dir)
 
     from django.conf import settings
-    from django.db import connection
-    from django.test import Client
     from django.test.utils import override_settings
-    from django_tenants.utils import tenant_context
 
     from bench.routing import _environ, _handler, _serve
-    from bench.stack import database_reset, practice_signup, table
     from bench.urls import ACCESS_CHECKED_PATH
-    from practice.models import Patient
     from tests.pgbouncer_support import PgBouncer, database_through, pgbouncer_version
 
     settings.ALLOWED_HOSTS = ["*"]
     print(f"Resetting the bench database in {os.environ['DENTALTAP_DATA_DIR']} ...", flush=True)
-    database_reset()
-    owner, practice = practice_signup("poolbench")
-    with tenant_context(practice):
-        Patient.objects.bulk_create(Patient(first_name=f"P{number}", last_name="Bench") for number in range(40))
-    connection.set_schema_to_public()
-    client = Client()
-    client.force_login(owner)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    environ = _environ(f"{practice.slug}.{settings.BASE_DOMAIN}", ACCESS_CHECKED_PATH, cookie)
+    stack.database_reset()
+    _owner, practice, client = stack.practice_client("poolbench", patients=40)
+    environ = _environ(f"{practice.slug}.{settings.BASE_DOMAIN}", ACCESS_CHECKED_PATH, stack.session_cookie(client))
 
     bouncers = {mode: PgBouncer(mode=mode, pool_size=4) for mode in ("session", "transaction")}
     ways = ["direct", "session", "transaction"]
@@ -99,30 +74,27 @@ def main(argv: list[str]) -> int:
                     status, body = _serve(handler, environ)  # connects, outside the timing
                     assert status.startswith("200") and body == b"40 patients\n", (way, status, body[:200])
                     pid = bouncer.process.pid if bouncer else None
-                    bouncer_before = _process_cpu_seconds(pid) if pid else 0.0
+                    bouncer_before = stack.process_cpu_seconds(pid) if pid else 0.0
                     cpu_before, started = time.process_time(), time.perf_counter()
                     for _ in range(count):
                         status, _ = _serve(handler, environ)
                         assert status.startswith("200"), (way, status)
                     elapsed = time.perf_counter() - started
                     cpu = time.process_time() - cpu_before
-                    bouncer_used = (_process_cpu_seconds(pid) - bouncer_before) if pid else 0.0
+                    bouncer_used = (stack.process_cpu_seconds(pid) - bouncer_before) if pid else 0.0
                 return elapsed, cpu, bouncer_used
 
             for way in ways:
                 turn(way, 300)  # warm-up
-            for number in range(arguments.rounds):
-                order = ways[number % 3 :] + ways[: number % 3]
-                totals = {way: [0.0, 0.0, 0.0] for way in ways}
-                for _ in range(max(1, arguments.requests // CHUNK)):
-                    for way in order:
-                        for index, value in enumerate(turn(way, CHUNK)):
-                            totals[way][index] += value
-                done = max(1, arguments.requests // CHUNK) * CHUNK
+            chunks = max(1, arguments.requests // CHUNK)
+            rounds = stack.in_turns(ways, arguments.rounds, lambda way: turn(way, CHUNK), repeat=chunks)
+            for number, turns in enumerate(rounds):
+                done = chunks * CHUNK
                 for way in ways:
-                    rates[way].append(done / totals[way][0])
-                    app_cpu[way].append(totals[way][1] * 1000 / done)
-                    bouncer_cpu[way].append(totals[way][2] * 1000 / done)
+                    elapsed, cpu, bouncer_used = (sum(values) for values in zip(*turns[way], strict=True))
+                    rates[way].append(done / elapsed)
+                    app_cpu[way].append(cpu * 1000 / done)
+                    bouncer_cpu[way].append(bouncer_used * 1000 / done)
                 print(
                     f"  round {number + 1}/{arguments.rounds}: " + ", ".join(f"{w} {rates[w][-1]:.0f}/s" for w in ways)
                 )
@@ -146,7 +118,7 @@ def main(argv: list[str]) -> int:
         )
     version = ".".join(str(part) for part in pgbouncer_version())
     print(
-        table(
+        stack.table(
             f"Access-checked practice page, in-process, {arguments.rounds} rounds x {arguments.requests} "
             f"requests per way (PgBouncer {version}), load average {os.getloadavg()[0]:.1f}",
             ["way", "req/s (median)", "range", "ratio to direct", "app CPU ms/request", "pgbouncer CPU ms/request"],

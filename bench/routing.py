@@ -35,10 +35,9 @@ from typing import Any
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
-from django.test import Client
 from django.test.utils import override_settings
 
-from bench.stack import database_reset, practice_signup, table
+from bench.stack import database_reset, practice_client, session_cookie, table
 from bench.urls import ACCESS_CHECKED_PATH, ROUTED_PATH
 
 TENANT_MIDDLEWARE = ("tenants.middleware.CachedTenantMiddleware", "tenants.middleware.PracticeAccessMiddleware")
@@ -158,17 +157,8 @@ def _practice_in_schema(practice: Any) -> Callable[[], contextlib.AbstractContex
 def _stacks() -> list[Stack]:
     from tenants.models import Practice
 
-    owner, practice = practice_signup("routing")
-    from django_tenants.utils import tenant_context
-
-    from practice.models import Patient
-
-    with tenant_context(practice):
-        Patient.objects.bulk_create(Patient(first_name=f"P{number}", last_name="Bench") for number in range(40))
-    connection.set_schema_to_public()
-    client = Client()
-    client.force_login(owner)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    _owner, practice, client = practice_client("routing", patients=40)
+    cookie = session_cookie(client)
     host = f"{practice.slug}.{settings.BASE_DOMAIN}"
     full = list(settings.MIDDLEWARE)
     assert all(name in full for name in TENANT_MIDDLEWARE), "the settings' middleware changed; update the bench"

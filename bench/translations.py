@@ -13,14 +13,15 @@ busy machine hits both alike; the figure is the median of the per-round ratios r
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
+
+from bench import stack  # noqa: E402
+from dentaltap import catalogues  # noqa: E402
 
 
 def arguments() -> argparse.Namespace:
@@ -32,29 +33,10 @@ def arguments() -> argparse.Namespace:
 
 
 OPTIONS = arguments()
-os.environ["DENTALTAP_DATA_DIR"] = OPTIONS.data_dir
-os.environ.pop("DATABASE_URL", None)
-os.environ.pop("REDIS_URL", None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
-os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
-Path(OPTIONS.data_dir).mkdir(parents=True, exist_ok=True)
-sys.path.insert(0, str(PROJECT_DIR))
-
-from dentaltap import catalogues  # noqa: E402
-
 catalogues.compile_catalogues()
+stack.stack_start(OPTIONS.data_dir, environ={"DJANGO_LOG_LEVEL": "ERROR"})
 
-import django  # noqa: E402
-
-from dentaltap import devstack  # noqa: E402
-
-devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
-django.setup()
-
-from django.conf import settings  # noqa: E402
 from django.test import Client  # noqa: E402
-
-from bench.stack import database_reset, practice_signup, table  # noqa: E402
 
 MARKERS = {"en": "New patient", "ru": "Новый пациент"}
 
@@ -73,50 +55,29 @@ def timed(client: Client, language: str, count: int) -> float:
 def one_round(client: Client, requests: int, batch: int = 10) -> tuple[float, float]:
     """Requests/s in Russian and in English, the two interleaved in small batches (the order
     alternating), so a neighbour's load on the machine falls on both alike."""
-    seconds = {"ru": 0.0, "en": 0.0}
-    for index in range(max(1, requests // batch)):
-        order = ("ru", "en") if index % 2 == 0 else ("en", "ru")
-        for language in order:
-            seconds[language] += timed(client, language, batch)
-    done = max(1, requests // batch) * batch
-    return done / seconds["ru"], done / seconds["en"]
+    batches = max(1, requests // batch)
+    seconds = stack.all_turns(["ru", "en"], batches, lambda language: timed(client, language, batch))
+    done = batches * batch
+    return done / sum(seconds["ru"], 0.0), done / sum(seconds["en"], 0.0)
 
 
 def main() -> None:
-    from django_tenants.utils import tenant_context
-
-    from practice.models import Patient
-
-    database_reset()
-    owner, practice = practice_signup("translations-bench")
-    with tenant_context(practice):
-        Patient.objects.bulk_create([Patient(first_name=f"First{n}", last_name=f"Last{n:03d}") for n in range(60)])
-    client = Client(HTTP_HOST=f"{practice.slug}.{settings.BASE_DOMAIN}")
-    client.force_login(owner)
+    stack.database_reset()
+    _owner, _practice, client = stack.practice_client(
+        "translations-bench", patients=60, first_name="First{n}", last_name="Last{n:03d}"
+    )
 
     one_round(client, 100)
     rounds = [one_round(client, OPTIONS.requests) for _ in range(OPTIONS.rounds)]
     ratios = [russian / english for russian, english in rounds]
-    rows = [
-        [
-            "Russian (Accept-Language: ru)",
-            f"{statistics.median(r[0] for r in rounds):.0f}",
-            f"{max(r[0] for r in rounds):.0f}",
-        ],
-        [
-            "English (Accept-Language: en)",
-            f"{statistics.median(r[1] for r in rounds):.0f}",
-            f"{max(r[1] for r in rounds):.0f}",
-        ],
-    ]
-    print(
-        table(
-            "Patients page (25 rows, logged-in owner), requests/s in one process", ["language", "median", "best"], rows
-        )
-    )
-    print(f"\nratio ru/en: median of {len(ratios)} rounds {statistics.median(ratios):.3f} "
-          f"(min {min(ratios):.3f}, max {max(ratios):.3f}); goal >= 0.95")  # fmt: skip
-    devstack.stop()
+    title = "Patients page (25 rows, logged-in owner), requests/s in one process"
+    rates = {
+        "Russian (Accept-Language: ru)": [russian for russian, _english in rounds],
+        "English (Accept-Language: en)": [english for _russian, english in rounds],
+    }
+    print(stack.rates_table(title, "language", rates))
+    print("\n" + stack.ratio_line("ru/en", ratios, 0.95))
+    stack.stack_stop()
 
 
 if __name__ == "__main__":
