@@ -18,27 +18,21 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = os.environ.setdefault("DENTALTAP_DATA_DIR", "/tmp/dentaltap-growth-bench")  # noqa: S108 - a scratch stack
-os.environ.setdefault("DENTALTAP_MAIL_DIR", f"{DATA_DIR}/mail")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings.local")
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
+
+from bench import stack  # noqa: E402
+
+ROOT = stack.PROJECT_DIR
+DATA_DIR = os.environ.get("DENTALTAP_DATA_DIR", "/tmp/dentaltap-growth-bench")  # noqa: S108 - a scratch stack
 # Many signups by one referrer in minutes: keep them eligible (the check still runs).
 os.environ.setdefault("DENTALTAP_REFERRAL_VELOCITY_LIMIT_PER_DAY", "100000")
-sys.path.insert(0, str(ROOT))
-
-import django  # noqa: E402
-
-from dentaltap import devstack  # noqa: E402
-
-devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
-django.setup()
+stack.stack_start(DATA_DIR)  # sent mail: <data dir>/mail
 
 import logging  # noqa: E402
 
 for name in ("tenants", "invitations", "referrals"):
     logging.getLogger(name).setLevel(logging.WARNING)
 
-from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
@@ -49,7 +43,6 @@ from invitations import tokens  # noqa: E402
 from invitations.models import Invitation  # noqa: E402
 from referrals import services as referral_services  # noqa: E402
 from referrals.models import PracticeReferralSettings  # noqa: E402
-from tenants.services import public_tenant_ensure  # noqa: E402
 
 BULK = int(os.environ.get("BENCH_BULK", "500"))
 SIGNUPS = int(os.environ.get("BENCH_SIGNUPS", "20"))
@@ -57,21 +50,11 @@ PASSWORD = "molar-Crown-2026"  # noqa: S105 - throw-away bench accounts
 RUN = str(int(time.time()))
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def owner_practice(slug: str) -> tuple[object, object]:
     with schema_context("public"):
-        result = account_signup(
-            email=f"{slug}@bench.example",
-            password=PASSWORD,
-            full_name=f"Dr. {slug}",
-            practice_name=f"Bench {slug}",
-            practice_slug=slug,
+        return stack.practice_signup(
+            slug, email=f"{slug}@bench.example", full_name=f"Dr. {slug}", practice_name=f"Bench {slug}"
         )
-        return result.user, result.practice
 
 
 def start_worker() -> subprocess.Popen[bytes]:
@@ -159,14 +142,13 @@ def bench_referral_signups() -> None:
     for label, times in (("referral link", link_times), ("invitation", invitation_times)):
         print(
             f"referral signup via {label} (user + own practice + referral + membership), n={len(times)}: "
-            f"median {statistics.median(times) * 1000:.0f} ms, p95 {percentile(times, 0.95) * 1000:.0f} ms"
+            f"median {statistics.median(times) * 1000:.0f} ms, p95 {stack.percentile_nearest(times, 0.95) * 1000:.0f} ms"
         )
 
 
 def main() -> None:
-    call_command("migrate_schemas", "--shared", verbosity=0)
     with schema_context("public"):
-        public_tenant_ensure()
+        stack.database_migrate()
     app.control.purge()
     print(f"data: {DATA_DIR}; {os.cpu_count()} CPUs")
     bench_bulk_invitations()

@@ -23,41 +23,31 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = os.environ.setdefault("DENTALTAP_DATA_DIR", "/tmp/dentaltap-offboarding-bench")  # noqa: S108 - a scratch stack
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings.local")
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
 
-from dentaltap import devstack  # noqa: E402
+from bench import stack  # noqa: E402
 
-devstack.ensure_environment()
-
-import django  # noqa: E402
-
-django.setup()
+stack.stack_start(os.environ.get("DENTALTAP_DATA_DIR", "/tmp/dentaltap-offboarding-bench"))  # noqa: S108 - a scratch stack
 
 import logging  # noqa: E402
 
 for name in ("tenants", "onboarding", "lifecycle", "provisioning", "offboarding", "django.request"):
     logging.getLogger(name).setLevel(logging.ERROR)
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_tenants.utils import tenant_context  # noqa: E402
 
-from bench.stack import practice_signup  # noqa: E402
 from offboarding.services import Actor, practice_delete, practice_export, practice_restore  # noqa: E402
 from practice.models import Appointment, Patient  # noqa: E402
 from tenants.models import Membership, Practice, Role, User  # noqa: E402
-from tenants.services import public_tenant_ensure  # noqa: E402
 
 ACTOR = Actor(user=None, label="bench/offboarding.py")
 
 
 def seed(patients: int) -> tuple[Practice, str]:
     tag = uuid.uuid4().hex[:8]
-    _, practice = practice_signup(f"off-{tag}")
+    _, practice = stack.practice_signup(f"off-{tag}")
     for role in (Role.DENTIST, Role.RECEPTIONIST):
         user = User.objects.create_user(f"{role}-{tag}@bench.example", None, full_name=f"{role} {tag}")
         Membership.objects.create(user=user, practice=practice, role=role, joined_via="invitation")
@@ -95,8 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=10_000)
     options = parser.parse_args()
-    call_command("migrate_schemas", "--shared", "--executor=standard", verbosity=0)
-    public_tenant_ensure()
+    stack.database_migrate(executor="standard")
     practice, tag = seed(options.patients)
     load = os.getloadavg()[0]
     with tempfile.TemporaryFile() as out:

@@ -26,32 +26,23 @@ import time
 import zoneinfo
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = os.environ.setdefault("DENTALTAP_DATA_DIR", "/tmp/dentaltap-onboarding-bench")  # noqa: S108 - a scratch stack
-os.environ.setdefault("DENTALTAP_MAIL_DIR", f"{DATA_DIR}/mail")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings.local")
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
 
-from dentaltap import devstack  # noqa: E402
+from bench import stack  # noqa: E402
 
-devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
-
-import django  # noqa: E402
-
-django.setup()
+DATA_DIR = os.environ.get("DENTALTAP_DATA_DIR", "/tmp/dentaltap-onboarding-bench")  # noqa: S108 - a scratch stack
+stack.stack_start(DATA_DIR)  # sent mail: <data dir>/mail
 
 import logging  # noqa: E402
 
 for name in ("tenants", "onboarding", "lifecycle", "provisioning", "django.request"):
     logging.getLogger(name).setLevel(logging.ERROR)
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_tenants.utils import schema_context, tenant_context  # noqa: E402
 
-from accounts.services import account_signup  # noqa: E402
 from billing.models import Plan, PracticeAccount  # noqa: E402
 from billing.services import account_for  # noqa: E402
 from lifecycle.models import LifecycleMessage, LifecycleMessageStatus, LifecycleStep, LifecycleStepText  # noqa: E402
@@ -62,16 +53,10 @@ from practice import services as practice_services  # noqa: E402
 from practice.models import AppointmentStatus, Patient  # noqa: E402
 from referrals.models import Eligibility, Referral, ReferralSource  # noqa: E402
 from tenants.models import JoinedVia, Membership, Practice, Role, User  # noqa: E402
-from tenants.services import public_tenant_ensure  # noqa: E402
 
 PASSWORD = "molar-Crown-2026"  # noqa: S105 - throw-away bench accounts
 RUN = str(int(time.time()))
 NOON = datetime.datetime(2026, 6, 10, 12, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Berlin"))
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 # --------------------------------------------------------------------------- 1. patient create
@@ -81,33 +66,24 @@ def _no_record(**_kwargs: object) -> None:
     return None
 
 
-def _backend_cpu() -> float:
-    """CPU seconds this connection's PostgreSQL backend has used (waiting for a core does not count)."""
-    connection.ensure_connection()
-    pid = connection.connection.info.backend_pid
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
-
-
 def _create_block(practice: Practice, count: int, *, recording: bool) -> tuple[float, float]:
     """Wall seconds and CPU seconds (this process plus its PostgreSQL backend) for `count` creates."""
     practice_services.milestone_record = onboarding_services.milestone_record if recording else _no_record  # type: ignore[assignment]
-    backend, process, started = _backend_cpu(), time.process_time(), time.perf_counter()
+    backend, process, started = stack.backend_cpu_seconds(), time.process_time(), time.perf_counter()
     for number in range(count):
         practice_services.patient_create(practice=practice, first_name=f"P{number}", last_name="Bench")
     wall = time.perf_counter() - started
-    return wall, time.process_time() - process + _backend_cpu() - backend
+    return wall, time.process_time() - process + stack.backend_cpu_seconds() - backend
 
 
 def bench_patient_create(blocks: int, per_block: int) -> None:
     with schema_context("public"):
-        activated = account_signup(
-            email=f"act-{RUN}@bench.example", password=PASSWORD, full_name="Dr. Active",
-            practice_name="Bench active", practice_slug=f"act-{RUN}",
-        ).practice  # fmt: skip
-        young = account_signup(
-            email=f"young-{RUN}@bench.example", password=PASSWORD, full_name="Dr. Young",
-            practice_name="Bench young", practice_slug=f"young-{RUN}",
-        ).practice  # fmt: skip
+        _, activated = stack.practice_signup(
+            f"act-{RUN}", email=f"act-{RUN}@bench.example", full_name="Dr. Active", practice_name="Bench active"
+        )
+        _, young = stack.practice_signup(
+            f"young-{RUN}", email=f"young-{RUN}@bench.example", full_name="Dr. Young", practice_name="Bench young"
+        )
     for practice in (activated, young):  # past Freemium's patient cap
         account_for(practice)
         PracticeAccount.objects.filter(practice=practice).update(plan=Plan.objects.get(code="pro"))
@@ -235,7 +211,7 @@ def bench_cohort_page(client: Client, runs: int) -> None:
         rows = response.content.count(b"data-channel=")
         print(
             f"cohort page ({cohort}ly, 12 months, {rows} rows): median {statistics.median(times) * 1000:.0f} ms, "
-            f"p95 {percentile(times, 0.95) * 1000:.0f} ms ({runs} runs)"
+            f"p95 {stack.percentile_nearest(times, 0.95) * 1000:.0f} ms ({runs} runs)"
         )
     export_started = time.perf_counter()
     assert client.get(f"/staff/onboarding/cohorts.csv?start={start}&end={end}&cohort=week").status_code == 200
@@ -292,8 +268,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--only", choices=["patients", "cohorts", "messages"])
     options = parser.parse_args()
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    public_tenant_ensure()
+    stack.database_migrate()
     existing = Practice.objects.exclude(schema_name="public").count()
     if existing and options.only != "patients":
         print(f"note: {existing:,} practices already in {DATA_DIR}: the cohort figures include them")

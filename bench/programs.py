@@ -34,30 +34,28 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = os.environ.setdefault("DENTALTAP_DATA_DIR", "/tmp/dentaltap-programs-bench")  # noqa: S108 - a scratch stack
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
+
+from bench import stack  # noqa: E402
+
+ROOT = stack.PROJECT_DIR
+DATA_DIR = os.environ.get("DENTALTAP_DATA_DIR", "/tmp/dentaltap-programs-bench")  # noqa: S108 - a scratch stack
 STRIPE_PORT = int(os.environ.get("DENTALTAP_BENCH_STRIPE_PORT", "12141"))
 SECRET = "whsec_bench_programs"  # noqa: S105 - the bench's own signing secret
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings.local")
-os.environ["STRIPE_WEBHOOK_SECRETS"] = SECRET
-os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{STRIPE_PORT}"
-os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
-sys.path.insert(0, str(ROOT))
-
-from dentaltap import devstack  # noqa: E402
-
-devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
-
-import django  # noqa: E402
-
-django.setup()
+stack.stack_start(
+    DATA_DIR,
+    environ={
+        "STRIPE_WEBHOOK_SECRETS": SECRET,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{STRIPE_PORT}",
+        "DJANGO_LOG_LEVEL": "ERROR",
+    },
+)
 
 import logging  # noqa: E402
 
 for name in ("tenants", "onboarding", "billing", "rewards", "referrals", "django.request", "celery"):
     logging.getLogger(name).setLevel(logging.ERROR)
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -79,16 +77,10 @@ from rewards.models import (  # noqa: E402
 )
 from rewards.programs import program_default_ensure  # noqa: E402
 from tenants.models import JoinedVia, Membership, Practice, Role, User  # noqa: E402
-from tenants.services import public_tenant_ensure  # noqa: E402
 
 RUN = str(int(time.time()))
 OBJECTS = json.loads((ROOT / "tests" / "fixtures" / "stripe" / "objects.json").read_text())
 FLAT_50 = {"trigger": "first_payment", "recipient": "referrer", "structure": "flat", "amount_cents": 5000}
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
 def practices_seed(prefix: str, count: int) -> tuple[list[User], list[Practice]]:
@@ -242,7 +234,7 @@ def bench_webhook(pairs: int, per_block: int, referrers_count: int) -> None:
         _one_event(client, f"cus_{practice.pk}_{RUN}", f"in_{practice.pk}_{RUN}")
         return time.perf_counter() - wall, time.process_time() - cpu
 
-    print(f"webhook to ledger: load average before {load()}")
+    print(f"webhook to ledger: load average before {stack.load_average()}")
     for _ in range(per_block):  # warm-up (caches, connections), not counted
         one("twenty")
     # Event by event, A B B A: whatever else loads the machine lands on both alike.
@@ -268,7 +260,7 @@ def bench_webhook(pairs: int, per_block: int, referrers_count: int) -> None:
         f"  ratio 20 rules / 1 rule (throughput): {wall_ratio:.3f} by median wall time, {cpu_ratio:.3f} by mean CPU "
         f"time, goal >= 0.9; one reward, one ledger entry and one Stripe write per event ({credited} credited)"
     )
-    print(f"  load average after {load()}")
+    print(f"  load average after {stack.load_average()}")
 
 
 # --------------------------------------------------------------------------- 2. the statement
@@ -323,7 +315,7 @@ def bench_statement(affiliates_count: int, months: int, runs: int) -> None:
     print(
         f"statement: seeded {affiliates_count:,} affiliates, {len(rewards):,} invoices' shares, "
         f"{AffiliateEntry.objects.count():,} ledger entries in {time.perf_counter() - started:.1f} s; "
-        f"load average {load()}"
+        f"load average {stack.load_average()}"
     )
     walls, cpus = [], []
     for _ in range(runs):
@@ -352,7 +344,7 @@ def bench_statement(affiliates_count: int, months: int, runs: int) -> None:
             times.append(time.perf_counter() - wall)
             assert response.status_code == 200, response.status_code
         print(f"  {label}: median {statistics.median(times) * 1000:.0f} ms ({len(body) / 1024:.0f} KiB)")
-    print(f"  load average after {load()}")
+    print(f"  load average after {stack.load_average()}")
 
 
 def _noon(month: datetime.date, day: int = 1) -> datetime.datetime:
@@ -369,8 +361,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--only", choices=["webhook", "statement"])
     options = parser.parse_args()
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    public_tenant_ensure()
+    stack.database_migrate()
     print(f"DentalTap reward programs bench, {os.cpu_count()} CPUs, data in {DATA_DIR}")
     if options.only in (None, "webhook"):
         bench_webhook(options.pairs, options.per_block, options.referrers)

@@ -24,26 +24,20 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = os.environ.setdefault("DENTALTAP_DATA_DIR", "/tmp/dentaltap-webhook-health-bench")  # noqa: S108 - scratch
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dentaltap.settings.local")
-os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
 
-from dentaltap import devstack  # noqa: E402
+from bench import stack  # noqa: E402
 
-devstack.ensure_environment()
-
-import django  # noqa: E402
-
-django.setup()
+stack.stack_start(
+    os.environ.get("DENTALTAP_DATA_DIR", "/tmp/dentaltap-webhook-health-bench"),  # noqa: S108 - scratch
+    environ={"DJANGO_LOG_LEVEL": "ERROR"},
+)
 
 import logging  # noqa: E402
 
 logging.getLogger("integrations").setLevel(logging.ERROR)
 
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -58,10 +52,6 @@ from integrations.models import (  # noqa: E402
     WebhookEvent,
 )
 from tests.webhooks_support import Receiver  # noqa: E402
-
-
-def load() -> str:
-    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _deliveries(endpoint: WebhookEndpoint, count: int, prefix: str) -> list[int]:
@@ -155,16 +145,16 @@ def main() -> None:
     args = parser.parse_args()
     settings.WEBHOOKS_ALLOW_LOCAL = True
     settings.WEBHOOK_COUNTDOWN_MAX_SECONDS = 0  # retries left to beat: nothing is published
-    call_command("migrate_schemas", "--shared", verbosity=0)
+    stack.database_migrate(public_tenant=False)
     WebhookEndpoint.objects.all().delete()
     WebhookEvent.objects.all().delete()
     receiver = Receiver()
     try:
-        print(f"load before: {load()}")
+        print(f"load before: {stack.load_average()}")
         statements(receiver)
         cpu(receiver, args.rounds, args.per_turn)
         relay(args.backlog, args.rounds)
-        print(f"load after: {load()}")
+        print(f"load after: {stack.load_average()}")
     finally:
         receiver.close()
         WebhookEndpoint.objects.all().delete()
