@@ -40,7 +40,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
+
+from bench import stack  # noqa: E402
+
+PROJECT_DIR = stack.PROJECT_DIR
 SECRET = "whsec_bench"  # noqa: S105 - the bench servers' own signing secret
 HOST = "dentaltap.localhost"
 
@@ -62,28 +66,19 @@ def arguments() -> argparse.Namespace:
 
 
 OPTIONS = arguments()
-os.environ["DENTALTAP_DATA_DIR"] = OPTIONS.data_dir
-os.environ.pop("DATABASE_URL", None)
-os.environ.pop("REDIS_URL", None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
-os.environ["STRIPE_WEBHOOK_SECRETS"] = SECRET
-os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{OPTIONS.stripe_port}"
-os.environ["DENTALTAP_PUBLIC_PORT"] = str(OPTIONS.port)
-os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
-Path(OPTIONS.data_dir).mkdir(parents=True, exist_ok=True)
-sys.path.insert(0, str(PROJECT_DIR))
+stack.stack_start(
+    OPTIONS.data_dir,
+    environ={
+        "STRIPE_WEBHOOK_SECRETS": SECRET,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{OPTIONS.stripe_port}",
+        "DENTALTAP_PUBLIC_PORT": str(OPTIONS.port),
+        "DJANGO_LOG_LEVEL": "ERROR",
+    },
+)
 
-import django  # noqa: E402
-
-from dentaltap import devstack  # noqa: E402
-
-devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
-django.setup()
-
-from bench.stack import database_reset, percentile, practice_signup, table  # noqa: E402
+from bench.stack import percentile, practice_signup, table  # noqa: E402
 from bench.stripe_events import invoice_event  # noqa: E402
 from billing.standin import sign  # noqa: E402
-from dentaltap import devstack  # noqa: E402
 
 
 def post_all(bodies: list[str], concurrency: int, port: int) -> tuple[float, list[float], list[int]]:
@@ -140,11 +135,11 @@ SERVER_ROOTS: dict[str, list[int]] = {"app": [], "bare": []}
 
 def _stack_pids() -> list[int]:
     """PostgreSQL's postmaster and the Redis server of the bench stack: the webhook's helpers."""
-    from dentaltap import devstack_servers as stack
+    from dentaltap import devstack_servers as servers
 
-    pgdata, _runtime = stack._postgres_paths()
-    _folder, redis_pid, _socket = stack._redis_paths()
-    return [pid for pid in (stack._read_pid(pgdata / "postmaster.pid"), stack._read_pid(redis_pid)) if pid]
+    pgdata, _runtime = servers._postgres_paths()
+    _folder, redis_pid, _socket = servers._redis_paths()
+    return [pid for pid in (servers._read_pid(pgdata / "postmaster.pid"), servers._read_pid(redis_pid)) if pid]
 
 
 def cpu_seconds(roots: list[int]) -> float:
@@ -177,7 +172,7 @@ def in_turns(name: str, app_batches: list[list[str]], bare_batches: list[list[st
     for round_number, (app_bodies, bare_bodies) in enumerate(zip(app_batches, bare_batches, strict=True)):
         turns = [("app", OPTIONS.port, app_bodies), ("bare", OPTIONS.bare_port, bare_bodies)]
         rates: dict[str, float] = {}
-        for label, port, bodies in turns if round_number % 2 == 0 else turns[::-1]:
+        for label, port, bodies in stack.turn_order(turns, round_number):
             roots = SERVER_ROOTS[label]
             server_before, client_before = cpu_seconds(roots), time.process_time()
             parts_before = [cpu_seconds([root]) for root in roots]
@@ -243,7 +238,7 @@ def queued_event_ids() -> list[int]:
 def main() -> None:
     from django.db import connection
 
-    database_reset()
+    stack.database_reset()
     env = {**os.environ, "DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ["REDIS_URL"]}
     binary = Path(sys.executable).parent
     shape = [f"--workers={OPTIONS.workers}", f"--threads={OPTIONS.threads}", "--log-level=error"]
@@ -383,8 +378,7 @@ def main() -> None:
                 process.wait(timeout=20)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(process.pid, signal.SIGKILL)
-        connection.close()
-        devstack.stop()
+        stack.stack_stop()
 
 
 if __name__ == "__main__":

@@ -12,14 +12,16 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # run as a script: the project first, not bench/
+
+from bench import stack  # noqa: E402
+
 SECRET = "whsec_bench"  # noqa: S105 - the bench servers' own signing secret
 
 
@@ -40,29 +42,14 @@ def arguments() -> argparse.Namespace:
 
 def main() -> None:
     options = arguments()
-    os.environ["DENTALTAP_DATA_DIR"] = options.data_dir
-    for name in ("DATABASE_URL", "REDIS_URL", "DENTALTAP_TESTING"):
-        os.environ.pop(name, None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dentaltap.settings.local"
-    os.environ["STRIPE_WEBHOOK_SECRETS"] = SECRET
-    os.environ["DJANGO_LOG_LEVEL"] = "ERROR"
-    Path(options.data_dir).mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(PROJECT_DIR))
-
-    import django
-
-    from dentaltap import devstack
-
-    devstack.ensure_environment()  # the profile's own PostgreSQL and Redis (settings start nothing)
-    django.setup()
+    stack.stack_start(options.data_dir, environ={"STRIPE_WEBHOOK_SECRETS": SECRET, "DJANGO_LOG_LEVEL": "ERROR"})
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
 
-    from bench.stack import database_reset
     from bench.stripe_events import invoice_event
     from billing.standin import sign
 
-    database_reset()
+    stack.database_reset()
     handler = WSGIHandler()
 
     def request(body: str) -> int:
@@ -118,10 +105,7 @@ def main() -> None:
             pstats.Stats(profiler, stream=stream).sort_stats(options.sort).print_stats(options.limit)
             print(stream.getvalue())
     finally:
-        from django.db import connection
-
-        connection.close()
-        devstack.stop()
+        stack.stack_stop()
 
 
 if __name__ == "__main__":
