@@ -40,10 +40,24 @@ class WebhookEndpointForm(forms.ModelForm):
     event_types = forms.MultipleChoiceField(
         label=_("events"), choices=SUBSCRIBABLE_CHOICES, widget=forms.CheckboxSelectMultiple
     )
+    # "Enabled" as the page showed it: a page opened before the endpoint disabled itself and saved
+    # with the box untouched must not switch it back on (the save compares with this, not the row).
+    is_enabled_as_loaded = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = WebhookEndpoint
         fields = ("url", "description", "event_types", "is_enabled")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["is_enabled_as_loaded"].initial = self.instance.is_enabled if self.instance.pk else True
+
+    def enabled_toggled(self) -> bool:
+        """Whether staff changed the box on the page they loaded (an old page without the hidden
+        field: whether it differs from the row)."""
+        if "is_enabled_as_loaded" not in self.data:
+            return "is_enabled" in self.changed_data
+        return bool(self.cleaned_data.get("is_enabled")) != bool(self.cleaned_data.get("is_enabled_as_loaded"))
 
 
 class RotateForm(forms.Form):
@@ -143,7 +157,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         obj.save(update_fields=["url", "description", "event_types", "updated_at"])
-        if "is_enabled" not in form.changed_data:
+        if not form.enabled_toggled():
+            obj.refresh_from_db()
             return
         if obj.is_enabled and health.endpoint_enable(endpoint_id=obj.pk):
             pending = obj.deliveries.filter(status=DeliveryStatus.PENDING).count()

@@ -75,6 +75,25 @@ def test_failed_requests_build_the_streak_and_one_success_resets_it(
     assert (endpoint.failure_streak, endpoint.failing_since, endpoint.is_enabled) == (0, None, True)
 
 
+def test_a_page_opened_before_the_endpoint_disabled_itself_saved_untouched_leaves_it_off(
+    webhook_receiver: Receiver, thresholds: Any, request: pytest.FixtureRequest
+) -> None:
+    client = request.getfixturevalue("client_for")(request.getfixturevalue("staff"))
+    endpoint = endpoint_for(webhook_receiver)
+    page = client.get(f"{ENDPOINTS}{endpoint.pk}/change/").content.decode()
+    assert 'name="is_enabled_as_loaded" value="True"' in page
+    stale_form = _change_form(endpoint, description="renamed")  # "enabled" as that page showed it
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        is_enabled=False, disabled_reason=DisabledReason.FAILING, disabled_at=timezone.now()
+    )
+
+    client.post(f"{ENDPOINTS}{endpoint.pk}/change/", stale_form)
+
+    endpoint.refresh_from_db()
+    assert endpoint.description == "renamed"  # the edit is kept
+    assert not endpoint.is_enabled and endpoint.disabled_reason == DisabledReason.FAILING  # still off
+
+
 @pytest.mark.parametrize(
     ("hours", "failures"),
     [(100, 3), (70, 500)],  # long enough but too few in a row; many, but not for long enough
@@ -179,6 +198,7 @@ def _change_form(endpoint: WebhookEndpoint, **changes: Any) -> dict[str, Any]:
         "description": endpoint.description,
         "event_types": endpoint.event_types,
         "is_enabled": "on" if endpoint.is_enabled else None,
+        "is_enabled_as_loaded": "True" if endpoint.is_enabled else "False",
         "_save": "Save",
         **changes,
     }
