@@ -10,6 +10,7 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -218,20 +219,44 @@ def activation_evaluate(*, practice_id: int, now: datetime.datetime | None = Non
     return milestone_write(practice_id=practice_id, key=MilestoneKey.ACTIVATED, at=now)
 
 
-def activation_sweep(*, recorded_within_seconds: int) -> int:
+def _rule_needs(rule: ActivationRule) -> set[str]:
+    """The milestones without which the rule cannot be met (the counts need their first one)."""
+    needed = set(rule.required_milestones)
+    if rule.minimum_patients:
+        needed.add(MilestoneKey.FIRST_PATIENT)
+    if rule.minimum_completed_appointments:
+        needed.add(MilestoneKey.FIRST_APPOINTMENT_COMPLETED)
+    return needed
+
+
+def activation_sweep(*, recorded_within_seconds: int, now: datetime.datetime | None = None) -> int:
     """Beat: check activation again, reading everything fresh, for every practice that recorded a
     milestone in the last `recorded_within_seconds` (the case a stale snapshot can miss; see
     _snapshots). Practices past their window or already activated cost no count. Returns how
-    many this call activated."""
-    since = timezone.now() - datetime.timedelta(seconds=recorded_within_seconds)
-    practice_ids = (
-        PracticeMilestone.objects.filter(recorded_at__gte=since)
+    many this call activated.
+
+    The window is judged by when the milestones happened, not when the sweep runs: the miss it
+    repairs is a needed milestone (a required one, or the first patient / completed visit the
+    counts stand on) recorded lately by another process, so the activation is judged, and dated,
+    at the latest such milestone's recorded time (an activation at 13 d 23 h 59 min swept after
+    the 14 days is recorded, once). Without a needed milestone recorded lately (a later one
+    merely brought the practice into the sweep) it is judged at the sweep's time, as before."""
+    now = now or timezone.now()
+    since = now - datetime.timedelta(seconds=recorded_within_seconds)
+    needed = _rule_needs(activation_rule())
+    recent = PracticeMilestone.objects.filter(recorded_at__gte=since).values("practice_id")
+    candidates = (
+        PracticeMilestone.objects.filter(practice_id__in=recent)
         .exclude(practice__milestones__key=MilestoneKey.ACTIVATED)
+        .values("practice_id")
+        .annotate(needed_at=Max("recorded_at", filter=Q(key__in=needed, recorded_at__gte=since)))
         .order_by("practice_id")
-        .values_list("practice_id", flat=True)
-        .distinct()
+        .values_list("practice_id", "needed_at")
     )
-    return sum(activation_evaluate(practice_id=practice_id, fresh=True) for practice_id in practice_ids)
+    return sum(
+        activation_evaluate(practice_id=practice_id, now=needed_at or now, fresh=True)
+        for practice_id, needed_at in candidates
+    )
 
 
 # --------------------------------------------------------------------------- the checklist

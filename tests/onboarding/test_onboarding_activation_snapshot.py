@@ -16,7 +16,7 @@ from django_tenants.utils import tenant_context
 
 from onboarding import tasks as onboarding_tasks
 from onboarding.models import MilestoneKey, PracticeMilestone
-from onboarding.services import activation_sweep
+from onboarding.services import activation_sweep, milestone_cache_clear
 from practice import services as practice_services
 from practice.models import Appointment, AppointmentStatus, Patient
 from tenants.models import Practice, User
@@ -110,3 +110,65 @@ def test_the_sweep_skips_milestones_recorded_before_its_window(
     PracticeMilestone.objects.filter(practice=alpha).update(recorded_at=timezone.now() - datetime.timedelta(hours=1))
     assert activation_sweep(recorded_within_seconds=600) == 0
     assert MilestoneKey.ACTIVATED not in _keys(alpha)
+
+
+def _raced_at_the_windows_end(
+    practice: Practice, capture: Callable[..., object], *, recorded_before_end: int
+) -> datetime.datetime:
+    """The snapshot race, then its times set explicitly: the completed visit (the last needed
+    milestone) recorded `recorded_before_end` seconds before the 14-day window closed, the window
+    closed 30 s before now. Returns when that milestone was recorded."""
+    _add_patients(practice, 2, capture)
+    _completed_elsewhere(practice)
+    _add_patients(practice, 1, capture)  # the third, checked against the snapshot: missed
+    assert MilestoneKey.ACTIVATED not in _keys(practice)
+    window_end = timezone.now() - datetime.timedelta(seconds=30)
+    recorded = window_end - datetime.timedelta(seconds=recorded_before_end)
+    Practice.objects.filter(pk=practice.pk).update(created_at=window_end - datetime.timedelta(days=14))
+    PracticeMilestone.objects.filter(practice=practice).update(
+        reached_at=recorded - datetime.timedelta(hours=1), recorded_at=recorded - datetime.timedelta(hours=1)
+    )
+    PracticeMilestone.objects.filter(practice=practice, key=MilestoneKey.FIRST_APPOINTMENT_COMPLETED).update(
+        reached_at=recorded, recorded_at=recorded
+    )
+    milestone_cache_clear()  # this process's memory of the signup time is from before the move
+    return recorded
+
+
+def test_an_activation_in_the_windows_last_minute_swept_after_it_closed_is_recorded_once(
+    practice_a: Pair, django_capture_on_commit_callbacks
+) -> None:
+    _owner, alpha = practice_a
+    recorded = _raced_at_the_windows_end(alpha, django_capture_on_commit_callbacks, recorded_before_end=60)
+    swept_at = recorded + datetime.timedelta(seconds=90)  # 30 s after the window closed
+    assert activation_sweep(recorded_within_seconds=310, now=swept_at) == 1
+    activated = PracticeMilestone.objects.get(practice=alpha, key=MilestoneKey.ACTIVATED)
+    assert activated.reached_at == recorded  # when it happened, not when the sweep ran
+    assert activation_sweep(recorded_within_seconds=310, now=swept_at + datetime.timedelta(minutes=1)) == 0
+    milestone_cache_clear()  # another process, knowing nothing
+    assert activation_sweep(recorded_within_seconds=310, now=swept_at + datetime.timedelta(minutes=2)) == 0
+    assert PracticeMilestone.objects.filter(practice=alpha, key=MilestoneKey.ACTIVATED).count() == 1
+
+
+def test_a_needed_milestone_recorded_after_the_window_closed_does_not_activate(
+    practice_a: Pair, django_capture_on_commit_callbacks
+) -> None:
+    _owner, alpha = practice_a
+    recorded = _raced_at_the_windows_end(alpha, django_capture_on_commit_callbacks, recorded_before_end=-10)
+    assert activation_sweep(recorded_within_seconds=310, now=recorded + datetime.timedelta(seconds=20)) == 0
+    assert MilestoneKey.ACTIVATED not in _keys(alpha)
+
+
+def test_a_later_milestone_the_rule_does_not_need_leaves_the_window_judged_by_the_needed_one(
+    practice_a: Pair, django_capture_on_commit_callbacks
+) -> None:
+    _owner, alpha = practice_a
+    recorded = _raced_at_the_windows_end(alpha, django_capture_on_commit_callbacks, recorded_before_end=60)
+    PracticeMilestone.objects.create(
+        practice=alpha, key=MilestoneKey.FIRST_REFERRAL_SENT, reached_at=recorded + datetime.timedelta(seconds=80)
+    )
+    PracticeMilestone.objects.filter(practice=alpha, key=MilestoneKey.FIRST_REFERRAL_SENT).update(
+        recorded_at=recorded + datetime.timedelta(seconds=80)  # after the window closed
+    )
+    assert activation_sweep(recorded_within_seconds=310, now=recorded + datetime.timedelta(seconds=90)) == 1
+    assert PracticeMilestone.objects.get(practice=alpha, key=MilestoneKey.ACTIVATED).reached_at == recorded
