@@ -3,8 +3,11 @@ milestone by day 1 / 7 / 30, and the median and 75th percentile of the time to f
 (activation), split by how the practice came: referral link, invitation, partner code, staff
 attribution, organic (the source of the referral that brought the practice, else organic).
 
-Two set-based queries in PostgreSQL (GROUPING SETS give the per-channel rows and the cohort's
-all-channels row at once, percentiles included), whatever the number of practices."""
+A practice restored from an archive counts as the practice it was restored from (its original
+signup): once, in that signup's cohort and channel, with each milestone once (_practices_sql,
+_reached_sql); a deleted practice still counts in its cohort. Two set-based queries in PostgreSQL
+(GROUPING SETS give the per-channel rows and the cohort's all-channels row at once, percentiles
+included), whatever the number of practices."""
 
 from __future__ import annotations
 
@@ -93,15 +96,43 @@ def _percent(share: float | None) -> str:
 def _practices_sql() -> str:
     practice = connection.ops.quote_name(Practice._meta.db_table)
     referral = connection.ops.quote_name(Referral._meta.db_table)
-    # One channel per practice: the referral that brought its signup (the first, should a
-    # practice ever hold two), else organic.
+    # A practice restored from an archive is the same practice as its original signup
+    # (Practice.restored_from): only originals are rows here, in their signup cohort, a deleted
+    # one (a tombstone) included: history stays. One channel per practice: the referral that
+    # brought its signup (the first, should a practice ever hold two), else the one a restore
+    # moved to its restored practice, else organic.
     return (
         "SELECT p.id, p.created_at, date_trunc(%(period)s, p.created_at AT TIME ZONE %(tz)s)::date AS cohort, "  # noqa: S608 - quoted names only
-        "COALESCE(r.source, %(organic)s) AS channel "
+        "COALESCE(r.source, rr.source, %(organic)s) AS channel "
         f"FROM {practice} p LEFT JOIN (SELECT DISTINCT ON (referred_practice_id) referred_practice_id, source "
         f"FROM {referral} WHERE referred_practice_id IS NOT NULL ORDER BY referred_practice_id, id) r "
         "ON r.referred_practice_id = p.id "
-        "WHERE p.schema_name <> %(public)s AND p.created_at >= %(start)s AND p.created_at < %(end)s"
+        "LEFT JOIN (SELECT DISTINCT ON (x.restored_from_id) x.restored_from_id, rx.source "
+        f"FROM {practice} x JOIN {referral} rx ON rx.referred_practice_id = x.id "
+        "WHERE x.restored_from_id IS NOT NULL ORDER BY x.restored_from_id, rx.id) rr ON rr.restored_from_id = p.id "
+        "WHERE p.schema_name <> %(public)s AND p.restored_from_id IS NULL "
+        "AND p.created_at >= %(start)s AND p.created_at < %(end)s"
+    )
+
+
+def _reached_sql(*, first_value_only: bool) -> str:
+    """Each practice's milestones, by key once: the original's own, then those a restored
+    practice reached that neither the original nor an earlier restore of it holds (a restore
+    copies the archive's milestones, with their times; what it reaches afterwards is new). Times
+    are from the original signup. Rows (cohort, channel, key, took)."""
+    practice = connection.ops.quote_name(Practice._meta.db_table)
+    milestone = connection.ops.quote_name(PracticeMilestone._meta.db_table)
+    only = " AND m.key = %(first_value)s" if first_value_only else ""
+    return (
+        "SELECT p.cohort, p.channel, m.key, m.reached_at - p.created_at AS took "  # noqa: S608 - quoted names only
+        f"FROM p JOIN {milestone} m ON m.practice_id = p.id{only} "
+        "UNION ALL "
+        "SELECT p.cohort, p.channel, m.key, m.reached_at - p.created_at "
+        f"FROM {practice} x JOIN p ON p.id = x.restored_from_id JOIN {milestone} m ON m.practice_id = x.id{only} "
+        "WHERE x.restored_from_id IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {milestone} e WHERE e.practice_id = x.restored_from_id AND e.key = m.key) "
+        f"AND NOT EXISTS (SELECT 1 FROM {practice} y JOIN {milestone} e ON e.practice_id = y.id AND e.key = m.key "
+        "WHERE y.restored_from_id = x.restored_from_id AND y.id < x.id)"
     )
 
 
@@ -110,23 +141,22 @@ def _cohorts_sql() -> str:
     by day 1/7/30 per (cohort, channel, key) (a hash aggregate: no sort of the joined rows); and
     the time-to-first-value percentiles over the activated practices only, per channel and for
     the whole cohort (GROUPING SETS)."""
-    milestone = connection.ops.quote_name(PracticeMilestone._meta.db_table)
-    by_day = ", ".join(f"count(*) FILTER (WHERE m.reached_at - p.created_at <= interval '{day} days')" for day in DAYS)
+    by_day = ", ".join(f"count(*) FILTER (WHERE m.took <= interval '{day} days')" for day in DAYS)
     nulls = ", ".join("NULL::bigint" for _day in DAYS)
-    took = "extract(epoch FROM m.reached_at - p.created_at)"
+    took = "extract(epoch FROM m.took)"
     return (
         f"WITH p AS MATERIALIZED ({_practices_sql()}) "  # noqa: S608 - quoted names and constants only
         f"SELECT 'practices', cohort, channel, NULL, count(*), {nulls}, NULL::float8, NULL::float8 "
         "FROM p GROUP BY cohort, channel "
         "UNION ALL "
-        f"SELECT 'milestones', p.cohort, p.channel, m.key, NULL, {by_day}, NULL, NULL "
-        f"FROM p JOIN {milestone} m ON m.practice_id = p.id GROUP BY p.cohort, p.channel, m.key "
+        f"SELECT 'milestones', m.cohort, m.channel, m.key, NULL, {by_day}, NULL, NULL "
+        f"FROM ({_reached_sql(first_value_only=False)}) m GROUP BY m.cohort, m.channel, m.key "
         "UNION ALL "
-        f"SELECT 'first_value', p.cohort, COALESCE(p.channel, %(all)s), NULL, NULL, {nulls}, "
+        f"SELECT 'first_value', m.cohort, COALESCE(m.channel, %(all)s), NULL, NULL, {nulls}, "
         f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {took}), "
         f"percentile_cont(0.75) WITHIN GROUP (ORDER BY {took}) "
-        f"FROM p JOIN {milestone} m ON m.practice_id = p.id AND m.key = %(first_value)s "
-        "GROUP BY GROUPING SETS ((p.cohort, p.channel), (p.cohort))"
+        f"FROM ({_reached_sql(first_value_only=True)}) m "
+        "GROUP BY GROUPING SETS ((m.cohort, m.channel), (m.cohort))"
     )
 
 

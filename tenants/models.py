@@ -103,6 +103,19 @@ class Practice(TenantMixin):
         help_text=_("Appointment times are shown and entered in this time zone, e.g. Europe/Berlin."),
     )
 
+    # A practice restored from an archive (offboarding) is the same practice as the one the
+    # archive was made from: this names the original signup (the first of a chain of restores),
+    # so figures about signups (the onboarding cohorts) count it once, as the original.
+    restored_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("restored from"),
+    )
+
     auto_create_schema = True
     auto_drop_schema = False  # a schema is dropped on purpose (practice_delete), never by accident
 
@@ -110,6 +123,13 @@ class Practice(TenantMixin):
         verbose_name = _("practice")
         verbose_name_plural = _("practices")
         ordering: ClassVar = ["name"]
+        indexes: ClassVar = [
+            models.Index(
+                fields=["restored_from"],
+                name="practice_restored_from_idx",
+                condition=models.Q(restored_from__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -53,6 +53,8 @@ KEPT_ON_DELETE = frozenset(
         "billing.ledgerentry", "billing.payment", "rewards.reward", "referrals.referral",
         "onboarding.practicemilestone", "referrals.partnerredemption", "referrals.attributionchange",
         "offboarding.practiceoperation",
+        # A restored practice names its original signup (restored_from): the tombstone stays that.
+        "tenants.practice",
     }
 )  # fmt: skip
 OPEN_REWARD_STATUSES = (RewardStatus.PENDING, RewardStatus.ON_HOLD, RewardStatus.CREDITING)

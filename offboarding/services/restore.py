@@ -10,7 +10,9 @@ they set one through "forgot password"), the practice created as signup does
 memberships as they were, every table of the schema loaded by COPY (sequences moved past the
 loaded ids), the milestones (born told: history announces nothing), cards and settings. When the
 archive's practice is a tombstone, its payments and the referral that brought it are moved to
-the new practice; its ledger entries and rewards stay with the tombstone (append-only)."""
+the new practice; its ledger entries and rewards stay with the tombstone (append-only). The new
+practice names the original signup (`Practice.restored_from`): the onboarding cohorts count it
+as that practice, once (lifecycle/cohorts.py)."""
 
 from __future__ import annotations
 
@@ -197,6 +199,16 @@ def _shared_restore(archive: Archive, practice: Practice, source_id: int) -> dic
     return counts
 
 
+def _original_of(source_id: int) -> int | None:
+    """The original signup the restored practice continues: the archive's practice (an archive
+    is only ever restored where it was signed, so the id is this installation's), or the one that
+    practice was itself restored from. None when the row is gone."""
+    source = Practice.objects.filter(pk=source_id).values_list("pk", "restored_from_id").first()
+    if source is None:
+        return None
+    return source[1] or source[0]
+
+
 def practice_restore(*, archive_file: IO[bytes], slug: str, actor: Actor, reason: str, name: str = "") -> RestoreResult:
     reason = reason_clean(reason)
     archive_file.seek(0)
@@ -210,7 +222,9 @@ def practice_restore(*, archive_file: IO[bytes], slug: str, actor: Actor, reason
         users = _users(archive)
         owner = _owner(memberships, users)
         practice = practice_create(name=name.strip() or source["name"], slug=slug, owner=owner)
-        Practice.objects.filter(pk=practice.pk).update(time_zone=source.get("time_zone") or "UTC")
+        Practice.objects.filter(pk=practice.pk).update(
+            time_zone=source.get("time_zone") or "UTC", restored_from=_original_of(int(source["id"]))
+        )
         practice.refresh_from_db()
         rows: dict[str, int] = {"memberships": _memberships_restore(practice, memberships, users, owner)}
         rows.update(_tenant_tables_load(archive, practice.schema_name))
