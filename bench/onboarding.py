@@ -116,7 +116,7 @@ def bench_patient_create(blocks: int, per_block: int) -> None:
             f"patient create, {label}: with recording {with_median * 1000:.2f} ms, without {without_median * 1000:.2f} ms "
             f"(median of {blocks} blocks of {per_block}); throughput ratio {without_median / with_median:.3f}; "
             f"CPU (process + PostgreSQL backend) {with_cpu * 1000:.2f} / {without_cpu * 1000:.2f} ms, "
-            f"CPU ratio {without_cpu / with_cpu:.3f}; load {os.getloadavg()[0]:.1f}"
+            f"CPU ratio {without_cpu / with_cpu:.3f}; load {stack.load_average()}"
         )
 
 
@@ -182,17 +182,44 @@ def seed_cohorts(practices: int, extra: int) -> Client:
                 PracticeMilestone(practice=practice, key=key, reached_at=signup + datetime.timedelta(hours=hours))
             )
     PracticeMilestone.objects.bulk_create(milestones, batch_size=10000)
+    restored = restored_seed(created_practices[:practices:100], now)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(
         f"seeded {total:,} practices ({practices:,} in the page's 12 months), "
-        f"{PracticeMilestone.objects.count():,} milestones, {Referral.objects.count():,} referrals "
+        f"{PracticeMilestone.objects.count():,} milestones, {Referral.objects.count():,} referrals, "
+        f"{restored} deleted and restored "
         f"in {time.perf_counter() - started:.1f} s"
     )
     staff = User.objects.create_user(f"staff-{RUN}@bench.example", PASSWORD, full_name="Staff", is_staff=True)
     client = Client(HTTP_HOST="dentaltap.localhost")
     client.force_login(staff)
     return client
+
+
+def restored_seed(originals: list[Practice], now: datetime.datetime) -> int:
+    """One practice in 100 deleted and restored yesterday, as offboarding does it: the original a
+    tombstone, a new practice with a copy of its milestones and its referral. Before the
+    restored practice named its original (`restored_from`) the copies only add rows."""
+    linked = hasattr(Practice, "restored_from")
+    copies = Practice.objects.bulk_create(
+        Practice(
+            name=f"R{original.pk}",
+            slug=f"r{original.pk}-{RUN}",
+            schema_name=f"practice_r{original.pk}_{RUN}",
+            **({"restored_from": original} if linked else {}),
+        )
+        for original in originals
+    )
+    for original, copy in zip(originals, copies, strict=True):
+        Practice.objects.filter(pk=original.pk).update(schema_name=f"deleted_{original.pk}")
+        PracticeMilestone.objects.bulk_create(
+            PracticeMilestone(practice=copy, key=row.key, reached_at=row.reached_at, notified_at=now)
+            for row in PracticeMilestone.objects.filter(practice=original)
+        )
+        Referral.objects.filter(referred_practice=original).update(referred_practice=copy)
+    Practice.objects.filter(pk__in=[copy.pk for copy in copies]).update(created_at=now - datetime.timedelta(days=1))
+    return len(copies)
 
 
 def bench_cohort_page(client: Client, runs: int) -> None:
@@ -202,17 +229,34 @@ def bench_cohort_page(client: Client, runs: int) -> None:
         url = f"/staff/onboarding/cohorts/?start={start}&end={end}&cohort={cohort}"
         for _ in range(3):
             assert client.get(url).status_code == 200
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            started = time.perf_counter()
+            backend, process, started = stack.backend_cpu_seconds(), time.process_time(), time.perf_counter()
             response = client.get(url)
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - process + stack.backend_cpu_seconds() - backend)
             assert response.status_code == 200
         rows = response.content.count(b"data-channel=")
         print(
             f"cohort page ({cohort}ly, 12 months, {rows} rows): median {statistics.median(times) * 1000:.0f} ms, "
-            f"p95 {stack.percentile_nearest(times, 0.95) * 1000:.0f} ms ({runs} runs)"
+            f"p95 {stack.percentile_nearest(times, 0.95) * 1000:.0f} ms, CPU (process + PostgreSQL backend) median "
+            f"{statistics.median(cpu) * 1000:.1f} ms ({runs} runs); load {stack.load_average()}"
         )
+    from lifecycle.cohorts import cohorts_build
+    from rewards.analytics import DateRange
+
+    period_range = DateRange(
+        start=datetime.date.fromisoformat(start), end=datetime.date.fromisoformat(end), cohort="week"
+    )
+    cpu = []
+    for _ in range(runs):
+        backend, process = stack.backend_cpu_seconds(), time.process_time()
+        cohorts_build(period_range=period_range)
+        cpu.append(time.process_time() - process + stack.backend_cpu_seconds() - backend)
+    print(
+        f"cohort query alone (weekly, cohorts_build): CPU (process + PostgreSQL backend) median "
+        f"{statistics.median(cpu) * 1000:.1f} ms, min {min(cpu) * 1000:.1f} ms ({runs} runs); load {stack.load_average()}"
+    )
     export_started = time.perf_counter()
     assert client.get(f"/staff/onboarding/cohorts.csv?start={start}&end={end}&cohort=week").status_code == 200
     print(f"cohort CSV export (weekly): {(time.perf_counter() - export_started) * 1000:.0f} ms")

@@ -5,7 +5,7 @@ attribution, organic (the source of the referral that brought the practice, else
 
 A practice restored from an archive counts as the practice it was restored from (its original
 signup): once, in that signup's cohort and channel, with each milestone once (_practices_sql,
-_reached_sql); a deleted practice still counts in its cohort. Two set-based queries in PostgreSQL
+_restored_reached_sql); a deleted practice still counts in its cohort. Two set-based queries in PostgreSQL
 (GROUPING SETS give the per-channel rows and the cohort's all-channels row at once, percentiles
 included), whatever the number of practices."""
 
@@ -103,59 +103,75 @@ def _practices_sql() -> str:
     # moved to its restored practice, else organic.
     return (
         "SELECT p.id, p.created_at, date_trunc(%(period)s, p.created_at AT TIME ZONE %(tz)s)::date AS cohort, "  # noqa: S608 - quoted names only
-        "COALESCE(r.source, rr.source, %(organic)s) AS channel "
-        f"FROM {practice} p LEFT JOIN (SELECT DISTINCT ON (referred_practice_id) referred_practice_id, source "
-        f"FROM {referral} WHERE referred_practice_id IS NOT NULL ORDER BY referred_practice_id, id) r "
-        "ON r.referred_practice_id = p.id "
-        "LEFT JOIN (SELECT DISTINCT ON (x.restored_from_id) x.restored_from_id, rx.source "
-        f"FROM {practice} x JOIN {referral} rx ON rx.referred_practice_id = x.id "
-        "WHERE x.restored_from_id IS NOT NULL ORDER BY x.restored_from_id, rx.id) rr ON rr.restored_from_id = p.id "
+        "COALESCE(r.source, %(organic)s) AS channel "
+        f"FROM {practice} p LEFT JOIN (SELECT DISTINCT ON (COALESCE(x.restored_from_id, referred_practice_id)) "
+        "COALESCE(x.restored_from_id, referred_practice_id) AS original_id, source "
+        f"FROM {referral} LEFT JOIN (SELECT id, restored_from_id FROM {practice} WHERE restored_from_id IS NOT NULL) x "
+        "ON x.id = referred_practice_id WHERE referred_practice_id IS NOT NULL "
+        "ORDER BY COALESCE(x.restored_from_id, referred_practice_id), x.id IS NOT NULL, x.id, "
+        f"{referral}.id) r ON r.original_id = p.id "
         "WHERE p.schema_name <> %(public)s AND p.restored_from_id IS NULL "
         "AND p.created_at >= %(start)s AND p.created_at < %(end)s"
     )
 
 
-def _reached_sql(*, first_value_only: bool) -> str:
-    """Each practice's milestones, by key once: the original's own, then those a restored
-    practice reached that neither the original nor an earlier restore of it holds (a restore
-    copies the archive's milestones, with their times; what it reaches afterwards is new). Times
-    are from the original signup. Rows (cohort, channel, key, took)."""
+def _restored_sql() -> str:
+    """The restored practices of the originals in range, with their original's cohort, channel
+    and signup time (a handful of rows, by the partial index on restored_from)."""
+    practice = connection.ops.quote_name(Practice._meta.db_table)
+    return (
+        "SELECT x.id, x.restored_from_id AS original_id, p.cohort, p.channel, p.created_at "  # noqa: S608 - quoted names only
+        f"FROM {practice} x JOIN p ON p.id = x.restored_from_id WHERE x.restored_from_id IS NOT NULL"
+    )
+
+
+def _restored_reached_sql(*, first_value_only: bool) -> str:
+    """The milestones restored practices reached that neither their original nor an earlier
+    restore of it holds (a restore copies the archive's milestones, with their times: those are
+    the original's; what it reaches afterwards is new), as the original's: (cohort, channel, key,
+    took), the time taken counted from the original signup. Index lookups per restored practice
+    (OFFSET 0 keeps the planner from trading them for a scan of every milestone)."""
     practice = connection.ops.quote_name(Practice._meta.db_table)
     milestone = connection.ops.quote_name(PracticeMilestone._meta.db_table)
     only = " AND m.key = %(first_value)s" if first_value_only else ""
     return (
-        "SELECT p.cohort, p.channel, m.key, m.reached_at - p.created_at AS took "  # noqa: S608 - quoted names only
-        f"FROM p JOIN {milestone} m ON m.practice_id = p.id{only} "
-        "UNION ALL "
-        "SELECT p.cohort, p.channel, m.key, m.reached_at - p.created_at "
-        f"FROM {practice} x JOIN p ON p.id = x.restored_from_id JOIN {milestone} m ON m.practice_id = x.id{only} "
-        "WHERE x.restored_from_id IS NOT NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {milestone} e WHERE e.practice_id = x.restored_from_id AND e.key = m.key) "
+        "SELECT x.cohort, x.channel, m.key, m.reached_at - x.created_at AS took "  # noqa: S608 - quoted names only
+        f"FROM restored x CROSS JOIN LATERAL (SELECT m.key, m.reached_at FROM {milestone} m "
+        f"WHERE m.practice_id = x.id{only} OFFSET 0) m "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {milestone} e WHERE e.practice_id = x.original_id AND e.key = m.key) "
         f"AND NOT EXISTS (SELECT 1 FROM {practice} y JOIN {milestone} e ON e.practice_id = y.id AND e.key = m.key "
-        "WHERE y.restored_from_id = x.restored_from_id AND y.id < x.id)"
+        "WHERE y.restored_from_id = x.original_id AND y.id < x.id)"
     )
 
 
 def _cohorts_sql() -> str:
     """One statement, three kinds of rows: practices per (cohort, channel); milestones reached
-    by day 1/7/30 per (cohort, channel, key) (a hash aggregate: no sort of the joined rows); and
-    the time-to-first-value percentiles over the activated practices only, per channel and for
-    the whole cohort (GROUPING SETS)."""
-    by_day = ", ".join(f"count(*) FILTER (WHERE m.took <= interval '{day} days')" for day in DAYS)
+    by day 1/7/30 per (cohort, channel, key) (a hash aggregate: no sort of the joined rows; what
+    restored practices added comes as rows of its own, summed in cohorts_build); and the
+    time-to-first-value percentiles over the activated practices only, per channel and for the
+    whole cohort (GROUPING SETS)."""
+    milestone = connection.ops.quote_name(PracticeMilestone._meta.db_table)
+    by_day = ", ".join(f"count(*) FILTER (WHERE m.reached_at - p.created_at <= interval '{day} days')" for day in DAYS)
+    restored_by_day = ", ".join(f"count(*) FILTER (WHERE m.took <= interval '{day} days')" for day in DAYS)
     nulls = ", ".join("NULL::bigint" for _day in DAYS)
     took = "extract(epoch FROM m.took)"
     return (
-        f"WITH p AS MATERIALIZED ({_practices_sql()}) "  # noqa: S608 - quoted names and constants only
+        f"WITH p AS MATERIALIZED ({_practices_sql()}), restored AS MATERIALIZED ({_restored_sql()}) "  # noqa: S608 - quoted names and constants only
         f"SELECT 'practices', cohort, channel, NULL, count(*), {nulls}, NULL::float8, NULL::float8 "
         "FROM p GROUP BY cohort, channel "
         "UNION ALL "
-        f"SELECT 'milestones', m.cohort, m.channel, m.key, NULL, {by_day}, NULL, NULL "
-        f"FROM ({_reached_sql(first_value_only=False)}) m GROUP BY m.cohort, m.channel, m.key "
+        f"SELECT 'milestones', p.cohort, p.channel, m.key, NULL, {by_day}, NULL, NULL "
+        f"FROM p JOIN {milestone} m ON m.practice_id = p.id GROUP BY p.cohort, p.channel, m.key "
+        "UNION ALL "
+        f"SELECT 'milestones', m.cohort, m.channel, m.key, NULL, {restored_by_day}, NULL, NULL "
+        f"FROM ({_restored_reached_sql(first_value_only=False)}) m GROUP BY m.cohort, m.channel, m.key "
         "UNION ALL "
         f"SELECT 'first_value', m.cohort, COALESCE(m.channel, %(all)s), NULL, NULL, {nulls}, "
         f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {took}), "
         f"percentile_cont(0.75) WITHIN GROUP (ORDER BY {took}) "
-        f"FROM ({_reached_sql(first_value_only=True)}) m "
+        "FROM (SELECT p.cohort, p.channel, m.reached_at - p.created_at AS took "
+        f"FROM p JOIN {milestone} m ON m.practice_id = p.id AND m.key = %(first_value)s "
+        f"UNION ALL SELECT cohort, channel, took FROM ({_restored_reached_sql(first_value_only=True)}) r) m "
         "GROUP BY GROUPING SETS ((m.cohort, m.channel), (m.cohort))"
     )
 
