@@ -32,7 +32,8 @@ class DomainInline(admin.TabularInline):
 class PracticeAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "schema_name", "created_at")
     search_fields = ("name", "slug", "schema_name")
-    readonly_fields = ("schema_name", "created_at")
+    # restored_from is set by a restore (offboarding) and read by the cohorts: shown, not edited.
+    readonly_fields = ("schema_name", "created_at", "restored_from")
     inlines = (DomainInline, MembershipInline)
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]

@@ -144,3 +144,15 @@ def test_the_csv_agrees_with_the_page_after_a_restore(
     assert lines == [[str(value) for value in line] for line in cohort_csv_rows(page_rows)]
     by_channel = {line["channel"]: line["practices"] for line in csv.DictReader(io.StringIO(export.content.decode()))}
     assert by_channel == {"all": "2", "link": "1", "organic": "1"}
+
+
+def test_the_admin_shows_what_a_practice_was_restored_from_without_letting_it_be_edited(
+    cohort: dict[str, Practice], client_for: Callable[..., Client]
+) -> None:
+    restored = _deleted_and_restored(cohort["smile"], "smile-again")
+    staff = User.objects.create_superuser("staff@dentaltap.example", "x-Strong-pass-99", full_name="Staff")
+    page = client_for(staff).get(f"/admin/tenants/practice/{restored.pk}/change/")
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert f"Deleted practice {cohort['smile'].pk}" in content  # the original, now a tombstone
+    assert 'name="restored_from"' not in content
