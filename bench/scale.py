@@ -38,6 +38,7 @@ import gc
 import json
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -84,6 +85,10 @@ import django  # noqa: E402
 
 from dentaltap import devstack  # noqa: E402
 
+# PostgreSQL inherits the open-file limit of the process that starts it: the soft limit up to the
+# hard one, for max_files_per_process (postgres_files_ensure).
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
 devstack.ensure_environment()  # the bench's own PostgreSQL and Redis (settings start nothing)
 django.setup()
 logging.getLogger("tenants").setLevel(logging.WARNING)
@@ -452,8 +457,57 @@ class WorkerProcess:
         self.process.wait(timeout=30)
 
 
+# A request in a practice has PostgreSQL open its patient table's files (heap and indexes, ~4):
+# ~40,000 for one backend that serves all 10,000. At the default max_files_per_process (1000) the
+# backend closes and reopens ~3 files per request at 10,000 practices and none at 10 (counted with
+# strace, docs/benchmarks.md); docs/operations.md sizes it for production. PostgreSQL caps it at
+# what the open-file limit allows (20,000 on the shared bench machine).
+MAX_FILES_PER_PROCESS = 65_536
+
+
+def postgres_files_ensure() -> dict[str, object]:
+    """max_files_per_process as docs/operations.md says for 10,000 practices (a restart if not)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_files_per_process")
+        before = int(cursor.fetchone()[0])
+        if before < MAX_FILES_PER_PROCESS:
+            cursor.execute(f"ALTER SYSTEM SET max_files_per_process = {MAX_FILES_PER_PROCESS}")
+    if before < MAX_FILES_PER_PROCESS:  # a restart, from this process: its open-file limit
+        import pgserver
+
+        from dentaltap.devstack_servers import _postgres_paths
+
+        connections.close_all()
+        pgdata, _runtime = _postgres_paths()
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user)  # type: ignore[attr-defined]
+    return {
+        "max_files_per_process": MAX_FILES_PER_PROCESS,
+        "was": before,
+        "open_files_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+    }
+
+
+def counts(small: WorkerProcess, large: WorkerProcess, figures: tuple[str, ...]) -> dict[str, object]:
+    """Load-independent: statements and Python function calls per request, both workers, the
+    same picks' worth of requests; and whether the statements' texts are the same."""
+    result: dict[str, object] = {}
+    for figure in figures:
+        answers = {side: worker.ask(figure="counts", of=figure, requests=OPTIONS.chunk, seed=1) for side, worker in
+                   (("small", small), ("large", large))}  # fmt: skip
+        result[figure] = {
+            "statements_per_request": {side: answer["statements_per_request"] for side, answer in answers.items()},
+            "calls_per_request": {side: round(answer["calls_per_request"], 1) for side, answer in answers.items()},
+            "same_statements": answers["small"]["statements"] == answers["large"]["statements"],
+        }
+        print(f"  counts, {figure}: {result[figure]}", flush=True)
+    return result
+
+
 def ratios() -> dict[str, object]:
     before = load()
+    files = postgres_files_ensure()
+    print(f"  PostgreSQL files: {files}", flush=True)
     connections.close_all()
     small, large = WorkerProcess(SMALL_DATABASE), WorkerProcess(None)
     try:
@@ -462,20 +516,24 @@ def ratios() -> dict[str, object]:
         figures = ("routing", "access", "task")
         rates: dict[str, dict[str, list[float]]] = {figure: {"small": [], "large": []} for figure in figures}
         cpu: dict[str, dict[str, list[float]]] = {figure: {"small": [], "large": []} for figure in figures}
+        backend: dict[str, dict[str, list[float]]] = {figure: {"small": [], "large": []} for figure in figures}
         turns = max(1, OPTIONS.requests // OPTIONS.chunk)
         for number in range(OPTIONS.rounds):
             for figure in figures:
                 pair = [("small", small), ("large", large)]
                 wall = {"small": 0.0, "large": 0.0}
                 spent = {"small": 0.0, "large": 0.0}
+                spent_backend = {"small": 0.0, "large": 0.0}
                 for turn in range(turns):  # the two take turns, so a burst of load lands on both
                     for side, worker in pair if (number + turn) % 2 == 0 else pair[::-1]:
                         answer = worker.ask(figure=figure, requests=OPTIONS.chunk, seed=number * 1000 + turn)
                         wall[side] += answer["seconds"]
                         spent[side] += answer["cpu"]
+                        spent_backend[side] += answer["cpu_backend"]
                 for side in ("small", "large"):
                     rates[figure][side].append(turns * OPTIONS.chunk / wall[side])
                     cpu[figure][side].append(spent[side] / (turns * OPTIONS.chunk) * 1000)
+                    backend[figure][side].append(spent_backend[side] / (turns * OPTIONS.chunk) * 1000)
             print(
                 f"  round {number + 1}/{OPTIONS.rounds}: "
                 + ", ".join(
@@ -484,10 +542,11 @@ def ratios() -> dict[str, object]:
                 flush=True,
             )
         memory = {"small": small.ask(figure="memory"), "large": large.ask(figure="memory")}
+        counted = counts(small, large, figures)
     finally:
         small.close()
         large.close()
-    result: dict[str, object] = {"warm_up_seconds": warm, "memory_mb": memory}
+    result: dict[str, object] = {"warm_up_seconds": warm, "memory_mb": memory, "counts": counted, "files": files}
     rows = []
     for figure in figures:
         per_round = [big / little for big, little in zip(rates[figure]["large"], rates[figure]["small"], strict=True)]
@@ -502,6 +561,9 @@ def ratios() -> dict[str, object]:
             f"cpu_ms_per_request_at_{OPTIONS.practices}": round(statistics.median(cpu[figure]["large"]), 3),
             "cpu_ratio_median": round(statistics.median(cpu_per_round), 3),
             "cpu_ratio_range": [round(min(cpu_per_round), 3), round(max(cpu_per_round), 3)],
+            # of the CPU per request, the PostgreSQL backend's (the rest is the worker's Python)
+            f"backend_cpu_ms_per_request_at_{OPTIONS.small}": round(statistics.median(backend[figure]["small"]), 3),
+            f"backend_cpu_ms_per_request_at_{OPTIONS.practices}": round(statistics.median(backend[figure]["large"]), 3),
         }
         result[figure] = entry
         rows.append(
@@ -515,11 +577,13 @@ def ratios() -> dict[str, object]:
                 f"{entry[f'cpu_ms_per_request_at_{OPTIONS.small}']} / {entry[f'cpu_ms_per_request_at_{OPTIONS.practices}']}",
                 entry["cpu_ratio_median"],
                 "{}-{}".format(*entry["cpu_ratio_range"]),
+                f"{entry[f'backend_cpu_ms_per_request_at_{OPTIONS.small}']} / "
+                f"{entry[f'backend_cpu_ms_per_request_at_{OPTIONS.practices}']}",
             ]
         )
     header = [
         "figure", f"/s at {OPTIONS.small}", f"/s at {OPTIONS.practices:,}", "ratio (median)", "range", "best/best",
-        "CPU ms/request", "CPU ratio (median)", "CPU range",
+        "CPU ms/request", "CPU ratio (median)", "CPU range", "of which PostgreSQL",
     ]  # fmt: skip
     title = (
         f"{OPTIONS.practices:,} practices vs {OPTIONS.small}: median of {OPTIONS.rounds} rounds x {OPTIONS.requests}"

@@ -5,27 +5,37 @@ practices or the one with 10,000), it reads one JSON command per line on stdin a
 JSON line on stdout, so the driver can alternate the two databases round by round:
 
     {"figure": "routing" | "access" | "task", "requests": 250, "seed": 7}
-        ->  {"seconds": wall, "cpu": this process's CPU + its PostgreSQL backend's, seconds}
+        ->  {"seconds": wall, "cpu": this process's CPU + its PostgreSQL backend's, seconds,
+             "cpu_process": the first, "cpu_backend": the second}
     {"figure": "warm"}      one pass over every practice for each figure (a steady state)
-    {"figure": "memory"}    this worker's RSS and its PostgreSQL backend's, in MB
+    {"figure": "memory"}    this worker's RSS and its PostgreSQL backend's, in MB (and its pid)
+    {"figure": "counts", "of": "routing", "requests": 250, "seed": 7}
+        ->  load-independent measures of the same requests: SQL statements and Python function
+            calls per request (a profiler counting every call), the statements' texts (schema
+            names and numbers masked) and the functions that differ most between workers
 
 Each request picks a practice uniformly at random from all the database's practices.
   routing  GET a one-query view under /api/ on the practice's host, logged out: the tenant
            middleware (host -> practice, search_path) and the view (bench/urls.py).
   access   the same view at a page path, logged in: session, user, and the membership check
-           of PracticeAccessMiddleware (tenants/access.py) for that practice, then the view.
+           of PracticeAccessMiddleware (tenants/access.py) for that practice, then the view
+           (the last-active stamp is written in the warm-up, not during the run: see Worker).
   task     practice.tasks.patient_count_refresh, run through Celery's task machinery in this
            process (`apply`): the practice lookup, the schema switch, the count, the cache write.
 """
 
 from __future__ import annotations
 
+import datetime
+import gc
 import io
 import json
 import os
 import random
+import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +72,17 @@ class Worker:
         from django.contrib.auth.hashers import make_password
 
         from practice.tasks import patient_count_refresh
+        from tenants import access
         from tenants.models import JoinedVia, Membership, Practice, Role, User
 
+        # The last-active stamp is written at most every 5 minutes per membership: how often that
+        # happens depends on how often each member comes back, not on how many practices there
+        # are. One visitor hopping at random over all practices comes back to each of 10 every few
+        # milliseconds but to each of 10,000 every few rounds, so from 5 minutes after the warm-up
+        # the large worker wrote a stamp on ~97% of access requests and the small one on ~2%
+        # (counted: 487 and 10 UPDATEs in 500 requests). The warm-up writes every stamp; then
+        # neither side writes during the run, and the access figure is the check itself.
+        access.LAST_ACTIVE_RESOLUTION = datetime.timedelta(days=1)
         self.task = patient_count_refresh
         self.practices = list(
             Practice.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).order_by("pk").values_list("pk", "slug")
@@ -99,8 +118,8 @@ class Worker:
         pid = connection.connection.info.backend_pid
         return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
-    def run(self, figure: str, picks: list[tuple[int, str]]) -> tuple[float, float]:
-        """Wall seconds and CPU seconds (this process and its PostgreSQL backend) for the picks."""
+    def run(self, figure: str, picks: list[tuple[int, str]]) -> tuple[float, float, float]:
+        """Wall seconds and CPU seconds, this process's and its PostgreSQL backend's, for the picks."""
         base = settings.BASE_DOMAIN
         with override_settings(ROOT_URLCONF="bench.urls"):
             if figure == "task":
@@ -115,9 +134,48 @@ class Worker:
                 for environ in environs:
                     self._serve(environ)
             wall = time.perf_counter() - started
-            return wall, time.process_time() - process + self._backend_cpu() - database
+            return wall, time.process_time() - process, self._backend_cpu() - database
 
-    def memory(self) -> dict[str, float]:
+    def counts(self, figure: str, picks: list[tuple[int, str]]) -> dict[str, Any]:
+        """What the requests (or tasks) do, counted rather than timed: statements sent to
+        PostgreSQL and Python function calls (every `call` and `c_call` event), per request."""
+        statements: Counter[str] = Counter()
+        functions: Counter[str] = Counter()
+        collections = [0, 0, 0]
+
+        def statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            statements[_MASKS.sub("?", sql)] += 1
+            return execute(sql, params, many, context)
+
+        def profile(frame: Any, event: str, arg: Any) -> None:
+            if event == "call":
+                code = frame.f_code
+                functions[f"{Path(code.co_filename).name}:{code.co_firstlineno}:{code.co_name}"] += 1
+            elif event == "c_call":
+                functions[f"<c>:{getattr(arg, '__qualname__', repr(arg))}"] += 1
+
+        def collected(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                collections[info["generation"]] += 1
+
+        with connection.execute_wrapper(statement):
+            gc.callbacks.append(collected)
+            sys.setprofile(profile)
+            try:
+                self.run(figure, picks)
+            finally:
+                sys.setprofile(None)
+                gc.callbacks.remove(collected)
+        count = len(picks)
+        return {
+            "statements_per_request": sum(statements.values()) / count,
+            "calls_per_request": sum(functions.values()) / count,
+            "statements": dict(statements),
+            "functions": dict(functions),
+            "gc_collections": collections,
+        }
+
+    def memory(self) -> dict[str, float | int]:
         connection.ensure_connection()
         backend = connection.connection.info.backend_pid
 
@@ -127,7 +185,12 @@ class Worker:
                     return round(int(line.split()[1]) / 1024, 1)
             return 0.0
 
-        return {"worker_rss_mb": rss("self"), "postgres_backend_rss_mb": rss(backend)}
+        return {"worker_rss_mb": rss("self"), "postgres_backend_rss_mb": rss(backend), "backend_pid": backend}
+
+
+# Practices' schema names, literals and numbers in a statement's text: the same statement for
+# any practice reads the same.
+_MASKS = re.compile(r"\"practice_[^\"]*\"|'[^']*'|\b\d+(?:\.\d+)?\b")
 
 
 def main() -> None:
@@ -138,14 +201,18 @@ def main() -> None:
         figure = command["figure"]
         if figure == "memory":
             answer: dict[str, Any] = worker.memory()
+        elif figure == "counts":
+            randomness = random.Random(command["seed"])  # noqa: S311 - a benchmark's sample
+            picks = [randomness.choice(worker.practices) for _ in range(command["requests"])]
+            answer = worker.counts(command["of"], picks)
         elif figure == "warm":
             seconds = {name: worker.run(name, worker.practices)[0] for name in ("routing", "access", "task")}
             answer = {"seconds": seconds}
         else:
             randomness = random.Random(command["seed"])  # noqa: S311 - a benchmark's sample
             picks = [randomness.choice(worker.practices) for _ in range(command["requests"])]
-            wall, cpu = worker.run(figure, picks)
-            answer = {"seconds": wall, "cpu": cpu}
+            wall, process, backend = worker.run(figure, picks)
+            answer = {"seconds": wall, "cpu": process + backend, "cpu_process": process, "cpu_backend": backend}
         print(json.dumps(answer), flush=True)
 
 
