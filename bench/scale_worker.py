@@ -12,7 +12,7 @@ JSON line on stdout, so the driver can alternate the two databases round by roun
     {"figure": "counts", "of": "routing", "requests": 250, "seed": 7}
         ->  load-independent measures of the same requests: SQL statements and Python function
             calls per request (a profiler counting every call), the statements' texts (schema
-            names and numbers masked) and the functions that differ most between workers
+            names and numbers masked) and each function's calls, to compare the two workers
 
 Each request picks a practice uniformly at random from all the database's practices.
   routing  GET a one-query view under /api/ on the practice's host, logged out: the tenant
