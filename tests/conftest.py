@@ -26,6 +26,7 @@ from tests.browser_support import (  # noqa: F401 - browser and page: fixtures f
     chromium_missing_message,
     page,
 )
+from tests.database_support import MigrationData, committed_state_reset
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.pgbouncer_support import (
     SKIP_PGBOUNCER_TESTS_VARIABLE,
@@ -120,6 +121,37 @@ def _restore_migration_data() -> None:
         importlib.import_module("referrals.migrations.0006_message_templates_ru_glossary").forwards(apps, None)
 
 
+_migration_data: list[MigrationData] = []  # taken once the test database is migrated
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database, and what its migrations left in it copied aside: committing
+    tests end by putting exactly that back (tests/database_support.py) instead of Django's flush."""
+    from django.test import TransactionTestCase
+
+    with django_db_blocker.unblock():
+        data = MigrationData.take(connection)
+    if data is None:  # not a superuser: Django's flush, then _restore_migration_data
+        yield
+        return
+    _migration_data.append(data)
+    flush = TransactionTestCase._fixture_teardown
+
+    def reset(self: TransactionTestCase) -> None:
+        from django.db import connections
+
+        for alias in self._databases_names(include_mirrors=False):
+            committed_state_reset(connections[alias], data)
+
+    TransactionTestCase._fixture_teardown = reset  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TransactionTestCase._fixture_teardown = flush  # type: ignore[method-assign]
+        _migration_data.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _whole_run_through_pgbouncer(request: pytest.FixtureRequest) -> Iterator[None]:
     """DENTALTAP_TEST_PGBOUNCER_MODE=session|transaction: every test of the run talks to the
@@ -159,9 +191,10 @@ def _fresh_routing_and_schema(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("transactional_db")
     elif "db" in request.fixturenames:
         request.getfixturevalue("db")
-    if committing or "db" in request.fixturenames:
-        # A committing test before this one ended with Django's flush, which also empties the
-        # rows data migrations created (plans, the referral program): put them back.
+    if (committing or "db" in request.fixturenames) and not _migration_data:
+        # Without the copy of the migrations' rows (not a superuser), a committing test before
+        # this one ended with Django's flush, which also empties the rows data migrations
+        # created (plans, the referral program): put them back.
         _restore_migration_data()
     yield
     tenant_host_cache.clear()
