@@ -312,13 +312,34 @@ def user(db: None) -> User:
 def celery_worker(transactional_db: None) -> Iterator[object]:
     """A real Celery worker consuming from the real Redis broker, in a thread of this process
     (its own database connection, so tests that use it commit: transactional_db)."""
-    from celery.contrib.testing.worker import start_worker
+    from celery.contrib.testing.worker import TestWorkController, start_worker
 
     from dentaltap.celery import app
 
+    class Worker(TestWorkController):
+        def start(self) -> None:  # the worker thread's whole life
+            try:
+                super().start()
+            finally:
+                # The worker keeps its database connection across tasks (CELERY_DB_REUSE_MAX);
+                # left open when the thread ends, it made the run's last step, dropping the test
+                # database, wait 5 s for it and fail ("being accessed by other users").
+                from django.db import connections
+
+                connections.close_all()
+
     app.control.purge()
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10) as worker:
-        yield worker
+    # Stopping, the worker waits for its pending BRPOP to answer: up to the polling interval,
+    # kombu's 1 s by default, in every test's teardown. Its own connection polls every 50 ms.
+    transport_options = app.conf.broker_transport_options
+    app.conf.broker_transport_options = {**transport_options, "polling_interval": 0.05}
+    try:
+        with start_worker(
+            app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10, WorkController=Worker
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.broker_transport_options = transport_options
 
 
 def _reset_broker_clients() -> None:
