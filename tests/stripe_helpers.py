@@ -23,6 +23,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe" / "objects.js
 STRIPE_OBJECTS: dict[str, Any] = json.loads(FIXTURES.read_text())
 SECRET = "whsec_test_current"
 OLD_SECRET = "whsec_test_previous"
+# How often the stand-in's loop looks for shutdown(): every test that uses it waited up to the
+# default 0.5 s in its teardown.
+SHUTDOWN_POLL_SECONDS = 0.02
 _ids = itertools.count(1)
 
 
@@ -130,7 +133,7 @@ class Standin:
 
 @pytest.fixture
 def stripe_standin(settings: Any) -> Iterator[Standin]:
-    server = serve("127.0.0.1", 0, StandinState())
+    server = serve("127.0.0.1", 0, StandinState(), poll_interval=SHUTDOWN_POLL_SECONDS)
     settings.STRIPE_API_BASE = server.state.base_url
     settings.STRIPE_WEBHOOK_SECRETS = [SECRET, OLD_SECRET]
     stripe_gateway._client.cache_clear()

@@ -49,9 +49,12 @@ class StandinServer(ThreadingHTTPServer):
             print(f"[stripe stand-in] webhook {event_type} failed: {error}", flush=True)
 
 
-def serve(host: str, port: int, state: StandinState) -> StandinServer:
+def serve(host: str, port: int, state: StandinState, *, poll_interval: float = 0.5) -> StandinServer:
+    """The stand-in in a thread of this process. `shutdown()` waits for the loop to look again,
+    up to `poll_interval` seconds: the suite, which starts and stops one per test, looks often."""
     server = StandinServer((host, port), state)
-    threading.Thread(target=server.serve_forever, name="stripe-standin", daemon=True).start()
+    thread = threading.Thread(target=server.serve_forever, args=(poll_interval,), name="stripe-standin", daemon=True)
+    thread.start()
     return server
 
 
