@@ -63,12 +63,12 @@ class MigrationData:
                 )
                 columns = ", ".join(_quoted(name) for (name,) in cursor.fetchall())
                 buffer = io.BytesIO()
-                _raw(cursor).copy_expert(f"COPY public.{_quoted(table)} ({columns}) TO STDOUT", buffer)
+                raw_cursor(cursor).copy_expert(f"COPY public.{_quoted(table)} ({columns}) TO STDOUT", buffer)
                 rows[table] = (columns, buffer.getvalue())
         return cls(tables=tables, rows=rows)
 
 
-def _raw(cursor: Any) -> Any:
+def raw_cursor(cursor: Any) -> Any:
     """psycopg2's own cursor under Django's wrapper (and django-tenants')."""
     while hasattr(cursor, "cursor"):
         cursor = cursor.cursor
@@ -86,4 +86,4 @@ def committed_state_reset(connection: BaseDatabaseWrapper, data: MigrationData) 
         statements += [f"DELETE FROM public.{_quoted(table)}" for table in data.tables]  # noqa: S608 - quoted
         cursor.execute(";\n".join(statements))
         for table, (columns, copied) in data.rows.items():
-            _raw(cursor).copy_expert(f"COPY public.{_quoted(table)} ({columns}) FROM STDIN", io.BytesIO(copied))
+            raw_cursor(cursor).copy_expert(f"COPY public.{_quoted(table)} ({columns}) FROM STDIN", io.BytesIO(copied))
