@@ -429,7 +429,7 @@ def tables_grown(count: int) -> None:
 def test_a_signup_finds_rows_in_the_tables_that_grow_with_practices_through_indexes(committed_public: None) -> None:
     """No statement of a signup scans a table that grows with every practice (django-tenants'
     case-insensitive schema-name check did: UPPER(schema_name), no index). The signup meets
-    tables of a few thousand practices, and each of its statements is explained with sequential
+    tables of a thousand practices, and each of its statements is explained with sequential
     scans off, so the planner uses any index it can, on statistics made just before: what
     earlier tests left behind (the pages of deleted rows, an autovacuum's estimate from another
     moment) does not decide the plans. (On tables of one or two rows, exact statistics make a
@@ -438,7 +438,7 @@ def test_a_signup_finds_rows_in_the_tables_that_grow_with_practices_through_inde
 
     from django.test.utils import CaptureQueriesContext
 
-    tables_grown(3000)
+    tables_grown(1000)
     pool_of(1)
     with CaptureQueriesContext(connection) as captured:
         signup("indexed")
