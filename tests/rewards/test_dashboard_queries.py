@@ -113,3 +113,39 @@ def test_a_requester_sees_their_access_requests_at_one_query_more(
     alice = client_for(referral_world["alice"])
     assert "Your access requests" not in alice.get("/referrals/").content.decode()
     assert not [sql for sql in _page_queries(alice) if 'FROM "referrals_accessrequest"' in sql]  # the list
+
+
+def test_a_paid_practice_without_a_reward_yet_reads_paid_at_one_query_more(
+    referral_world: dict[str, Any], client_for: ClientFor
+) -> None:
+    """Whether a row's practice paid is asked only for the rows whose status depends on it
+    (eligible, no reward yet), in one query for the page; a refunded payment does not count."""
+    alice = referral_world["alice"]
+    code = ReferralCode.objects.get(user=alice)
+    rows = {}
+    for name, reversed_ in (("paid", False), ("refunded", True)):
+        practice = bare_practice(f"no-reward-{name}")
+        rows[name] = Referral.objects.create(
+            referrer=alice,
+            referred_user=UserFactory(full_name=f"No Reward {name}"),
+            referred_practice=practice,
+            referral_code=code,
+            source=ReferralSource.LINK,
+            eligibility=Eligibility.ELIGIBLE,
+        )
+        Payment.objects.create(
+            stripe_invoice_id=f"in_no_reward_{name}",
+            practice=practice,
+            stripe_customer_id=f"cus_no_reward_{name}",
+            amount_cents=4900,
+            currency="usd",
+            paid_at=timezone.now(),
+            is_reversed=reversed_,
+        )
+    client = client_for(alice)
+    client.get("/referrals/")
+    queries = _page_queries(client)
+    assert len(queries) == MY_REFERRALS_QUERIES + 1, "\n".join(queries)
+    listed = {row["id"]: row for row in client.get("/api/referrals/dashboard/referrals/").json()["results"]}
+    assert listed[rows["paid"].pk]["status"] == "paid"
+    assert listed[rows["refunded"].pk]["status"] == "signed_up"
