@@ -106,6 +106,19 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         cursor.tzinfo_factory = self.tzinfo_factory if settings.USE_TZ else None
         return cursor
 
+    def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
+        """django-tenants forgets the search path it set on every `set_tenant`, so each request
+        sends `SET search_path` again even when its practice is the one this connection is already
+        on (a dentist's next click, served by the same thread). Kept when the path would be the
+        same: whatever can change it on the server forgets it as before (a rollback or a savepoint
+        rollback, which revert a `SET`; closing or losing the connection), and any other schema, or
+        the same one with another include_public, sends it. Transaction mode sends it with every
+        statement anyway."""
+        kept: list[str] | None = getattr(self, "search_path_set_schemas", None)
+        super().set_tenant(tenant, include_public)
+        if kept and not self.transaction_pooled and kept == self._get_cursor_search_paths():
+            self.search_path_set_schemas = kept
+
     def _handle_search_path(self, cursor: Any = None) -> None:
         if not self.transaction_pooled:
             super()._handle_search_path(cursor)
