@@ -106,22 +106,43 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         cursor.tzinfo_factory = self.tzinfo_factory if settings.USE_TZ else None
         return cursor
 
+    # The path this connection's server session is on, as far as it is known for sure: set when a
+    # `SET search_path` succeeded, forgotten whenever the server may have dropped it.
+    _server_search_path: list[str] | None = None
+
     def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
-        """django-tenants forgets the search path it set on every `set_tenant`, so each request
-        sends `SET search_path` again even when its practice is the one this connection is already
-        on (a dentist's next click, served by the same thread). Kept when the path would be the
-        same: whatever can change it on the server forgets it as before (a rollback or a savepoint
-        rollback, which revert a `SET`; closing or losing the connection), and any other schema, or
-        the same one with another include_public, sends it. Transaction mode sends it with every
-        statement anyway."""
-        kept: list[str] | None = getattr(self, "search_path_set_schemas", None)
+        """django-tenants forgets the path it set on every `set_tenant` (and the tenant middleware
+        passes through the public schema first), so each request sent `SET search_path` again
+        even when its practice is the one this connection's session is already on (a dentist's
+        next click, served by the same thread). Not sent again when the path is the one the server
+        is on: whatever can change that forgets it (a rollback or a savepoint rollback, which
+        revert a `SET` issued inside them; closing or losing the connection), and any other
+        schema, or the same one with another include_public, sends it. Transaction mode sends the
+        path with every statement anyway."""
         super().set_tenant(tenant, include_public)
-        if kept and not self.transaction_pooled and kept == self._get_cursor_search_paths():
-            self.search_path_set_schemas = kept
+        server = self._server_search_path
+        if server and not self.transaction_pooled and server == self._get_cursor_search_paths():
+            self.search_path_set_schemas = server
+
+    def close(self) -> None:
+        self._server_search_path = None
+        super().close()
+
+    def rollback(self) -> None:
+        self._server_search_path = None
+        super().rollback()
+
+    def savepoint_rollback(self, sid: str) -> None:
+        try:
+            super().savepoint_rollback(sid)
+        finally:
+            self._server_search_path = None
 
     def _handle_search_path(self, cursor: Any = None) -> None:
         if not self.transaction_pooled:
             super()._handle_search_path(cursor)
+            if self.search_path_set_schemas and not self._setting_search_path:
+                self._server_search_path = list(self.search_path_set_schemas)
             return
         # No session-level SET: each statement carries its own (SearchPathCursor).
         if not self.schema_name:

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from practice.models import Patient
+from tenants.models import Practice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,6 +48,7 @@ def test_the_same_practice_again_sends_no_set_another_one_does(two_practices: tu
     connection.set_tenant(practice_a)
     with CaptureQueriesContext(connection) as first:
         assert Patient.objects.count() == 1
+    connection.set_schema_to_public()  # the tenant middleware passes through public first
     connection.set_tenant(practice_a)  # the next request, same practice, same thread
     with CaptureQueriesContext(connection) as again:
         assert Patient.objects.count() == 1
@@ -54,7 +56,14 @@ def test_the_same_practice_again_sends_no_set_another_one_does(two_practices: tu
     with CaptureQueriesContext(connection) as other:
         assert Patient.objects.count() == 3
     connection.set_schema_to_public()
+    with CaptureQueriesContext(connection) as public:
+        assert Practice.objects.filter(pk=practice_b.pk).exists()  # a public request between
+    connection.set_tenant(practice_b)
+    with CaptureQueriesContext(connection) as back:
+        assert Patient.objects.count() == 3
+    connection.set_schema_to_public()
     assert len(_sets(first)) == 1 and _sets(again) == [] and len(_sets(other)) == 1
+    assert _sets(public) == ['SET search_path = "public"'] and len(_sets(back)) == 1
 
 
 def test_a_rolled_back_set_is_sent_again_so_a_never_reads_bs_patients(two_practices: tuple[Any, Any]) -> None:
