@@ -42,11 +42,13 @@ def english_phrases(language: str) -> tuple[str, ...]:
 
 def visible_text(page: Any) -> str:
     """The page's visible text without the switcher, whose buttons name each language in itself
-    ("English", "Deutsch", "Русский") on purpose."""
+    ("English", "Deutsch", "Русский") on purpose, and without scripts (a detached copy's innerText
+    would include a `json_script`'s data keys)."""
     return page.evaluate(
         """() => {
             const body = document.body.cloneNode(true);
-            body.querySelectorAll('[data-testid=language-switcher]').forEach((node) => node.remove());
+            const hidden = '[data-testid=language-switcher], script, style, template';
+            body.querySelectorAll(hidden).forEach((node) => node.remove());
             return body.innerText;
         }"""
     )
@@ -119,6 +121,10 @@ def test_a_russian_dentist_works_in_russian_then_switches_to_german(live_server:
             page.goto(f"{practice_address('ulybka')}{path}")
             assert page.locator("html").get_attribute("lang") == "de"
             assert_no_english(page, "de", seen)
+        page.goto(f"{base_url()}/referrals/")  # the weekly chart's legend too (uPlot says "Time")
+        assert_no_english(page, "de", seen)
+        legend = page.locator("#weekly-chart .u-legend").inner_text()
+        assert "Time" not in legend and "Woche" in legend, legend
         page.goto(f"{base_url()}/practices/")  # the public site follows the stored choice too
         assert page.locator("html").get_attribute("lang") == "de"
         assert_no_english(page, "de", seen)
@@ -130,4 +136,4 @@ def test_a_russian_dentist_works_in_russian_then_switches_to_german(live_server:
         assert len(english_left(page, "de")) >= 5
     finally:
         context.close()
-    assert len(seen) == 13
+    assert len(seen) == 14

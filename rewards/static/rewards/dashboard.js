@@ -85,7 +85,8 @@
       height: 220,
       scales: { y: { range: function (u, min, max) { return [0, Math.max(4, max)]; } } },
       series: [
-        {},
+        // The legend's first cell is the week (uPlot's default label is the English "Time").
+        { label: holder.dataset.labelWeek, value: function (u, v) { return v == null ? "--" : weekLabel.format(new Date(v * 1000)); } },
         { label: holder.dataset.labelSignups, stroke: "#1095c1", width: 2, points: { show: true } },
         { label: holder.dataset.labelConversions, stroke: "#2e7d32", width: 2, points: { show: true } }
       ],
