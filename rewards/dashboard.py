@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
@@ -124,15 +124,6 @@ def share_messages(*, link: str, language: str | None = None) -> list[ShareMessa
 # --------------------------------------------------------------------------- the list
 
 
-def has_paid() -> Q:
-    """The referral's practice has a payment that was not refunded or disputed (one index
-    lookup on billing_payment.practice_id per referral that has a practice)."""
-
-    return Q(referred_practice_id__isnull=False) & Q(
-        Exists(Payment.objects.filter(practice_id=OuterRef("referred_practice_id"), is_reversed=False))
-    )
-
-
 def email_mask(email: str) -> str:
     """j***@example.com: enough to recognise a colleague, not enough to harvest an address."""
     local, _sep, domain = email.partition("@")
@@ -217,15 +208,15 @@ class _Labels:
 
 
 def referral_rows(referrals: Any) -> list[ReferralRow]:
-    """Rows for one page of referrals (from referrer_referrals: whether each practice paid is
-    annotated, its rewards prefetched)."""
+    """Rows for one page of referrals (from referrer_referrals: its rewards prefetched; whether
+    each practice paid is asked here, for the rows that need it)."""
 
     labels = {"status": _Labels(RewardStatus), "source": _Labels(ReferralSource), "reason": _Labels(EligibilityReason)}
     referrals = list(referrals)
     paid = _paid_practice_ids(referrals)
-    for referral in referrals:
-        referral.has_paid = referral.referred_practice_id in paid  # type: ignore[attr-defined]
-    return [referral_row(referral, labels=labels) for referral in referrals]
+    return [
+        referral_row(referral, labels=labels, has_paid=referral.referred_practice_id in paid) for referral in referrals
+    ]
 
 
 def _paid_practice_ids(referrals: list[Referral]) -> set[int]:
@@ -250,7 +241,7 @@ def _paid_practice_ids(referrals: list[Referral]) -> set[int]:
     )
 
 
-def referral_row(referral: Referral, *, labels: dict[str, _Labels]) -> ReferralRow:
+def referral_row(referral: Referral, *, labels: dict[str, _Labels], has_paid: bool) -> ReferralRow:
     """What the referrer may see of one referral: a name, a masked email, and the status with
     its reason in plain words (no fraud signals, IP addresses or staff notes)."""
 
@@ -267,7 +258,7 @@ def referral_row(referral: Referral, *, labels: dict[str, _Labels]) -> ReferralR
         status, label = "not_eligible", _("Not eligible")
     elif referral.eligibility == Eligibility.REVIEW:
         status, label = "under_review", _("Under review")
-    elif referral.has_paid:  # type: ignore[attr-defined]
+    elif has_paid:
         status, label = "paid", _("Paid")
     else:
         status, label = "signed_up", _("Signed up")
