@@ -40,8 +40,7 @@ def event_emit(*, event_type: str, key: str, data: Callable[[], dict[str, Any]])
         return None
     now = timezone.now()
     event_id = event_id_new()
-    envelope = {"id": event_id, "type": event_type, "created": int(now.timestamp()), "data": data()}
-    body = json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
+    body = _body(event_id=event_id, event_type=event_type, created=now, data=data())
     event, created = WebhookEvent.objects.get_or_create(
         type=event_type, key=key, defaults={"event_id": event_id, "body": body, "created_at": now}
     )
@@ -54,6 +53,12 @@ def event_emit(*, event_type: str, key: str, data: Callable[[], dict[str, Any]])
     # A lambda, not functools.partial: Django's robust on_commit logs a failure by __qualname__.
     transaction.on_commit(lambda: deliveries_queue(ids), robust=True)
     return event
+
+
+def _body(*, event_id: str, event_type: str, created: datetime.datetime, data: dict[str, Any]) -> str:
+    """The envelope every event is sent in, as JSON: id, type, creation time, data."""
+    envelope = {"id": event_id, "type": event_type, "created": int(created.timestamp()), "data": data}
+    return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
 
 
 def endpoint_test_send(*, endpoint_id: int) -> tuple[WebhookDelivery, bool]:
@@ -78,12 +83,11 @@ def endpoint_test_send(*, endpoint_id: int) -> tuple[WebhookDelivery, bool]:
             return recent, False
         event_id = event_id_new()
         data = {"endpoint_id": endpoint.pk, "message": "A test event sent from the DentalTap admin."}
-        envelope = {"id": event_id, "type": EventType.WEBHOOK_TEST.value, "created": int(now.timestamp()), "data": data}
         event = WebhookEvent.objects.create(
             event_id=event_id,
             type=EventType.WEBHOOK_TEST,
             key=f"endpoint:{endpoint.pk}:{event_id}",
-            body=json.dumps(envelope, separators=(",", ":"), sort_keys=True),
+            body=_body(event_id=event_id, event_type=EventType.WEBHOOK_TEST.value, created=now, data=data),
             created_at=now,
         )
         row = WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=now)
