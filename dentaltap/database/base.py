@@ -128,6 +128,24 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         self._server_search_path = None
         super().close()
 
+    def _commit(self) -> None:
+        """PostgreSQL answers the COMMIT of an aborted transaction with a ROLLBACK and no error
+        (an error caught inside the atomic block without a savepoint: Django does not know the
+        transaction is aborted and commits), and a COMMIT that fails rolls back too: either way a
+        `SET` issued in the transaction is reverted, so the path is forgotten (django-tenants' own
+        too: the same request's next statement must send it again)."""
+        raw = self.connection
+        aborted = raw is not None and raw.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_INERROR
+        try:
+            super()._commit()
+        except BaseException:
+            aborted = True
+            raise
+        finally:
+            if aborted:
+                self._server_search_path = None
+                self.search_path_set_schemas = None
+
     def rollback(self) -> None:
         self._server_search_path = None
         super().rollback()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
@@ -107,3 +107,37 @@ def test_a_new_connection_sets_the_path_again(two_practices: tuple[Any, Any]) ->
         assert Patient.objects.count() == 1
     connection.set_schema_to_public()
     assert len(_sets(after_reconnect)) == 1
+
+
+def test_a_commit_that_postgresql_turns_into_a_rollback_forgets_the_path(two_practices: tuple[Any, Any]) -> None:
+    """An error caught inside the atomic block (no savepoint, so Django does not know the
+    transaction is aborted) makes the block's COMMIT a ROLLBACK on the server, with no error:
+    the `SET` A issued inside it is reverted and the server is on B's path again."""
+    practice_a, practice_b = two_practices
+    connection.set_tenant(practice_b)
+    assert Patient.objects.count() == 3
+    connection.set_tenant(practice_a)
+    with transaction.atomic():
+        assert Patient.objects.count() == 1  # SET A inside the transaction
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1/0")
+        except DataError:
+            pass  # caught: the transaction is aborted, its COMMIT rolls back
+    assert "practice_bravo" in _server_path()
+    assert list(Patient.objects.values_list("last_name", flat=True)) == ["Alpha"]  # the same request
+
+    connection.set_tenant(practice_b)
+    assert Patient.objects.count() == 3
+    connection.set_tenant(practice_a)
+    with transaction.atomic():
+        assert Patient.objects.count() == 1
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1/0")
+        except DataError:
+            pass
+    connection.set_schema_to_public()
+    connection.set_tenant(practice_a)  # A's next request on this thread
+    assert list(Patient.objects.values_list("last_name", flat=True)) == ["Alpha"]
+    connection.set_schema_to_public()
