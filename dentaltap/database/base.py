@@ -109,6 +109,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
     # The path this connection's server session is on, as far as it is known for sure: set when a
     # `SET search_path` succeeded, forgotten whenever the server may have dropped it.
     _server_search_path: list[str] | None = None
+    search_path_set_schemas: list[str] | None  # django-tenants': the path its last SET sent
 
     def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
         """django-tenants forgets the path it set on every `set_tenant` (and the tenant middleware
