@@ -47,13 +47,14 @@ class CachedTenantMiddleware(TenantMainMiddleware):
 
         tenant = tenant_host_cache.get(hostname)
         if tenant is None:
+            since = tenant_host_cache.epoch  # before the read: a change meanwhile is not cached
             tenant = practice_for_host(hostname)
             if tenant is None:
                 if is_static:
                     _static_on_unknown_host(request)
                     return None
                 return host_not_found(request)
-            tenant_host_cache.set(hostname, tenant)
+            tenant_host_cache.set(hostname, tenant, since=since)
 
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]

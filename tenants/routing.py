@@ -57,6 +57,7 @@ class TenantHostCache:
         self._generation: str | None = None
         self._checked_until = 0.0  # monotonic time of the next generation read
         self._shared = False  # the last read of the generation succeeded
+        self._epoch = 0  # how many times the entries were dropped (see set)
 
     def _check_generation(self, now: float) -> None:
         interval = settings.TENANT_HOST_GENERATION_CHECK_SECONDS
@@ -73,6 +74,7 @@ class TenantHostCache:
             if not self._shared or generation != self._generation:
                 # Entries made while the generation was unknown may predate a change we missed.
                 self._entries.clear()
+                self._epoch += 1
                 self._generation = generation
             self._shared = True
             self._checked_until = now + interval
@@ -94,10 +96,21 @@ class TenantHostCache:
             return None
         return practice
 
-    def set(self, hostname: str, practice: Practice) -> None:
+    @property
+    def epoch(self) -> int:
+        """Read before a miss's database lookup and given to set(): see set."""
+        return self._epoch
+
+    def set(self, hostname: str, practice: Practice, *, since: int | None = None) -> None:
+        """Keep what a miss read. `since` is the epoch read before that database read: if the
+        entries were dropped meanwhile (a change committed, another thread saw the new generation),
+        the practice read may be the one from before the change, and it is not kept (it would
+        otherwise live TENANT_HOST_CACHE_MAX_SECONDS under the new generation)."""
         if settings.TENANT_HOST_CACHE_SECONDS <= 0:
             return
         with self._lock:
+            if since is not None and since != self._epoch:
+                return
             if len(self._entries) >= settings.TENANT_HOST_CACHE_MAX_ENTRIES:
                 self._entries.clear()
             self._entries[hostname] = (time.monotonic(), practice)
@@ -106,6 +119,7 @@ class TenantHostCache:
         """Drop everything and read the generation again on the next lookup."""
         with self._lock:
             self._entries.clear()
+            self._epoch += 1
             self._checked_until = 0.0
 
 

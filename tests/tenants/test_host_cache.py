@@ -148,3 +148,27 @@ def test_a_change_reaches_a_real_other_process(
     finally:
         other.kill()
         other.wait(timeout=10)
+
+
+def test_a_lookup_that_read_the_database_before_a_change_is_not_kept_after_it(
+    practice_a: Pair, check_every_lookup: None, django_capture_on_commit_callbacks
+) -> None:
+    """One thread misses and reads the database just before a domain moves; the change commits,
+    another thread of the same process sees the new generation and drops every entry; then the
+    first thread stores what it read. Kept, it would route the old host for an hour (the
+    generation does not change again)."""
+    cache_of_process = TenantHostCache()
+    host = "alpha.dentaltap.localhost"
+    assert cache_of_process.get(host) is None
+    since = cache_of_process.epoch
+    practice = practice_for_host(host)  # read before the change
+    assert practice is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        domain = Domain.objects.get(domain=host)
+        domain.domain = "alpha-moved.dentaltap.localhost"
+        domain.save()
+    assert cache_of_process.get("another.dentaltap.localhost") is None  # another thread: new generation
+    cache_of_process.set(host, practice, since=since)
+    assert cache_of_process.get(host) is None
+    cache_of_process.set(host, practice)  # (without `since` it would have been kept)
+    assert cache_of_process.get(host) is practice
