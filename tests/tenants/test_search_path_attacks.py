@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DataError, InternalError, OperationalError, connection, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DataError,
+    InternalError,
+    OperationalError,
+    ProgrammingError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.utils import InterfaceError, load_backend
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
@@ -21,6 +30,7 @@ from django_tenants.utils import schema_context
 from dentaltap.database import pooled_database_settings
 from practice.models import Patient
 from provisioning.recipe import recipe_current
+from tenants.tasks import run_in_practice
 from tests.pgbouncer_support import running_pgbouncer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,9 +120,18 @@ def test_a_statement_error_after_the_set_keeps_a_path_that_is_right(two_practice
     connection.set_schema_to_public()
 
 
+def _on_another_connection(sql: str, params: list[Any] | None = None) -> Any:
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() if cursor.description else None
+    finally:
+        other.close()
+
+
 def _terminate(pid: int) -> None:
-    with connections.create_connection(DEFAULT_DB_ALIAS).cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    _on_another_connection("SELECT pg_terminate_backend(%s)", [pid])
 
 
 def test_a_terminated_session_is_replaced_and_the_next_request_sets_its_path(
@@ -181,6 +200,63 @@ def test_threads_keep_their_own_paths(two_practices: tuple[Any, Any]) -> None:
         thread.join()
     assert not failures
     assert seen == {"alpha": [["Alpha"]] * 5, "bravo": [["Bravo"]] * 5}
+
+
+def test_a_worker_thread_running_tasks_of_two_practices(two_practices: tuple[Any, Any]) -> None:
+    """A Celery worker's thread keeps its connection across tasks of different practices. A task
+    whose transaction PostgreSQL rolled back at COMMIT reads again afterwards (it read B's rows
+    before the commit check); the next task of the same practice is safe anyway, since
+    run_in_practice looks the practice up in public first, which sends `SET` public."""
+    practice_a, practice_b = two_practices
+
+    def swallowed_error(_practice: Any) -> list[str]:
+        with transaction.atomic():
+            _names()
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1/0")
+            except DataError:
+                pass
+        return _names()
+
+    assert run_in_practice(practice_b.pk, lambda _practice: _names()) == ["Bravo"]
+    assert run_in_practice(practice_a.pk, swallowed_error) == ["Alpha"]
+    assert run_in_practice(practice_a.pk, lambda _practice: _names()) == ["Alpha"]
+    assert run_in_practice(practice_b.pk, lambda _practice: _names()) == ["Bravo"]
+    assert run_in_practice(practice_a.pk, lambda _practice: _names()) == ["Alpha"]
+    assert connection.schema_name == "public"  # tenant_context puts the previous schema back
+
+
+def _rename(old: str, new: str) -> None:
+    _on_another_connection(f'ALTER SCHEMA "{old}" RENAME TO "{new}"')
+
+
+def test_a_spare_renamed_for_its_practice_while_a_connection_remembers_the_spares_name(
+    two_practices: tuple[Any, Any],
+) -> None:
+    """The path is names, resolved by PostgreSQL at each statement: after the claim renames the
+    spare, the old name reaches nothing and the practice's name sends its own SET."""
+    practice_a, practice_b = two_practices
+    spare = "dentaltap_spare_review"
+    _rename(practice_a.schema_name, spare)  # alpha's schema as a spare before its claim
+    try:
+        connection.set_schema(spare)
+        assert _names() == ["Alpha"]  # kept: [spare, public]
+        _rename(spare, practice_a.schema_name)  # the claim, from another connection
+        connection.set_schema_to_public()
+        connection.set_schema(spare)
+        with pytest.raises(ProgrammingError):  # nobody's rows: the name is gone
+            _names()
+        connection.set_tenant(practice_a)
+        with CaptureQueriesContext(connection) as queries:
+            assert _names() == ["Alpha"]
+        assert len(_sets(queries)) == 1
+        connection.set_tenant(practice_b)
+        assert _names() == ["Bravo"]
+    finally:
+        connection.set_schema_to_public()
+        if _on_another_connection("SELECT 1 FROM pg_namespace WHERE nspname = %s", [spare]):
+            _rename(spare, practice_a.schema_name)
 
 
 def _wrapper(pool_mode: str) -> Any:
