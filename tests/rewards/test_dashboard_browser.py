@@ -84,13 +84,15 @@ def earner(transactional_db: None) -> Any:
 
     from rewards.models import CatalogueItem, RewardRule
     from tests.billing_support import default_rule_set
+    from tests.conftest import practice_schema_creation_skipped
     from tests.points_support import give_points, qualify, referral_paid
 
     def practice(slug: str, schema: bool = False) -> tuple[Any, Any]:
         from tenants.models import Membership, Practice, Role
 
         user = UserFactory(email=f"{slug}@example.com", full_name=f"Dr. {slug.title()}")
-        row = Practice.objects.create(schema_name=f"practice_{slug.replace('-', '_')}", slug=slug, name=slug)
+        with practice_schema_creation_skipped():  # the pages read the public schema only
+            row = Practice.objects.create(schema_name=f"practice_{slug.replace('-', '_')}", slug=slug, name=slug)
         Membership.objects.create(user=user, practice=row, role=Role.OWNER, joined_via="created_practice")
         return user, row
 
