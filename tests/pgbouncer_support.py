@@ -144,6 +144,7 @@ def database_through(bouncer: PgBouncer) -> Iterator[None]:
     settings dict is shared), and straight to PostgreSQL again afterwards."""
     connection = connections["default"]
     saved = dict(connection.settings_dict)
+    _direct_settings.append(saved)
     connection.close()
     connection.settings_dict.update(bouncer.connection_settings())
     try:
@@ -152,6 +153,34 @@ def database_through(bouncer: PgBouncer) -> Iterator[None]:
         connection.close()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
+        _direct_settings.pop()
+
+
+# The default connection's settings before the first `database_through` changed them: straight
+# to PostgreSQL (a whole run through PgBouncer is one `database_through` around every test).
+_direct_settings: list[dict[str, Any]] = []
+
+
+@contextlib.contextmanager
+def direct_connection() -> Iterator[Any]:
+    """A new connection of the default database's, straight to PostgreSQL even when the run goes
+    through PgBouncer: what an administrator uses (`pg_terminate_backend` sent through PgBouncer in
+    transaction mode may run on the very server connection it terminates)."""
+    settings = _direct_settings[0] if _direct_settings else connections["default"].settings_dict
+    direct = type(connections["default"])(dict(settings), "default")
+    try:
+        yield direct
+    finally:
+        direct.close()
+
+
+def server_backend_pid(connection: Any) -> int:
+    """The PostgreSQL backend serving this connection's statements now. Behind PgBouncer the pid
+    the client library reports (`connection.info.backend_pid`) is PgBouncer's made-up key, no
+    server process's: ask the server."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -18,6 +18,7 @@ from billing.ingest import MAX_BATCH, outbox
 from billing.models import StripeEvent, StripeEventStatus
 from dentaltap.celery import app
 from tests.billing_support import WEBHOOK, post_event
+from tests.pgbouncer_support import direct_connection, server_backend_pid
 from tests.stripe_helpers import invoice_paid, signed
 
 pytestmark = pytest.mark.practice_rows_only
@@ -141,18 +142,18 @@ def test_refusals_are_in_english_whatever_the_thread_served_before(db: None, pub
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_database_connection_is_replaced_and_the_event_stored(empty_broker: None) -> None:
     """The INSERT stands in for Django's SELECT 1 health check: a connection the server has
-    dropped (here: terminated by an administrator) fails it, and it is sent again on a new one."""
+    dropped (here: terminated by an administrator) fails it, and it is sent again on a new one.
+    Behind PgBouncer (DENTALTAP_TEST_PGBOUNCER_MODE) the administrator's connection goes straight
+    to PostgreSQL and the backend is the server's own pid, not the made-up one the client sees;
+    in transaction mode PgBouncer itself replaces the dead server connection."""
     assert post_event(invoice_paid(customer="cus_unknown", invoice_id="in_w", event_id="evt_warm")).status_code == 200
-    pid = connection.connection.info.backend_pid
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        other.close()
+    pid = server_backend_pid(connection)
+    with direct_connection() as administrator, administrator.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert cursor.fetchone() == (True,)
     response = post_event(invoice_paid(customer="cus_unknown", invoice_id="in_x", event_id="evt_after_kill"))
     assert response.status_code == 200 and response.json()["duplicate"] is False
-    assert connection.connection.info.backend_pid != pid
+    assert server_backend_pid(connection) != pid
     assert StripeEvent.objects.filter(stripe_event_id="evt_after_kill").count() == 1
 
 

@@ -18,6 +18,15 @@ from tenants.models import Practice
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _a_session_search_path() -> None:
+    """What these tests count is the session-level `SET search_path`; behind PgBouncer in
+    transaction mode (DENTALTAP_TEST_PGBOUNCER_MODE=transaction) there is none to keep: every
+    statement carries its own `SET LOCAL` (tests/project/test_pgbouncer_isolation.py)."""
+    if connection.transaction_pooled:  # type: ignore[attr-defined]
+        pytest.skip("transaction mode sends the search path with every statement: no session path is kept")
+
+
 def _sets(queries: CaptureQueriesContext) -> list[str]:
     return [query["sql"] for query in queries.captured_queries if query["sql"].startswith("SET search_path")]
 
