@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from typing import IO
 import psutil
 
 from bench.stack import table
+from dentaltap import ports
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Beside the bench data (bench/run.py sets DENTALTAP_DATA_DIR before this module loads).
@@ -110,17 +110,8 @@ def _clone() -> Path:
 def _wait_for_free_port(port: int, timeout: float = 60) -> None:
     """Wait until a server could listen on `port` (as gunicorn does, with SO_REUSEADDR, so
     connections of an earlier run in TIME_WAIT do not count)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("0.0.0.0", port))  # noqa: S104 - the same address run.sh binds
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"port {port} is in use; the run figure needs it") from None
-        time.sleep(0.5)
+    remedy = "the run figure needs it"
+    ports.wait_until_free("0.0.0.0", port, what="the run command", remedy=remedy, timeout=timeout)  # noqa: S104
 
 
 def _http_status(url: str, host: str | None = None) -> int | None:

@@ -21,7 +21,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from django.conf import settings
 from django.db import connection
 
 from bench.stack import database_reset, practice_signup, table
+from dentaltap.ports import free_port
 
 CLIENTS = 4
 SEEDED_PATIENTS = 40
@@ -120,12 +120,6 @@ def _role(process: psutil.Process) -> str:
             return "celery (runs tasks)"
         return "celery parent" if process.ppid() == os.getpid() else "celery child (runs tasks)"
     return process.name()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _start(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -280,7 +274,7 @@ def _load(port: int, requests: list[Request]) -> Counter[str]:
 
 
 def _web(seed: dict[str, Any], requests: int, logs: Path) -> tuple[Sampler, float]:
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent
     server = _start(
         [

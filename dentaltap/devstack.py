@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from dentaltap import config
+from dentaltap import config, ports
 
 # The embedded servers and the app's processes have modules of their own (devstack_servers.py,
 # devstack_processes.py); what the entry points, the system tests and the benches use from them
@@ -129,12 +129,13 @@ def run() -> int:
             signal.signal(signum, interrupted)
     embedded: list[str] = []
     try:
-        embedded = ensure_environment()
         port = os.environ.get("PORT", "8000")
         bind = bind_address()
         local = local_address(bind)
         base_domain = config.base_domain()
         stripe_port = os.environ.get("DENTALTAP_STRIPE_STANDIN_PORT", "12111")
+        _ports_free(bind=bind, port=port, stripe_port=stripe_port)
+        embedded = ensure_environment()
         webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRETS", "whsec_dentaltap_dev").split(",")[0]
         if not os.environ.get("STRIPE_SECRET_KEY"):
             # No real Stripe key: run the local Stripe stand-in, whose checkout page sends the
@@ -192,11 +193,24 @@ def run() -> int:
     except KeyboardInterrupt:
         log("stopping")
         return 0
+    except RuntimeError as error:  # a busy port (ports.PortInUseError), a server that did not start: said plainly
+        log(str(error))
+        return 1
     finally:
         stopping, interrupts = True, 0
         stop_processes(processes, hurry=lambda: interrupts > 0)
         stop(embedded)
         log("stopped")
+
+
+def _ports_free(*, bind: str, port: str, stripe_port: str) -> None:
+    """The ports stay the ones asked for; a busy one is said, naming it, before anything starts
+    (ports.PortInUseError). Connections of an earlier run in TIME_WAIT do not count: gunicorn and
+    the stand-in bind with SO_REUSEADDR."""
+    ports.wait_until_free(bind, port, what="the web server", remedy="Stop that process, or choose another: PORT=8001.")
+    if not os.environ.get("STRIPE_SECRET_KEY"):
+        remedy = "Stop that process, or choose another: DENTALTAP_STRIPE_STANDIN_PORT=12112."
+        ports.wait_until_free("127.0.0.1", stripe_port, what="the local Stripe stand-in", remedy=remedy)
 
 
 def _wait_for_http(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:

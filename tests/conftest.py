@@ -28,6 +28,7 @@ from tests.browser_support import (  # noqa: F401 - browser and page: fixtures f
 )
 from tests.database_support import MigrationData, committed_state_reset
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.live_server_support import live_server  # noqa: F401 - pytest-django's, binding with SO_REUSEADDR
 from tests.pgbouncer_support import (
     SKIP_PGBOUNCER_TESTS_VARIABLE,
     WHOLE_RUN_MODE_VARIABLE,

@@ -17,7 +17,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,7 @@ import pytest
 from django.db import connections
 
 from dentaltap.database import pooled_database_settings
+from dentaltap.ports import free_port
 
 PGBOUNCER = os.environ.get("DENTALTAP_PGBOUNCER", shutil.which("pgbouncer") or "/usr/sbin/pgbouncer")
 SKIP_PGBOUNCER_TESTS_VARIABLE = "DENTALTAP_SKIP_PGBOUNCER_TESTS"
@@ -58,12 +58,6 @@ def pgbouncer_version() -> tuple[int, ...]:
     return tuple(int(part) for part in first[1].split(".")[:2])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PgBouncer:
     """One pgbouncer process in `mode` ("session" or "transaction") with `pool_size` server
     connections per database and user."""
@@ -72,7 +66,7 @@ class PgBouncer:
         settings = connections["default"].settings_dict
         self.mode = mode
         self.pool_size = pool_size
-        self.port = _free_port()
+        self.port = free_port()  # its socket's name; a port no other fixture got
         self.folder = Path(tempfile.mkdtemp(prefix="dentaltap-pgbouncer-"))
         self.log = self.folder / "pgbouncer.log"
         upstream_host = settings["HOST"] or "localhost"

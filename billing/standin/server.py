@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import threading
 import time
@@ -14,6 +15,7 @@ from typing import Any
 from billing.standin.handler import Handler
 from billing.standin.state import StandinState
 from billing.standin.wire import sign
+from dentaltap.ports import PortInUseError
 
 
 class StandinServer(ThreadingHTTPServer):
@@ -68,10 +70,16 @@ def main() -> None:
     parser.add_argument("--price", action="append", default=[], help="price_id=amount_cents, repeatable")
     options = parser.parse_args()
     prices = {item.split("=")[0]: int(item.split("=")[1]) for item in options.price}
-    server = StandinServer(
-        (options.host, options.port),
-        StandinState(options.webhook_url, options.webhook_secret, prices, options.webhook_host),
-    )
+    try:
+        server = StandinServer(
+            (options.host, options.port),
+            StandinState(options.webhook_url, options.webhook_secret, prices, options.webhook_host),
+        )
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        busy = PortInUseError(options.port, host=options.host, what="the Stripe stand-in")
+        raise SystemExit(f"[stripe stand-in] {busy}") from None
     print(f"[stripe stand-in] listening on {server.state.base_url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

@@ -31,7 +31,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import redis
 
 from billing.standin import sign
-from dentaltap import devstack, devstack_processes
+from dentaltap import devstack, devstack_processes, ports
 
 BASE_DOMAIN = "dentaltap.localhost"
 # The test settings' current signing secret (dentaltap/settings/test.py).
@@ -49,22 +49,14 @@ Value = TypeVar("Value")
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port from the OS that no other fixture of this run got (dentaltap.ports)."""
+    return ports.free_port()
 
 
 def port_is_free(port: int) -> bool:
     """True when nobody listens on the port (a server could bind it again, as gunicorn does,
     with SO_REUSEADDR: connections of a dead server lingering in TIME_WAIT do not count)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-            probe.listen(1)
-        except OSError:
-            return False
-        return True
+    return ports.can_listen("127.0.0.1", port)
 
 
 def wait_until(
