@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -38,7 +39,7 @@ from integrations.models import (
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
-        label=_("events"), choices=SUBSCRIBABLE_CHOICES, widget=forms.CheckboxSelectMultiple
+        label=capfirst(_("events")), choices=SUBSCRIBABLE_CHOICES, widget=forms.CheckboxSelectMultiple
     )
     # "Enabled" as the page showed it: a page opened before the endpoint disabled itself and saved
     # with the box untouched must not switch it back on (the save compares with this, not the row).
@@ -62,7 +63,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 class RotateForm(forms.Form):
     grace_hours = forms.IntegerField(
-        label=_("the current secret keeps signing for (hours)"),
+        label=capfirst(_("the current secret keeps signing for (hours)")),
         min_value=0,
         max_value=settings.WEBHOOK_SECRET_GRACE_MAX_HOURS,
         initial=settings.WEBHOOK_SECRET_GRACE_HOURS,
