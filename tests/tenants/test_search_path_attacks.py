@@ -137,6 +137,11 @@ def _terminate(pid: int) -> None:
 def test_a_terminated_session_is_replaced_and_the_next_request_sets_its_path(
     two_practices: tuple[Any, Any],
 ) -> None:
+    if connection.transaction_pooled:  # type: ignore[attr-defined]
+        pytest.skip(
+            "through a transaction pool the client's backend pid is PgBouncer's and a dead server "
+            "connection is PgBouncer's to replace (tests/billing/test_webhook_ingest.py kills one)"
+        )
     practice_a, practice_b = two_practices
     saved = connection.settings_dict["CONN_MAX_AGE"]
     connection.settings_dict["CONN_MAX_AGE"] = None  # persistent, as in production (300 s)
@@ -250,7 +255,8 @@ def test_a_spare_renamed_for_its_practice_while_a_connection_remembers_the_spare
         connection.set_tenant(practice_a)
         with CaptureQueriesContext(connection) as queries:
             assert _names() == ["Alpha"]
-        assert len(_sets(queries)) == 1
+        if not connection.transaction_pooled:  # type: ignore[attr-defined]  # there: every statement's own
+            assert len(_sets(queries)) == 1
         connection.set_tenant(practice_b)
         assert _names() == ["Bravo"]
     finally:
