@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
@@ -6,3 +7,4 @@ class AccountsConfig(AppConfig):
     the layer order: it may use every app below it, none uses it."""
 
     name = "accounts"
+    verbose_name = _("Accounts")

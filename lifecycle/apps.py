@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LifecycleConfig(AppConfig):
@@ -8,7 +9,7 @@ class LifecycleConfig(AppConfig):
     listen to the milestone store below through onboarding.hooks."""
 
     name = "lifecycle"
-    verbose_name = "Onboarding emails and cohorts"
+    verbose_name = _("Onboarding emails and cohorts")
 
     def ready(self) -> None:
         from lifecycle.scheduling import lifecycle_messages_schedule  # noqa: PLC0415 - registry is ready now

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OffboardingConfig(AppConfig):
@@ -7,4 +8,4 @@ class OffboardingConfig(AppConfig):
     milestones), so the app sits at the top of the layers, above accounts."""
 
     name = "offboarding"
-    verbose_name = "Practice export, deletion and restore"
+    verbose_name = _("Practice export, deletion and restore")

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OnboardingConfig(AppConfig):
@@ -8,7 +9,7 @@ class OnboardingConfig(AppConfig):
     something worth a milestone (practice, billing, invitations, referrals) can record it."""
 
     name = "onboarding"
-    verbose_name = "Onboarding"
+    verbose_name = _("Onboarding")
 
     def ready(self) -> None:
         # tenants is below this app: a practice created and a member joined reach it through

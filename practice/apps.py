@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PracticeConfig(AppConfig):
     name = "practice"
-    verbose_name = "Practice workspace"
+    verbose_name = _("Practice workspace")
 
     def ready(self) -> None:
         # Activation (onboarding, a lower app) counts patients and completed visits through this.

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class ReferralsConfig(AppConfig):
     name = "referrals"
+    verbose_name = _("Referrals")
 
     def ready(self) -> None:
         # The Team page (tenants, a lower app) shows what referrals adds to a team: the access

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RewardsConfig(AppConfig):
     name = "rewards"
-    verbose_name = "Referral rewards"
+    verbose_name = _("Referral rewards")
 
     def ready(self) -> None:
         # Billing (a lower app) hands payments, reversals and newly seen cards up through its

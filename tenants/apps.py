@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TenantsConfig(AppConfig):
     name = "tenants"
-    verbose_name = "Practices and users"
+    verbose_name = _("Practices and users")
 
     def ready(self) -> None:
         from django.utils.translation import gettext_lazy as _  # noqa: PLC0415
