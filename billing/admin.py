@@ -22,7 +22,7 @@ from billing.models import (
 from billing.tasks import stripe_event_process
 from dentaltap.formatting import money
 from dentaltap.forms import ModelErrorsForm
-from dentaltap.translated import translations_complete_display
+from dentaltap.translated import translations_complete_display, translations_filter
 
 
 class MoneyColumns:
@@ -60,6 +60,7 @@ class PlanAdmin(admin.ModelAdmin):
         "translated",
     )
     list_editable = ("is_active",)
+    list_filter = (translations_filter("name"),)
     form = ModelErrorsForm
     fields = (
         ("code", "is_freemium"),

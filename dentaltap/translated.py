@@ -93,3 +93,37 @@ def translations_complete_display(*fields: str) -> Callable[[Any, models.Model],
         return not translations_missing(row, *fields)
 
     return column
+
+
+def _blank(column: str) -> models.Q:
+    return models.Q(**{f"{column}__regex": r"^\s*$"})
+
+
+def translations_missing_q(*fields: str) -> models.Q:
+    """Rows that lack a translation of `fields` (as `translations_missing` reads one row)."""
+    missing = models.Q(pk__in=[])
+    for field in fields:
+        for language in TRANSLATED_LANGUAGES:
+            missing |= ~_blank(field) & _blank(translated_column(field, language))
+    return missing
+
+
+def translations_filter(*fields: str) -> type[admin.SimpleListFilter]:
+    """An admin list filter: the rows missing a translation of `fields`, or those in every
+    language (rows made before the translations, or hidden ones, may lack them)."""
+
+    class TranslationsFilter(admin.SimpleListFilter):
+        title = _("translations")
+        parameter_name = "translations"
+
+        def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, Any]]:
+            return [("missing", _("missing a translation")), ("complete", _("in every language"))]
+
+        def queryset(self, request: Any, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+            if self.value() == "missing":
+                return queryset.filter(translations_missing_q(*fields))
+            if self.value() == "complete":
+                return queryset.exclude(translations_missing_q(*fields))
+            return queryset
+
+    return TranslationsFilter

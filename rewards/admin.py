@@ -15,7 +15,7 @@ from billing.admin import MoneyColumns
 from dentaltap.errors import ApplicationError
 from dentaltap.formatting import money
 from dentaltap.forms import ModelErrorsForm
-from dentaltap.translated import translations_complete_display
+from dentaltap.translated import translations_complete_display, translations_filter
 from rewards import programs, services
 from rewards.models import (
     CatalogueItem,
@@ -82,6 +82,7 @@ class ReferralProgramAdmin(admin.ModelAdmin):
     (services.rewards_hold_shorten); a longer one only to rewards earned afterwards."""
 
     list_display = ("name", "is_default", "is_active", "starts_at", "ends_at", "budget", "rule_count", "translated")
+    list_filter = (translations_filter("name"),)
     form = ModelErrorsForm
     fields = (
         ("name", "name_ru", "name_de"),
@@ -121,7 +122,7 @@ class RewardRuleAdmin(admin.ModelAdmin):
         "threshold",
         "translated",
     )
-    list_filter = ("program", "trigger", "structure")
+    list_filter = ("program", "trigger", "structure", translations_filter("name"))
     form = ModelErrorsForm
     fields = ("program", *RULE_FIELDS)
     readonly_fields = ("preview",)
@@ -145,6 +146,7 @@ class ProgramOverrideAdmin(admin.ModelAdmin):
 @admin.register(CatalogueItem)
 class CatalogueItemAdmin(admin.ModelAdmin):
     list_display = ("name", "cost_points", "stock", "available_until", "is_active", "translated")
+    list_filter = (translations_filter("name", "description"),)
     form = ModelErrorsForm
     fields = (
         ("name", "name_ru", "name_de"),
