@@ -193,7 +193,7 @@ def run() -> int:
     except KeyboardInterrupt:
         log("stopping")
         return 0
-    except RuntimeError as error:  # a busy port (ports.PortInUseError), a server that did not start: said plainly
+    except ports.PortInUseError as error:  # said plainly, naming the port: nothing was started
         log(str(error))
         return 1
     finally:

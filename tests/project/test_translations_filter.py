@@ -30,5 +30,6 @@ def test_the_plans_list_filters_rows_missing_a_translation(public_tenant: Practi
         staff.save(update_fields=["language"])
         page = client.get("/admin/billing/plan/").content.decode()
         assert all(word in page for word in words), language
+    assert "Whole Plan" in client.get("/admin/billing/plan/?translations=bogus").content.decode()  # all, no error
     for path in ("/admin/rewards/referralprogram/", "/admin/rewards/rewardrule/", "/admin/rewards/catalogueitem/"):
         assert client.get(f"{path}?translations=missing").status_code == 200, path
